@@ -1,0 +1,1 @@
+"""Audit: the append-only, verifiable log of every disclosure of personal data."""

@@ -1,0 +1,43 @@
+"""Wiring of the audit service; run with ``python -m services.audit.main``."""
+
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.audit import api, handlers
+from services.audit.config import AuditSettings
+from shared.app import create_app, create_broker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Audit: the append-only, verifiable log of every disclosure of personal data."
+
+
+def build_app(settings: AuditSettings | None = None) -> FastAPI:
+    """The audit service as an ASGI app; tests build it the same way."""
+    settings = settings or AuditSettings()
+    broker = create_broker(settings)
+    broker.include_router(handlers.router)
+    return create_app(
+        settings=settings,
+        broker=broker,
+        routers=[api.router],
+        migrations=MIGRATIONS,
+        description=DESCRIPTION,
+    )
+
+
+def main() -> None:
+    """Serve the audit service."""
+    settings = AuditSettings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

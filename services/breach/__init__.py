@@ -1,0 +1,1 @@
+"""Breach: declared breaches, affected subjects, and the 72-hour notification clock."""

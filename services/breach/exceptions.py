@@ -1,0 +1,7 @@
+"""Errors of the breach service; the HTTP layer maps them by ``status_code``."""
+
+from shared.app import ServiceError
+
+
+class BreachError(ServiceError):
+    """Base of every error the breach service raises on purpose."""

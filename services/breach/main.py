@@ -1,0 +1,43 @@
+"""Wiring of the breach service; run with ``python -m services.breach.main``."""
+
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.breach import api, handlers
+from services.breach.config import BreachSettings
+from shared.app import create_app, create_broker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Breach: declared breaches, affected subjects, and the 72-hour notification clock."
+
+
+def build_app(settings: BreachSettings | None = None) -> FastAPI:
+    """The breach service as an ASGI app; tests build it the same way."""
+    settings = settings or BreachSettings()
+    broker = create_broker(settings)
+    broker.include_router(handlers.router)
+    return create_app(
+        settings=settings,
+        broker=broker,
+        routers=[api.router],
+        migrations=MIGRATIONS,
+        description=DESCRIPTION,
+    )
+
+
+def main() -> None:
+    """Serve the breach service."""
+    settings = BreachSettings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""HTTP routes of the consent service."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["consent"])

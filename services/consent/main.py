@@ -1,0 +1,43 @@
+"""Wiring of the consent service; run with ``python -m services.consent.main``."""
+
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.consent import api, handlers
+from services.consent.config import ConsentSettings
+from shared.app import create_app, create_broker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Consent: purposes, consents and their history, the member-organisation directory, access grants and decisions."
+
+
+def build_app(settings: ConsentSettings | None = None) -> FastAPI:
+    """The consent service as an ASGI app; tests build it the same way."""
+    settings = settings or ConsentSettings()
+    broker = create_broker(settings)
+    broker.include_router(handlers.router)
+    return create_app(
+        settings=settings,
+        broker=broker,
+        routers=[api.router],
+        migrations=MIGRATIONS,
+        description=DESCRIPTION,
+    )
+
+
+def main() -> None:
+    """Serve the consent service."""
+    settings = ConsentSettings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Notifier: the contact directory and evidence of every notice delivered."""

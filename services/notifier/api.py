@@ -1,0 +1,5 @@
+"""HTTP routes of the notifier service."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["notifier"])

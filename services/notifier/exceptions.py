@@ -1,0 +1,7 @@
+"""Errors of the notifier service; the HTTP layer maps them by ``status_code``."""
+
+from shared.app import ServiceError
+
+
+class NotifierError(ServiceError):
+    """Base of every error the notifier service raises on purpose."""

@@ -1,0 +1,28 @@
+"""Kafka side of the notifier service: what it consumes and what it publishes.
+
+The publishers below document the events this service emits (they appear in its
+AsyncAPI document); the events themselves leave through the outbox relay.
+"""
+
+from typing import Any
+
+from faststream.kafka import KafkaRouter
+
+from shared import events
+
+router = KafkaRouter()
+publishers: list[Any] = []
+publishers.append(
+    router.publisher(
+        events.NOTIFICATION_DELIVERED,
+        schema=events.EVENT_BY_TOPIC[events.NOTIFICATION_DELIVERED],
+        description="Published through the outbox relay, in a Kafka transaction.",
+    )
+)
+publishers.append(
+    router.publisher(
+        events.NOTIFICATION_FAILED,
+        schema=events.EVENT_BY_TOPIC[events.NOTIFICATION_FAILED],
+        description="Published through the outbox relay, in a Kafka transaction.",
+    )
+)

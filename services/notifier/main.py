@@ -1,0 +1,43 @@
+"""Wiring of the notifier service; run with ``python -m services.notifier.main``."""
+
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.notifier import api, handlers
+from services.notifier.config import NotifierSettings
+from shared.app import create_app, create_broker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Notifier: the contact directory and evidence of every notice delivered."
+
+
+def build_app(settings: NotifierSettings | None = None) -> FastAPI:
+    """The notifier service as an ASGI app; tests build it the same way."""
+    settings = settings or NotifierSettings()
+    broker = create_broker(settings)
+    broker.include_router(handlers.router)
+    return create_app(
+        settings=settings,
+        broker=broker,
+        routers=[api.router],
+        migrations=MIGRATIONS,
+        description=DESCRIPTION,
+    )
+
+
+def main() -> None:
+    """Serve the notifier service."""
+    settings = NotifierSettings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Wiring of the registry service; run with ``python -m services.registry.main``."""
+
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.registry import api, handlers
+from services.registry.config import RegistrySettings
+from shared.app import create_app, create_broker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Registry: users, profiles, the member-organisation read path and the data subject's rights."
+
+
+def build_app(settings: RegistrySettings | None = None) -> FastAPI:
+    """The registry service as an ASGI app; tests build it the same way."""
+    settings = settings or RegistrySettings()
+    broker = create_broker(settings)
+    broker.include_router(handlers.router)
+    return create_app(
+        settings=settings,
+        broker=broker,
+        routers=[api.router],
+        migrations=MIGRATIONS,
+        description=DESCRIPTION,
+    )
+
+
+def main() -> None:
+    """Serve the registry service."""
+    settings = RegistrySettings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

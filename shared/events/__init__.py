@@ -1,0 +1,81 @@
+"""Event contracts: the envelope, every event of the catalogue, and topic names.
+
+Topic names are derived once here (``<event_type>.v<version>``) and imported by the
+services as constants; no service spells a topic as a string literal.
+"""
+
+from shared.events.access import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.events.audit import ViolationDetected, ViolationDetectedPayload
+from shared.events.breach import (
+    BreachDeadlineMissed,
+    BreachDeadlineWarning,
+    BreachDetected,
+    BreachDetectedPayload,
+    BreachNotificationRequested,
+    DeadlinePayload,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationOutcomePayload,
+    NotificationRequestedPayload,
+)
+from shared.events.consent import ConsentChangedPayload, ConsentGranted, ConsentWithdrawn
+from shared.events.envelope import Envelope, Payload
+from shared.events.users import (
+    ProfilePublished,
+    ProfilePublishedPayload,
+    ProfileUnpublished,
+    ProfileUnpublishedPayload,
+    UserErased,
+    UserErasedPayload,
+    UserRegistered,
+    UserRegisteredPayload,
+    UserRestrictionChanged,
+    UserRestrictionChangedPayload,
+    UserUpdated,
+    UserUpdatedPayload,
+)
+
+CATALOGUE: tuple[type[Envelope], ...] = (
+    UserRegistered,
+    UserUpdated,
+    UserErased,
+    UserRestrictionChanged,
+    ProfilePublished,
+    ProfileUnpublished,
+    DataAccessed,
+    ConsentGranted,
+    ConsentWithdrawn,
+    ViolationDetected,
+    BreachDetected,
+    BreachNotificationRequested,
+    BreachDeadlineWarning,
+    BreachDeadlineMissed,
+    NotificationDelivered,
+    NotificationFailed,
+)
+EVENT_BY_TOPIC: dict[str, type[Envelope]] = {event.topic(): event for event in CATALOGUE}
+
+
+def dlq_topic(topic: str) -> str:
+    """The dead-letter topic for ``topic``."""
+    return f"{topic}.dlq"
+
+
+USER_REGISTERED = UserRegistered.topic()
+USER_UPDATED = UserUpdated.topic()
+USER_ERASED = UserErased.topic()
+USER_RESTRICTION_CHANGED = UserRestrictionChanged.topic()
+PROFILE_PUBLISHED = ProfilePublished.topic()
+PROFILE_UNPUBLISHED = ProfileUnpublished.topic()
+DATA_ACCESSED = DataAccessed.topic()
+CONSENT_GRANTED = ConsentGranted.topic()
+CONSENT_WITHDRAWN = ConsentWithdrawn.topic()
+AUDIT_VIOLATION_DETECTED = ViolationDetected.topic()
+BREACH_DETECTED = BreachDetected.topic()
+BREACH_NOTIFICATION_REQUESTED = BreachNotificationRequested.topic()
+BREACH_DEADLINE_WARNING = BreachDeadlineWarning.topic()
+BREACH_DEADLINE_MISSED = BreachDeadlineMissed.topic()
+NOTIFICATION_DELIVERED = NotificationDelivered.topic()
+NOTIFICATION_FAILED = NotificationFailed.topic()
+
+__all__ = [name for name in dir() if not name.startswith("_")]

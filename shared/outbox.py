@@ -1,0 +1,93 @@
+"""The transactional outbox: events are written with the state they describe.
+
+A service stages events in its ``outbox`` table inside the same database transaction
+as its state change; :class:`shared.relay.OutboxRelay` publishes them. Nothing the
+database committed is lost, and nothing rolled back is ever published.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from shared.events import Envelope
+from shared.telemetry import current_trace_headers
+
+OUTBOX_DDL: tuple[str, ...] = (
+    """
+    CREATE TABLE outbox (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id     uuid NOT NULL UNIQUE,
+        topic        text NOT NULL,
+        key          text NOT NULL,
+        value        text NOT NULL,
+        headers      jsonb NOT NULL DEFAULT '{}',
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        published_at timestamptz
+    )
+    """,
+    "CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL",
+    """
+    CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('outbox_' || TG_TABLE_SCHEMA, '');
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()
+    """,
+    """
+    CREATE TABLE processed_events (
+        event_id     uuid PRIMARY KEY,
+        topic        text NOT NULL,
+        processed_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+)
+"""DDL for the outbox and the consumer inbox; each service's first migration runs it."""
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel that wakes the relay of ``schema``."""
+    return f"outbox_{schema}"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One event waiting for (or past) publication."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    event_id: UUID = Field(unique=True)
+    topic: str
+    key: str
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+def stage(session: AsyncSession, *events: Envelope) -> None:
+    """Add events to the outbox in the caller's transaction, with the current trace context."""
+    headers = current_trace_headers()
+    for event in events:
+        session.add(
+            OutboxMessage(
+                event_id=event.event_id,
+                topic=event.topic(),
+                key=event.subject_id,
+                value=event.model_dump_json(),
+                headers=headers,
+            )
+        )

@@ -1,0 +1,192 @@
+"""Publishes outbox rows to Kafka exactly once.
+
+Each batch goes out in one Kafka transaction together with a *progress marker* (the
+outbox ids in the batch) on the relay's own progress topic; only then are the rows
+marked published in the database. If the relay dies between the Kafka commit and the
+database update, the next relay (same transactional id, so the old one is fenced) reads
+the last committed marker and marks those rows before publishing anything, so no event
+is published twice. A batch whose Kafka transaction never committed is aborted by the
+broker and published again; read_committed consumers never see the aborted copy.
+"""
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import connect_raw, create_sessions, transaction
+from shared.logging import get_logger
+from shared.outbox import OutboxMessage, notify_channel
+
+log = get_logger(__name__)
+
+
+def progress_topic(service: str) -> str:
+    """The single-partition topic holding a relay's progress markers."""
+    return f"_outbox-progress.{service}"
+
+
+class OutboxRelay:
+    """Moves committed outbox rows to Kafka; one running relay per service."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        database_url: str,
+        bootstrap_servers: str,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.service = service
+        self._sessions = create_sessions(engine)
+        self._database_url = database_url
+        self._bootstrap = bootstrap_servers
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._progress = TopicPartition(progress_topic(service), 0)
+        self._producer: AIOKafkaProducer | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        """Fence any older relay, recover its last batch, and start publishing."""
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            transactional_id=f"outbox-relay.{self.service}",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            client_id=f"{self.service}-outbox-relay",
+        )
+        await self._producer.start()
+        await self.recover()
+        self._listener = await connect_raw(self._database_url, self.service)
+        await self._listener.add_listener(notify_channel(self.service), self._on_notify)
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        """Stop after the batch in flight, if any."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener:
+            await self._listener.close()
+        if self._producer:
+            await self._producer.stop()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def recover(self) -> int:
+        """Mark as published the rows of the last committed batch; return how many."""
+        ids = await self._last_committed_batch()
+        if not ids:
+            return 0
+        async with transaction(self._sessions) as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                .values(published_at=datetime.now(UTC))
+            )
+        recovered = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if recovered:
+            log.warning("outbox.recovered_committed_batch", rows=recovered)
+        return recovered
+
+    async def _last_committed_batch(self) -> list[int]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            consumer.assign([self._progress])
+            end = (await consumer.end_offsets([self._progress]))[self._progress]
+            if end == 0:
+                return []
+            # Each transaction adds a marker and a commit record: the last marker is near the end.
+            consumer.seek(self._progress, max(0, end - 20))
+            last: bytes | None = None
+            deadline = asyncio.get_running_loop().time() + 15
+            while await consumer.position(self._progress) < end:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError("reading the outbox progress topic timed out")
+                batch = await consumer.getmany(self._progress, timeout_ms=500)
+                for record in batch.get(self._progress, []):
+                    last = record.value
+            return list(json.loads(last)["ids"]) if last else []
+        finally:
+            await consumer.stop()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows in one Kafka transaction; return its size."""
+        assert self._producer is not None, "start() the relay first"
+        async with transaction(self._sessions) as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars().all()
+            if not rows:
+                return 0
+            ids = [row.id for row in rows]
+            async with self._producer.transaction():
+                for row in rows:
+                    headers = [(k, v.encode()) for k, v in row.headers.items()]
+                    headers.append(("content-type", b"application/json"))
+                    await self._producer.send(
+                        row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
+                    )
+                await self._producer.send(
+                    self._progress.topic,
+                    value=json.dumps({"ids": ids}).encode(),
+                    key=self.service.encode(),
+                    partition=0,
+                )
+            await self.after_kafka_commit(ids)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
+                .values(published_at=datetime.now(UTC))
+            )
+        self.published += len(ids)
+        return len(ids)
+
+    async def after_kafka_commit(self, ids: list[int]) -> None:
+        """Called between the Kafka commit and the database update; a seam for fault tests."""
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            self._wake.clear()  # before reading, so a NOTIFY during the batch is not lost
+            try:
+                count = await self.publish_pending()
+                backoff = 0.2
+            except ProducerFenced:
+                log.error("outbox.relay_fenced", detail="another relay of this service took over")
+                return
+            except (KafkaError, OSError, asyncpg.PostgresError, DBAPIError) as exc:
+                log.warning("outbox.publish_failed", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if count < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)

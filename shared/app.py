@@ -97,7 +97,7 @@ def create_app(
             if settings.kafka_create_topics:
                 await ensure_topics(
                     settings.kafka_bootstrap_servers,
-                    all_topics([settings.service_name]),
+                    all_topics([settings.schema]),
                     partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
                 )
@@ -105,7 +105,7 @@ def create_app(
                 await hook(runtime)
             if relay:
                 runtime.relay = OutboxRelay(
-                    service=settings.service_name,
+                    schema=settings.schema,
                     engine=engine,
                     database_url=settings.database_url,
                     bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -163,14 +163,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def all_topics(services: Iterable[str] = ()) -> dict[str, int | None]:
+def all_topics(schemas: Iterable[str] = ()) -> dict[str, int | None]:
     """Every catalogue topic and its DLQ, plus the relays' progress topics (one partition)."""
     topics: dict[str, int | None] = {}
     for event in CATALOGUE:
         topics[event.topic()] = None
         topics[dlq_topic(event.topic())] = None
-    for service in services:
-        topics[progress_topic(service)] = 1
+    for schema in schemas:
+        topics[progress_topic(schema)] = 1
     return topics
 
 

@@ -28,52 +28,56 @@ from shared.outbox import OutboxMessage, notify_channel
 log = get_logger(__name__)
 
 
-def progress_topic(service: str) -> str:
-    """The single-partition topic holding a relay's progress markers."""
-    return f"_outbox-progress.{service}"
+def progress_topic(schema: str) -> str:
+    """The single-partition topic holding the progress markers of ``schema``'s relay."""
+    return f"_outbox-progress.{schema}"
 
 
 class OutboxRelay:
-    """Moves committed outbox rows to Kafka; one running relay per service."""
+    """Moves committed outbox rows of one schema to Kafka; one running relay per schema."""
 
     def __init__(
         self,
         *,
-        service: str,
+        schema: str,
         engine: AsyncEngine,
         database_url: str,
         bootstrap_servers: str,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
     ) -> None:
-        self.service = service
+        self.schema = schema
         self._sessions = create_sessions(engine)
         self._database_url = database_url
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._progress = TopicPartition(progress_topic(service), 0)
+        self._progress = TopicPartition(progress_topic(schema), 0)
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
-    async def start(self) -> None:
-        """Fence any older relay, recover its last batch, and start publishing."""
+    async def connect(self) -> None:
+        """Fence any older relay of this schema and recover its last committed batch."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
-            transactional_id=f"outbox-relay.{self.service}",
+            transactional_id=f"outbox-relay.{self.schema}",
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
-            client_id=f"{self.service}-outbox-relay",
+            client_id=f"{self.schema}-outbox-relay",
         )
         await self._producer.start()
         await self.recover()
-        self._listener = await connect_raw(self._database_url, self.service)
-        await self._listener.add_listener(notify_channel(self.service), self._on_notify)
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+
+    async def start(self) -> None:
+        """Connect, then publish in the background, woken by NOTIFY or the poll interval."""
+        await self.connect()
+        self._listener = await connect_raw(self._database_url, self.schema)
+        await self._listener.add_listener(notify_channel(self.schema), self._on_notify)
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay.{self.schema}")
 
     async def stop(self) -> None:
         """Stop after the batch in flight, if any."""
@@ -157,7 +161,7 @@ class OutboxRelay:
                 await self._producer.send(
                     self._progress.topic,
                     value=json.dumps({"ids": ids}).encode(),
-                    key=self.service.encode(),
+                    key=self.schema.encode(),
                     partition=0,
                 )
             await self.after_kafka_commit(ids)

@@ -36,6 +36,7 @@ class ServiceSettings(BaseSettings):
     default_port: ClassVar[int] = 8000
 
     environment: Environment = Environment.DEVELOPMENT
+    db_schema: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     kafka_bootstrap_servers: str = DEFAULT_KAFKA
     kafka_create_topics: bool = True
@@ -71,8 +72,8 @@ class ServiceSettings(BaseSettings):
 
     @property
     def schema(self) -> str:
-        """The PostgreSQL schema this service owns."""
-        return self.service_name
+        """The PostgreSQL schema this service owns (its name, unless ``db_schema`` says)."""
+        return self.db_schema or self.service_name
 
     @classmethod
     def settings_customise_sources(

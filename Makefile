@@ -1,0 +1,53 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: demo test up down status venv lint format services token
+
+demo: venv up ## The whole stack, then a story that exercises it.
+	bash deploy/local/services.sh start
+	$(VENV)/bin/python -m deploy.demo
+	@bash deploy/local/services.sh status
+	@echo "The stack keeps running; 'make down' stops it."
+
+test: venv ## ruff, mypy and pytest against the real broker and database.
+	bash deploy/local/test.sh $(PYTEST_ARGS)
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing; install Python 3.11 or newer."; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+up: venv ## Kafka and PostgreSQL, started if not running.
+	bash deploy/local/kafka.sh start
+	bash deploy/local/postgres.sh start
+
+services: up ## The five services in the background.
+	bash deploy/local/services.sh start
+
+down: ## Stop everything these scripts started.
+	bash deploy/local/services.sh stop
+	bash deploy/local/kafka.sh stop
+	bash deploy/local/postgres.sh stop
+
+status:
+	@bash deploy/local/kafka.sh status
+	@bash deploy/local/postgres.sh status
+	@bash deploy/local/services.sh status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services tests bench
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+token: venv ## make token ROLE=subject USER_ID=... (or ORG_ID=...)
+	@$(VENV)/bin/python -m shared.auth --role $(ROLE) $(if $(USER_ID),--user-id $(USER_ID)) $(if $(ORG_ID),--org-id $(ORG_ID))

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make test: lint, type-check and run the whole suite against real Kafka and PostgreSQL.
+# Starts the infrastructure if it is not running, and stops only what it started.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+started=()
+cleanup() {
+  local item
+  for item in "${started[@]}"; do bash "deploy/local/$item.sh" stop || true; done
+}
+trap cleanup EXIT
+
+for item in kafka postgres; do
+  if ! bash "deploy/local/$item.sh" status | grep -q running; then
+    bash "deploy/local/$item.sh" start
+    started+=("$item")
+  fi
+done
+
+say "ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+say "mypy"
+.venv/bin/mypy shared services tests bench
+say "pytest"
+.venv/bin/pytest "$@"

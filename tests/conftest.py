@@ -1,0 +1,56 @@
+"""Fixtures shared by the whole suite.
+
+Integration tests (marked ``integration``) use the real Kafka and PostgreSQL that
+``make test`` starts; each test gets schemas and topics of its own.
+"""
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import create_engine
+from shared.outbox import OUTBOX_DDL
+from shared.telemetry import configure_tracing
+from tests.support import DATABASE_URL, unique
+
+configure_tracing("tests")
+
+
+@pytest.fixture(scope="session")
+async def admin_engine() -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(DATABASE_URL, "public", pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def schema_factory(
+    admin_engine: AsyncEngine,
+) -> AsyncIterator[Callable[[str], str]]:
+    """Names fresh schemas and drops them after the test."""
+    made: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = unique(f"t_{prefix}")
+        made.append(name)
+        return name
+
+    yield make
+    async with admin_engine.begin() as conn:
+        for name in made:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+@pytest.fixture
+async def outbox_schema(schema_factory: Callable[[str], str]) -> AsyncIterator[tuple[str, AsyncEngine]]:
+    """A fresh schema holding just the outbox and inbox tables, and an engine bound to it."""
+    schema = schema_factory("outbox")
+    engine = create_engine(DATABASE_URL, schema, pool_size=4)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        for statement in OUTBOX_DDL:
+            await conn.execute(text(statement))
+    yield schema, engine
+    await engine.dispose()

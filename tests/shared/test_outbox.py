@@ -1,0 +1,220 @@
+"""The outbox and its relay, against the real broker and database."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import create_sessions, transaction
+from shared.kafka import all_topics, ensure_topics
+from shared.outbox import OutboxMessage, stage
+from shared.relay import OutboxRelay
+from tests.support import (
+    DATABASE_URL,
+    KAFKA,
+    ROOT,
+    event_ids,
+    make_probe,
+    probe_event,
+    read_topic,
+    unique,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def relay_for(
+    schema: str, engine: AsyncEngine, cls: type[OutboxRelay] = OutboxRelay, **kwargs: object
+) -> OutboxRelay:
+    options: dict[str, object] = {"poll_seconds": 0.2, **kwargs}
+    return cls(
+        schema=schema,
+        engine=engine,
+        database_url=DATABASE_URL,
+        bootstrap_servers=KAFKA,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def pending(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
+            )
+        )
+        return int(result.scalar_one())
+
+
+async def test_committed_event_is_published_exactly_once(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("outbox"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    event = make_probe(event_cls, 1)
+    async with transaction(create_sessions(engine)) as session:
+        stage(session, event)
+
+    relay = relay_for(schema, engine)
+    await relay.start()
+    try:
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 1, settle=1.0)
+    finally:
+        await relay.stop()
+
+    assert event_ids(records) == [str(event.event_id)]
+    assert records[0].key == event.subject_id.encode()
+    assert await pending(engine) == 0
+
+
+async def test_rolled_back_event_is_never_published(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("rollback"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    rolled_back, committed = make_probe(event_cls, 1), make_probe(event_cls, 2)
+    sessions = create_sessions(engine)
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as session:
+            stage(session, rolled_back)
+            raise RuntimeError("the use case failed after staging its event")
+    async with transaction(sessions) as session:
+        stage(session, committed)
+
+    relay = relay_for(schema, engine)
+    await relay.start()
+    try:
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 1, settle=1.0)
+    finally:
+        await relay.stop()
+    assert event_ids(records) == [str(committed.event_id)]
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+class CrashAfterKafkaCommit(OutboxRelay):
+    """A relay that dies after Kafka committed a batch, before the database knew."""
+
+    async def after_kafka_commit(self, ids: list[int]) -> None:
+        raise SimulatedCrash("between the Kafka commit and the database update")
+
+
+async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("crash"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    events = [make_probe(event_cls, n) for n in range(20)]
+    async with transaction(create_sessions(engine)) as session:
+        stage(session, *events)
+
+    crashing = relay_for(schema, engine, CrashAfterKafkaCommit)
+    await crashing.connect()
+    with pytest.raises(SimulatedCrash):
+        await crashing.publish_pending()
+    # The batch is in Kafka, but the database still calls it pending.
+    assert await pending(engine) == 20
+
+    relay = relay_for(schema, engine)
+    await relay.start()  # fences the crashed producer and recovers its batch
+    try:
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 20, settle=2.0)
+    finally:
+        await relay.stop()
+        with contextlib.suppress(Exception):  # it was fenced by the new relay
+            await crashing.stop()
+    assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in events)
+    assert await pending(engine) == 0
+
+
+async def test_relay_killed_mid_stream_and_restarted_publishes_each_event_once(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("kill"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    total = 3000
+    events = [make_probe(event_cls, n) for n in range(total)]
+    sessions = create_sessions(engine)
+    for start in range(0, total, 500):
+        async with transaction(sessions) as session:
+            stage(session, *events[start : start + 500])
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.support.run_relay", schema, "50"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    first = spawn()
+    try:
+        await wait_until(lambda: _published_between(engine, 300, total - 300), 60, "progress")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert 0 < await pending(engine) < total, "the relay was killed mid-stream"
+
+    second = spawn()
+    try:
+        await wait_until(lambda: _all_published(engine), 90, "all rows published")
+    finally:
+        second.terminate()
+        second.wait()
+
+    records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= total, settle=2.0)
+    counts = Counter(event_ids(records))
+    assert len(counts) == total
+    assert max(counts.values()) == 1, "some event was published twice"
+    # Per subject, events keep the order they were written in.
+    by_subject: dict[bytes, list[int]] = {}
+    for record in records:
+        assert record.value is not None and record.key is not None
+        n = event_cls.model_validate_json(record.value).payload.n
+        by_subject.setdefault(record.key, []).append(n)
+    assert all(ns == sorted(ns) for ns in by_subject.values())
+
+
+async def _published_between(engine: AsyncEngine, low: int, high: int) -> bool:
+    async with engine.connect() as conn:
+        done = (
+            await conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"))
+        ).scalar_one()
+    return bool(low <= done <= high)
+
+
+async def _all_published(engine: AsyncEngine) -> bool:
+    return await pending(engine) == 0
+
+
+async def test_relay_wakes_on_notify_without_waiting_for_the_poll(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("notify"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    relay = relay_for(schema, engine, poll_seconds=30.0)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.5)  # the relay is now idle, waiting up to 30 s
+        async with transaction(create_sessions(engine)) as session:
+            stage(session, make_probe(event_cls, 1))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await read_topic(event_cls.topic(), until=lambda r: len(r) >= 1, timeout=10)
+        assert loop.time() - started < 5, "published by the 30 s poll, not by NOTIFY"
+    finally:
+        await relay.stop()

@@ -86,18 +86,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, settings.schema)
+        engine = create_engine(settings.database_url, settings.schema_name)
         runtime = Runtime(
             settings=settings, engine=engine, sessions=create_sessions(engine), broker=broker
         )
         app.state.runtime = runtime
         broker.context.set_global("runtime", runtime)
         try:
-            await migrate(engine, migrations, settings.schema)
+            await migrate(engine, migrations, settings.schema_name)
             if settings.kafka_create_topics:
                 await ensure_topics(
                     settings.kafka_bootstrap_servers,
-                    all_topics([settings.schema]),
+                    all_topics([settings.schema_name]),
                     partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
                 )
@@ -105,7 +105,7 @@ def create_app(
                 await hook(runtime)
             if relay:
                 runtime.relay = OutboxRelay(
-                    schema=settings.schema,
+                    schema=settings.schema_name,
                     engine=engine,
                     database_url=settings.database_url,
                     bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -140,10 +140,14 @@ def create_app(
     return app
 
 
-def _operations_router(settings: ServiceSettings, broker: KafkaBroker, description: str) -> APIRouter:
+def _operations_router(
+    settings: ServiceSettings, broker: KafkaBroker, description: str
+) -> APIRouter:
     router = APIRouter(tags=["operations"])
     spec = AsyncAPI(
-        broker, title=f"{settings.service_name} service events", version="0.1.0",
+        broker,
+        title=f"{settings.service_name} service events",
+        version="0.1.0",
         description=description,
     )
 

@@ -78,7 +78,10 @@ def decode_token(token: str, secret: str, *, issuer: str = "privacy-events") -> 
     """Verify signature, expiry and issuer; return the principal."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=issuer,
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
         principal = Principal.model_validate(claims)

@@ -15,7 +15,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -43,9 +48,7 @@ def asyncpg_dsn(database_url: str) -> str:
 
 async def connect_raw(database_url: str, schema: str) -> asyncpg.Connection:
     """A bare asyncpg connection in ``schema`` (for LISTEN and COPY)."""
-    return await asyncpg.connect(
-        asyncpg_dsn(database_url), server_settings={"search_path": schema}
-    )
+    return await asyncpg.connect(asyncpg_dsn(database_url), server_settings={"search_path": schema})
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -11,10 +11,11 @@ Consumers in this project:
 """
 
 import asyncio
+import contextlib
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import asyncpg
@@ -23,7 +24,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy import literal_column
+from sqlalchemy import Result, literal_column
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,13 +66,13 @@ class ProcessedEvent(SQLModel, table=True):
 
 async def claim(session: AsyncSession, event: Envelope, topic: str) -> bool:
     """Record ``event`` as processed in the caller's transaction; False if it already was."""
-    result = await session.execute(
+    inserted: Result[Any] = await session.execute(
         insert(ProcessedEvent)
         .values(event_id=event.event_id, topic=topic, processed_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(literal_column("1"))
     )
-    return result.first() is not None
+    return inserted.first() is not None
 
 
 def consumer_options(group_id: str) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class DeadLetterMiddleware(BaseMiddleware):
     """Dead-letters malformed or persistently failing messages; retries transient failures."""
 
     # Middleware instances live for one message; the attempt count must outlive them.
-    attempts: dict[tuple[str, int, int], int] = {}
+    attempts: ClassVar[dict[tuple[str, int, int], int]] = {}
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         raw = msg.raw_message
@@ -147,9 +148,7 @@ class DeadLetterMiddleware(BaseMiddleware):
         )
         if exc is not None:
             headers["dlq-traceback"] = "".join(traceback.format_exception(exc))[-2000:]
-        await broker.publish(
-            msg.body, topic=dlq_topic(raw.topic), key=raw.key, headers=headers
-        )
+        await broker.publish(msg.body, topic=dlq_topic(raw.topic), key=raw.key, headers=headers)
         log.error("kafka.dead_lettered", topic=raw.topic, offset=raw.offset, reason=reason)
 
 
@@ -192,10 +191,8 @@ async def ensure_topics(
             if name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created them first
     finally:
         await admin.close()
 

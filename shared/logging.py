@@ -7,7 +7,9 @@ import structlog
 from opentelemetry import trace
 
 
-def _add_trace_ids(_: object, __: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
+def _add_trace_ids(
+    _: object, __: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
     span = trace.get_current_span().get_span_context()
     if span.is_valid:
         event_dict.setdefault("trace_id", format(span.trace_id, "032x"))

@@ -140,17 +140,21 @@ class OutboxRelay:
         assert self._producer is not None, "start() the relay first"
         async with transaction(self._sessions) as session:
             rows = (
-                await session.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                (
+                    await session.execute(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                        .limit(self._batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if not rows:
                 return 0
-            ids = [row.id for row in rows]
+            ids = [row.id for row in rows if row.id is not None]
             async with self._producer.transaction():
                 for row in rows:
                     headers = [(k, v.encode()) for k, v in row.headers.items()]

@@ -71,7 +71,7 @@ class ServiceSettings(BaseSettings):
             self.http_port = self.default_port
 
     @property
-    def schema(self) -> str:
+    def schema_name(self) -> str:
         """The PostgreSQL schema this service owns (its name, unless ``db_schema`` says)."""
         return self.db_schema or self.service_name
 

@@ -44,7 +44,9 @@ async def schema_factory(
 
 
 @pytest.fixture
-async def outbox_schema(schema_factory: Callable[[str], str]) -> AsyncIterator[tuple[str, AsyncEngine]]:
+async def outbox_schema(
+    schema_factory: Callable[[str], str],
+) -> AsyncIterator[tuple[str, AsyncEngine]]:
     """A fresh schema holding just the outbox and inbox tables, and an engine bound to it."""
     schema = schema_factory("outbox")
     engine = create_engine(DATABASE_URL, schema, pool_size=4)

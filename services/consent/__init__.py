@@ -1,1 +1,1 @@
-"""Consent: purposes, consents and their history, the member-organisation directory, access grants and decisions."""
+"""Consent: purposes, consents and their history, organisations, grants and decisions."""

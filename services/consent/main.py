@@ -10,7 +10,7 @@ from services.consent.config import ConsentSettings
 from shared.app import create_app, create_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DESCRIPTION = "Consent: purposes, consents and their history, the member-organisation directory, access grants and decisions."
+DESCRIPTION = "Consent: purposes, consents and their history, organisations, grants and decisions."
 
 
 def build_app(settings: ConsentSettings | None = None) -> FastAPI:

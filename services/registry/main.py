@@ -10,7 +10,9 @@ from services.registry.config import RegistrySettings
 from shared.app import create_app, create_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DESCRIPTION = "Registry: users, profiles, the member-organisation read path and the data subject's rights."
+DESCRIPTION = (
+    "Registry: users, profiles, the member-organisation read path and the data subject's rights."
+)
 
 
 def build_app(settings: RegistrySettings | None = None) -> FastAPI:

@@ -75,8 +75,14 @@ async def test_consumer_killed_after_db_commit_does_not_write_twice(
     def spawn() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [
-                sys.executable, "-m", "tests.support.run_consumer",
-                schema, name, group, str(crash_flag), str(calls),
+                sys.executable,
+                "-m",
+                "tests.support.run_consumer",
+                schema,
+                name,
+                group,
+                str(crash_flag),
+                str(calls),
             ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

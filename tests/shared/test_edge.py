@@ -29,8 +29,9 @@ def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
 
 
-def token(role: Role, **kwargs: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(DEVELOPMENT_JWT_SECRET, role=role, **kwargs)}"}
+def token(role: Role, org_id: str | None = None) -> dict[str, str]:
+    signed = mint_token(DEVELOPMENT_JWT_SECRET, role=role, org_id=org_id)
+    return {"Authorization": f"Bearer {signed}"}
 
 
 async def test_request_without_token_gets_401(probe: tuple[FastAPI, str]) -> None:

@@ -47,7 +47,9 @@ def relay_for(
 async def pending(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         result = await conn.execute(
-            select(func.count()).select_from(OutboxMessage).where(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
                 OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
             )
         )

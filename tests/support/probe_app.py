@@ -53,8 +53,7 @@ def add_probe_subscriber(
     """Subscribe ``broker`` to ``event_cls``'s topic with the project's consumer rules."""
     topic = event_cls.topic()
 
-    @broker.subscriber(topic, **consumer_options(group))
-    async def on_probe(event: event_cls) -> None:  # type: ignore[valid-type]
+    async def on_probe(event: ProbeEvent) -> None:
         if on_delivery is not None:
             await on_delivery(event)
         async with transaction(sessions()) as session:
@@ -66,6 +65,10 @@ def add_probe_subscriber(
             )
         if after_commit is not None:
             await after_commit(event)
+
+    # Validate against this test's own event class (and so its own event type).
+    on_probe.__annotations__["event"] = event_cls
+    broker.subscriber(topic, **consumer_options(group))(on_probe)
 
 
 def build_probe_app(schema: str, event_cls: type[ProbeEvent], group: str) -> FastAPI:
@@ -104,4 +107,3 @@ def build_probe_app(schema: str, event_cls: type[ProbeEvent], group: str) -> Fas
         description="Probe service for tests.",
         on_start=[remember],
     )
-

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import asyncpg
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream import BaseMiddleware
@@ -94,7 +95,10 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 class DeadLetterMiddleware(BaseMiddleware):
-    """Dead-letters malformed or persistently failing messages; retries transient failures."""
+    """Dead-letters malformed or persistently failing messages; retries transient failures.
+
+    Also binds the event id, topic and offset to every log line written while handling.
+    """
 
     # Middleware instances live for one message; the attempt count must outlive them.
     attempts: ClassVar[dict[tuple[str, int, int], int]] = {}
@@ -104,6 +108,15 @@ class DeadLetterMiddleware(BaseMiddleware):
         if isinstance(raw, tuple):  # batch subscribers handle their own dead letters
             return await call_next(msg)
         position = (raw.topic, raw.partition, raw.offset)
+        event_id = msg.headers.get("event-id")
+        with structlog.contextvars.bound_contextvars(
+            event_id=event_id, topic=raw.topic, partition=raw.partition, offset=raw.offset
+        ):
+            return await self._consume(call_next, msg, position)
+
+    async def _consume(
+        self, call_next: Any, msg: StreamMessage[Any], position: tuple[str, int, int]
+    ) -> Any:
         try:
             result = await call_next(msg)
         except (ValidationError, MalformedEvent, UnicodeDecodeError) as exc:

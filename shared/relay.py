@@ -159,6 +159,7 @@ class OutboxRelay:
                 for row in rows:
                     headers = [(k, v.encode()) for k, v in row.headers.items()]
                     headers.append(("content-type", b"application/json"))
+                    headers.append(("event-id", str(row.event_id).encode()))
                     await self._producer.send(
                         row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
                     )

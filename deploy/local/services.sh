@@ -13,14 +13,15 @@ mkdir -p "$RUN" "$LOGS"
 ready() { curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null; }
 
 start() {
+  cd "$ROOT"
   [ -x "$PY" ] || die "the virtualenv is missing; run 'make venv' first."
   local name port
   for name in "${SERVICES[@]}"; do
     port=${PORTS[$name]}
     if pid_alive "$RUN/$name.pid"; then continue; fi
     if port_open "$port"; then die "port $port (for $name) is taken by another program."; fi
-    (cd "$ROOT" && nohup "$PY" -m "services.$name.main" >"$LOGS/$name.log" 2>&1 &
-     echo $! > "$RUN/$name.pid")
+    nohup "$PY" -m "services.$name.main" >"$LOGS/$name.log" 2>&1 </dev/null &
+    echo $! > "$RUN/$name.pid"
   done
   for name in "${SERVICES[@]}"; do
     port=${PORTS[$name]}

@@ -43,7 +43,7 @@ status:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services tests bench
+	$(VENV)/bin/mypy shared services tests bench deploy
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

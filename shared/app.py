@@ -140,6 +140,15 @@ def create_app(
     return app
 
 
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run ``app`` with uvicorn on the configured host and port, logging through structlog."""
+    import uvicorn
+
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )
+
+
 def _operations_router(
     settings: ServiceSettings, broker: KafkaBroker, description: str
 ) -> APIRouter:

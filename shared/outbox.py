@@ -52,6 +52,23 @@ OUTBOX_DDL: tuple[str, ...] = (
 """DDL for the outbox and the consumer inbox; each service's first migration runs it."""
 
 
+def create_outbox_tables() -> None:
+    """Alembic upgrade step that every service's first migration uses."""
+    from alembic import op
+
+    for statement in OUTBOX_DDL:
+        op.execute(statement)
+
+
+def drop_outbox_tables() -> None:
+    """Alembic downgrade step matching :func:`create_outbox_tables`."""
+    from alembic import op
+
+    op.execute("DROP TABLE processed_events")
+    op.execute("DROP TABLE outbox")
+    op.execute("DROP FUNCTION outbox_notify")
+
+
 def notify_channel(schema: str) -> str:
     """The LISTEN/NOTIFY channel that wakes the relay of ``schema``."""
     return f"outbox_{schema}"

@@ -22,6 +22,6 @@ say "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 say "mypy"
-.venv/bin/mypy shared services tests bench
+.venv/bin/mypy shared services tests bench deploy
 say "pytest"
 .venv/bin/pytest "$@"

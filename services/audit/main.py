@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.audit import api, handlers
 from services.audit.config import AuditSettings
-from shared.app import create_app, create_broker
+from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Audit: the append-only, verifiable log of every disclosure of personal data."
@@ -30,13 +29,7 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
 def main() -> None:
     """Serve the audit service."""
     settings = AuditSettings()
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

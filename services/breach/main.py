@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.breach import api, handlers
 from services.breach.config import BreachSettings
-from shared.app import create_app, create_broker
+from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Breach: declared breaches, affected subjects, and the 72-hour notification clock."
@@ -30,13 +29,7 @@ def build_app(settings: BreachSettings | None = None) -> FastAPI:
 def main() -> None:
     """Serve the breach service."""
     settings = BreachSettings()
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

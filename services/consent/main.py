@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.consent import api, handlers
 from services.consent.config import ConsentSettings
-from shared.app import create_app, create_broker
+from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Consent: purposes, consents and their history, organisations, grants and decisions."
@@ -30,13 +29,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
 def main() -> None:
     """Serve the consent service."""
     settings = ConsentSettings()
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.notifier import api, handlers
 from services.notifier.config import NotifierSettings
-from shared.app import create_app, create_broker
+from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Notifier: the contact directory and evidence of every notice delivered."
@@ -30,13 +29,7 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
 def main() -> None:
     """Serve the notifier service."""
     settings = NotifierSettings()
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.registry import api, handlers
 from services.registry.config import RegistrySettings
-from shared.app import create_app, create_broker
+from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = (
@@ -32,13 +31,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
 def main() -> None:
     """Serve the registry service."""
     settings = RegistrySettings()
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

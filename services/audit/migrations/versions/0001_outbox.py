@@ -4,22 +4,12 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
-
-from shared.outbox import OUTBOX_DDL
+from shared.outbox import create_outbox_tables, drop_outbox_tables
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-
-def upgrade() -> None:
-    for statement in OUTBOX_DDL:
-        op.execute(statement)
-
-
-def downgrade() -> None:
-    for table in ("processed_events", "outbox"):
-        op.execute(f"DROP TABLE {table}")
-    op.execute("DROP FUNCTION outbox_notify")
+upgrade = create_outbox_tables
+downgrade = drop_outbox_tables

@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from shared.outbox import OUTBOX_DDL
+from shared.outbox import create_outbox_tables
 
 revision = "0001"
 down_revision = None
@@ -15,8 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for statement in OUTBOX_DDL:
-        op.execute(statement)
+    create_outbox_tables()
     # No unique constraint on purpose: a duplicate delivery would show as a second row.
     op.execute(
         "CREATE TABLE probe_rows (id serial PRIMARY KEY, event_id uuid NOT NULL, n int NOT NULL,"

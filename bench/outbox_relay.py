@@ -1,0 +1,86 @@
+"""Outbox relay throughput against a raw producer, in the same run.
+
+    .venv/bin/python -m bench.outbox_relay [EVENTS]
+
+Baseline: an idempotent aiokafka producer sending the same serialized events
+(no database, no transactions). Measured: events staged in PostgreSQL, then the relay
+publishing them in Kafka transactions and marking them published. Needs `make up`.
+"""
+
+import asyncio
+import sys
+import time
+import uuid
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+
+from shared.db import create_engine, create_sessions, transaction
+from shared.kafka import all_topics, ensure_topics
+from shared.outbox import OUTBOX_DDL, stage
+from shared.relay import OutboxRelay
+from tests.support import DATABASE_URL, KAFKA, ProbeEvent, make_probe, probe_event
+
+
+async def raw_producer(topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value=v, key=k) for k, v in payloads]
+        await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def relay_run(schema: str, events: list[ProbeEvent]) -> tuple[float, float]:
+    engine = create_engine(DATABASE_URL, schema)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        for statement in OUTBOX_DDL:
+            await conn.execute(text(statement))
+    sessions = create_sessions(engine)
+    started = time.perf_counter()
+    for i in range(0, len(events), 1000):
+        async with transaction(sessions) as session:
+            stage(session, *events[i : i + 1000])
+    staged = time.perf_counter() - started
+    relay = OutboxRelay(
+        schema=schema, engine=engine, database_url=DATABASE_URL, bootstrap_servers=KAFKA
+    )
+    await relay.connect()
+    started = time.perf_counter()
+    while await relay.publish_pending():
+        pass
+    published = time.perf_counter() - started
+    await relay.stop()
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await engine.dispose()
+    return staged, published
+
+
+async def main(count: int) -> None:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    event_cls = probe_event(name)
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    events = [make_probe(event_cls, n, subject=f"user-{n % 1000}") for n in range(count)]
+    payloads = [(e.key(), e.to_bytes()) for e in events]
+    raw = await raw_producer(event_cls.topic(), payloads)
+    staged, published = await relay_run(schema, events)
+    lines = [
+        f"events: {count}",
+        f"raw idempotent producer: {count / raw:,.0f} events/s",
+        f"outbox staging (1,000 per transaction): {count / staged:,.0f} events/s",
+        f"relay publish (Kafka transactions of 500): {count / published:,.0f} events/s",
+        f"relay / raw: {raw / published:.2f}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20000))

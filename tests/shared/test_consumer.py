@@ -21,6 +21,7 @@ from tests.support import (
     DATABASE_URL,
     KAFKA,
     ROOT,
+    ProbeEvent,
     make_probe,
     probe_event,
     read_topic,
@@ -149,3 +150,41 @@ async def test_malformed_messages_go_to_the_dlq_and_the_consumer_carries_on(
 
 async def _has_rows(engine: AsyncEngine) -> bool:
     return bool(await rows(engine))
+
+
+async def test_handler_that_keeps_failing_is_dead_lettered_after_five_attempts(
+    probe_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = probe_schema
+    event_cls = probe_event(unique("poison"))
+    topic = event_cls.topic()
+    await ensure_topics(KAFKA, {topic: 1, dlq_topic(topic): 1})
+    poison, valid = make_probe(event_cls, 13), make_probe(event_cls, 14)
+    await produce(topic, poison.to_bytes(), valid.to_bytes())
+    attempts: list[int] = []
+
+    async def fail_on_13(event: ProbeEvent) -> None:
+        if event.payload.n == 13:
+            attempts.append(event.payload.n)
+            raise RuntimeError("this handler cannot cope with 13")
+
+    broker = create_broker(probe_settings(schema))
+    sessions = create_sessions(engine)
+    add_probe_subscriber(
+        broker, event_cls, unique("group"), lambda: sessions, on_delivery=fail_on_13
+    )
+    await broker.start()
+    try:
+        await wait_until(lambda: _has_rows(engine), 60, "the event after the poison one")
+    finally:
+        await broker.stop()
+
+    assert len(attempts) == 5
+    assert await rows(engine) == [(str(valid.event_id), 14)]
+    dead = await read_topic(dlq_topic(topic), until=lambda r: len(r) >= 1, settle=0.5)
+    assert [r.value for r in dead] == [poison.to_bytes()]
+    headers = dict(dead[0].headers)
+    assert headers["dlq-reason"].decode() == (
+        "failed 5 times: RuntimeError: this handler cannot cope with 13"
+    )
+    assert b"RuntimeError" in headers["dlq-traceback"]

@@ -1,5 +1,218 @@
-"""HTTP routes of the consent service."""
+"""HTTP routes of the consent service: thin, each calls one service function."""
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.consent import repository, service
+from services.consent.domain import DecisionRequest
+from services.consent.exceptions import Forbidden, NotFound
+from services.consent.models import (
+    ConsentGrantRequest,
+    ConsentOut,
+    DecisionOut,
+    DecisionQuery,
+    GrantCreate,
+    HistoryOut,
+    OrganisationCreate,
+    WithdrawRequest,
+)
+from services.consent.projection import Projection
+from shared.app import Runtime
+from shared.auth import CurrentPrincipal, Principal, Role, require
+from shared.db import Sessions
 
 router = APIRouter(tags=["consent"])
+
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Decider = Annotated[Principal, Depends(require(Role.PLATFORM, Role.ADMIN))]
+Actor = Annotated[Principal, Depends(require(Role.SUBJECT, Role.PLATFORM, Role.ADMIN))]
+Reader = Annotated[
+    Principal, Depends(require(Role.SUBJECT, Role.PLATFORM, Role.ADMIN, Role.AUDITOR))
+]
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_sessions(request: Request) -> Sessions:
+    return _runtime(request).sessions
+
+
+def get_projection(request: Request) -> Projection:
+    projection: Projection = _runtime(request).extras["projection"]
+    return projection
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+ProjectionDep = Annotated[Projection, Depends(get_projection)]
+
+
+def check_self(principal: Principal, user_id: str) -> None:
+    """A data subject may act only on themself."""
+    if principal.role is Role.SUBJECT and principal.user_id != user_id:
+        raise Forbidden("a data subject may act only on their own consents", field="user_id")
+
+
+@router.get("/purposes", summary="Purposes, their legal basis and current notice")
+async def list_purposes(_: CurrentPrincipal, sessions: SessionsDep) -> list[dict[str, Any]]:
+    async with sessions() as session:
+        return [row.model_dump() for row in await repository.purposes(session)]
+
+
+@router.get("/organisations", summary="The member-organisation directory")
+async def list_organisations(_: CurrentPrincipal, sessions: SessionsDep) -> list[dict[str, Any]]:
+    async with sessions() as session:
+        return [row.model_dump() for row in await repository.organisations(session)]
+
+
+@router.post("/organisations", status_code=201, summary="Add an organisation (admin)")
+async def add_organisation(
+    body: OrganisationCreate, _: Admin, sessions: SessionsDep, projection: ProjectionDep
+) -> dict[str, Any]:
+    return (await service.create_organisation(sessions, projection, body)).model_dump()
+
+
+@router.post("/organisations/{slug}/retire", status_code=204, summary="Retire (admin)")
+async def retire_organisation(
+    slug: str, _: Admin, sessions: SessionsDep, projection: ProjectionDep
+) -> None:
+    await service.retire_organisation(sessions, projection, slug)
+
+
+@router.post("/grants", status_code=201, summary="Grant an organisation time-bound access")
+async def add_grant(
+    body: GrantCreate, principal: Admin, sessions: SessionsDep, projection: ProjectionDep
+) -> dict[str, Any]:
+    row = await service.create_grant(sessions, projection, body, created_by=principal.sub)
+    return row.model_dump(mode="json")
+
+
+@router.get("/grants", summary="Access grants; an organisation sees only its own")
+async def list_grants(
+    principal: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.MEMBER_ORG))],
+    sessions: SessionsDep,
+    organisation: str | None = None,
+) -> list[dict[str, Any]]:
+    if principal.role is Role.MEMBER_ORG:
+        if organisation not in (None, principal.org_id):
+            raise Forbidden("an organisation sees only its own grants", field="organisation")
+        organisation = principal.org_id
+    async with sessions() as session:
+        rows = await repository.grants(session, organisation)
+    return [row.model_dump(mode="json") for row in rows]
+
+
+@router.post("/consents", status_code=201, summary="Grant consent; returns the receipt")
+async def grant_consent(
+    body: ConsentGrantRequest, principal: Actor, sessions: SessionsDep, projection: ProjectionDep
+) -> dict[str, Any]:
+    check_self(principal, body.user_id)
+    return await service.grant(
+        sessions,
+        projection,
+        user_id=body.user_id,
+        purpose=body.purpose,
+        organisation=body.organisation,
+        country=body.country,
+        data_categories=frozenset(body.data_categories),
+        notice_version=body.notice_version,
+        valid_until=body.valid_until,
+    )
+
+
+@router.post("/consents/{consent_id}/withdraw", summary="Withdraw; returns the receipt")
+async def withdraw_consent(
+    consent_id: UUID,
+    body: WithdrawRequest,
+    principal: Actor,
+    sessions: SessionsDep,
+    projection: ProjectionDep,
+) -> dict[str, Any]:
+    owner = principal.user_id if principal.role is Role.SUBJECT else None
+    return await service.withdraw(
+        sessions, projection, consent_id=consent_id, reason=body.reason, owner=owner
+    )
+
+
+@router.get("/users/{user_id}/consents", summary="Consents as they stood at an instant")
+async def user_consents(
+    user_id: str,
+    principal: Reader,
+    sessions: SessionsDep,
+    at: Annotated[datetime | None, Query(description="Default: now.")] = None,
+) -> list[ConsentOut]:
+    check_self(principal, user_id)
+    consents = await service.consents_at(sessions, user_id=user_id, at=at)
+    return [
+        ConsentOut(
+            consent_id=c.consent_id,
+            version=c.version,
+            purpose=c.purpose,
+            active=c.active,
+            granted_at=c.granted_at,
+            withdrawn_at=c.withdrawn_at,
+            organisation=c.organisation,
+            country=c.country,
+            data_categories=sorted(c.data_categories),
+            notice_version=c.notice_version,
+            valid_until=c.valid_until,
+        )
+        for c in consents
+    ]
+
+
+@router.get("/users/{user_id}/consents/history", summary="Every change, oldest first")
+async def user_history(user_id: str, principal: Reader, sessions: SessionsDep) -> list[HistoryOut]:
+    check_self(principal, user_id)
+    return [
+        HistoryOut(
+            change_id=str(r.change_id),
+            consent_id=str(r.consent_id),
+            version=r.version,
+            purpose=r.purpose,
+            action=r.action,
+            at=r.at,
+            organisation=r.organisation,
+            country=r.country,
+            data_categories=r.data_categories,
+            notice_version=r.notice_version,
+            reason=r.reason,
+        )
+        for r in await service.history(sessions, user_id=user_id)
+    ]
+
+
+@router.get("/receipts/{receipt_id}", summary="A consent receipt")
+async def get_receipt(receipt_id: UUID, principal: Reader, sessions: SessionsDep) -> dict[str, Any]:
+    row = await service.get_receipt(sessions, change_id=receipt_id)
+    if principal.role is Role.SUBJECT and principal.user_id != row.user_id:
+        raise NotFound(f"no receipt {receipt_id}", field="receipt_id")
+    return row.receipt
+
+
+@router.post("/decisions", summary="May this organisation receive this data now?")
+async def decide(body: DecisionQuery, _: Decider, projection: ProjectionDep) -> DecisionOut:
+    decision = service.decide(
+        projection,
+        DecisionRequest(
+            user_id=body.user_id,
+            organisation=body.organisation,
+            purpose=body.purpose,
+            data_categories=frozenset(body.data_categories),
+            at=body.at or datetime.now(UTC),
+            subject_country=body.subject_country,
+        ),
+    )
+    return DecisionOut(
+        allow=decision.allow,
+        reason=decision.reason,
+        consent_id=decision.consent_id,
+        consent_version=decision.consent_version,
+        grant_id=decision.grant_id,
+        legal_basis=decision.legal_basis,
+    )

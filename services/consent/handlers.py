@@ -4,25 +4,50 @@ The publishers below document the events this service emits (they appear in its
 AsyncAPI document); the events themselves leave through the outbox relay.
 """
 
-from typing import Any
-
+from faststream import Context
 from faststream.kafka import KafkaRouter
 
+from services.consent import service
 from shared import events
+from shared.app import Runtime
+from shared.kafka import consumer_options
 
-router = KafkaRouter()
-publishers: list[Any] = []
-publishers.append(
-    router.publisher(
-        events.CONSENT_GRANTED,
-        schema=events.EVENT_BY_TOPIC[events.CONSENT_GRANTED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
-publishers.append(
-    router.publisher(
-        events.CONSENT_WITHDRAWN,
-        schema=events.EVENT_BY_TOPIC[events.CONSENT_WITHDRAWN],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
+
+def build_router(group: str) -> KafkaRouter:
+    """Subscribers in consumer group ``group`` (the service's schema name)."""
+    router = KafkaRouter()
+    for topic in (events.CONSENT_GRANTED, events.CONSENT_WITHDRAWN):
+        router.publisher(
+            topic,
+            schema=events.EVENT_BY_TOPIC[topic],
+            description="Published through the outbox relay, in a Kafka transaction.",
+        )
+
+    @router.subscriber(events.USER_REGISTERED, **consumer_options(group))
+    async def on_user_registered(
+        event: events.UserRegistered, runtime: Runtime = Context("runtime")
+    ) -> None:
+        await service.handle_user_registered(
+            runtime.sessions, runtime.extras["projection"], event, events.USER_REGISTERED
+        )
+
+    @router.subscriber(events.USER_ERASED, **consumer_options(group))
+    async def on_user_erased(
+        event: events.UserErased, runtime: Runtime = Context("runtime")
+    ) -> None:
+        await service.handle_user_erased(
+            runtime.sessions, runtime.extras["projection"], event, events.USER_ERASED
+        )
+
+    @router.subscriber(events.USER_RESTRICTION_CHANGED, **consumer_options(group))
+    async def on_restriction_changed(
+        event: events.UserRestrictionChanged, runtime: Runtime = Context("runtime")
+    ) -> None:
+        await service.handle_restriction_changed(
+            runtime.sessions,
+            runtime.extras["projection"],
+            event,
+            events.USER_RESTRICTION_CHANGED,
+        )
+
+    return router

@@ -76,12 +76,16 @@ async def claim(session: AsyncSession, event: Envelope, topic: str) -> bool:
     return inserted.first() is not None
 
 
-def consumer_options(group_id: str) -> dict[str, Any]:
-    """Keyword arguments for every subscriber: committed reads, commit after success."""
+def consumer_options(service_group: str, topic: str) -> dict[str, Any]:
+    """Keyword arguments for every subscriber: committed reads, commit after success.
+
+    Each subscriber gets a consumer group of its own (``<service>.<topic>``): one
+    subscriber joining or leaving then never makes the others of its service rebalance.
+    """
     from faststream import AckPolicy
 
     return {
-        "group_id": group_id,
+        "group_id": f"{service_group}.{topic}",
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
         "ack_policy": AckPolicy.NACK_ON_ERROR,

@@ -23,7 +23,7 @@ def build_router(group: str) -> KafkaRouter:
             description="Published through the outbox relay, in a Kafka transaction.",
         )
 
-    @router.subscriber(events.USER_REGISTERED, **consumer_options(group))
+    @router.subscriber(events.USER_REGISTERED, **consumer_options(group, events.USER_REGISTERED))
     async def on_user_registered(
         event: events.UserRegistered, runtime: Runtime = Context("runtime")
     ) -> None:
@@ -31,7 +31,7 @@ def build_router(group: str) -> KafkaRouter:
             runtime.sessions, runtime.extras["projection"], event, events.USER_REGISTERED
         )
 
-    @router.subscriber(events.USER_ERASED, **consumer_options(group))
+    @router.subscriber(events.USER_ERASED, **consumer_options(group, events.USER_ERASED))
     async def on_user_erased(
         event: events.UserErased, runtime: Runtime = Context("runtime")
     ) -> None:
@@ -39,7 +39,9 @@ def build_router(group: str) -> KafkaRouter:
             runtime.sessions, runtime.extras["projection"], event, events.USER_ERASED
         )
 
-    @router.subscriber(events.USER_RESTRICTION_CHANGED, **consumer_options(group))
+    @router.subscriber(
+        events.USER_RESTRICTION_CHANGED, **consumer_options(group, events.USER_RESTRICTION_CHANGED)
+    )
     async def on_restriction_changed(
         event: events.UserRestrictionChanged, runtime: Runtime = Context("runtime")
     ) -> None:

@@ -68,7 +68,7 @@ def add_probe_subscriber(
 
     # Validate against this test's own event class (and so its own event type).
     on_probe.__annotations__["event"] = event_cls
-    broker.subscriber(topic, **consumer_options(group))(on_probe)
+    broker.subscriber(topic, **consumer_options(group, topic))(on_probe)
 
 
 def build_probe_app(schema: str, event_cls: type[ProbeEvent], group: str) -> FastAPI:

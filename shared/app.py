@@ -136,7 +136,9 @@ def create_app(
         app.include_router(router)
     app.include_router(_operations_router(settings, broker, description))
     _install_error_handlers(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"]
+    )
     return app
 
 

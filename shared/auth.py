@@ -7,6 +7,7 @@ with the stack's ``JWT_SECRET``. Mint development tokens with
 """
 
 import argparse
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -75,7 +76,27 @@ def mint_token(
 
 
 def decode_token(token: str, secret: str, *, issuer: str = "privacy-events") -> Principal:
-    """Verify signature, expiry and issuer; return the principal."""
+    """Verify signature, expiry and issuer; return the principal.
+
+    A verified token is remembered until it expires, so a caller sending the same token
+    on every request pays for the signature check once.
+    """
+    key = (token, secret, issuer)
+    cached = _verified.get(key)
+    if cached is not None and cached[1] > time.time():
+        return cached[0]
+    principal, expires = _verify(token, secret, issuer)
+    if len(_verified) >= _CACHE_SIZE:
+        _verified.clear()
+    _verified[key] = (principal, expires)
+    return principal
+
+
+_CACHE_SIZE = 10_000
+_verified: dict[tuple[str, str, str], tuple[Principal, float]] = {}
+
+
+def _verify(token: str, secret: str, issuer: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -91,7 +112,7 @@ def decode_token(token: str, secret: str, *, issuer: str = "privacy-events") -> 
         raise InvalidToken("a member_org token must carry org_id")
     if principal.role is Role.SUBJECT and not principal.user_id:
         raise InvalidToken("a subject token must carry user_id")
-    return principal
+    return principal, float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT minted by the platform.")

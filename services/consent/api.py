@@ -34,16 +34,17 @@ Reader = Annotated[
 ]
 
 
+# Dependencies are async on purpose: FastAPI runs sync ones in a thread pool.
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_sessions(request: Request) -> Sessions:
+async def get_sessions(request: Request) -> Sessions:
     return _runtime(request).sessions
 
 
-def get_projection(request: Request) -> Projection:
+async def get_projection(request: Request) -> Projection:
     projection: Projection = _runtime(request).extras["projection"]
     return projection
 

@@ -5,6 +5,8 @@ Each later feature adds a chapter here.
 """
 
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -21,6 +23,59 @@ def say(text: str = "") -> None:
 def chapter(title: str) -> None:
     say()
     say(f"== {title}")
+
+
+def consent_story(http: httpx.Client, secret: str) -> int:
+    """Grant, decide, withdraw, decide again; return the number of surprises."""
+    consent = "http://127.0.0.1:8002"
+    user = f"demo-{uuid.uuid4().hex[:6]}"
+    org = "ph-philexport"
+    admin = {"Authorization": f"Bearer {mint_token(secret, role=Role.ADMIN)}"}
+    subject = {"Authorization": f"Bearer {mint_token(secret, role=Role.SUBJECT, user_id=user)}"}
+    now = datetime.now(UTC)
+    http.post(
+        f"{consent}/grants",
+        headers=admin,
+        json={
+            "organisation": org,
+            "data_categories": ["email_address", "full_name"],
+            "valid_from": now.isoformat(),
+            "valid_until": (now + timedelta(days=30)).isoformat(),
+        },
+    ).raise_for_status()
+    say(f"  admin: {org} may read email_address and full_name for 30 days")
+    receipt = http.post(
+        f"{consent}/consents",
+        headers=subject,
+        json={
+            "user_id": user,
+            "purpose": "member_organisation_sharing",
+            "organisation": org,
+            "notice_version": "2024-01-11",
+        },
+    ).json()
+    say(f"  {user} consents to sharing with {org}; receipt {receipt['receipt_id']}")
+    question = {
+        "user_id": user,
+        "organisation": org,
+        "purpose": "member_organisation_sharing",
+        "data_categories": ["email_address"],
+        "subject_country": "PH",
+    }
+    first = http.post(f"{consent}/decisions", headers=admin, json=question).json()
+    say(f"  may {org} read the email?  {'allow' if first['allow'] else 'deny'}: {first['reason']}")
+    abroad = http.post(
+        f"{consent}/decisions", headers=admin, json={**question, "subject_country": "VN"}
+    ).json()
+    say(f"  and if the user lived in Viet Nam?  deny: {abroad['reason']}")
+    http.post(
+        f"{consent}/consents/{receipt['consent_id']}/withdraw",
+        headers=subject,
+        json={"reason": "demo"},
+    ).raise_for_status()
+    after = http.post(f"{consent}/decisions", headers=admin, json=question).json()
+    say(f"  {user} withdraws; again?  {'allow' if after['allow'] else 'deny'}: {after['reason']}")
+    return int(not first["allow"] or abroad["allow"] or after["allow"])
 
 
 def main() -> int:
@@ -41,7 +96,10 @@ def main() -> int:
             topics = sorted({c["address"] for c in spec["channels"].values()})
             say(f"  {name:<9} {', '.join(topics)}")
 
-    chapter("3. Every call needs a bearer token naming a role")
+        chapter("3. Consent decides every disclosure")
+        failures += consent_story(http, secret)
+
+    chapter("4. Every call needs a bearer token naming a role")
     token = mint_token(secret, role=Role.MEMBER_ORG, org_id="demo-org")
     say(f"  a member organisation's token: {token[:32]}...")
     say("  mint your own: make token ROLE=subject USER_ID=<id>")

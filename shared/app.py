@@ -77,10 +77,15 @@ def create_app(
     migrations: Path,
     description: str,
     relay: bool = True,
+    untraced_paths: Sequence[str] = (),
     on_start: Sequence[Hook] = (),
     on_stop: Sequence[Hook] = (),
 ) -> FastAPI:
-    """Wire a service: routes, health, docs, error mapping, and the start-up sequence."""
+    """Wire a service: routes, health, docs, error mapping, and the start-up sequence.
+
+    ``untraced_paths`` are left out of the automatic HTTP tracing; their routes open
+    their own spans where they need them (the consent decision API does).
+    """
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
 
@@ -137,7 +142,9 @@ def create_app(
     app.include_router(_operations_router(settings, broker, description))
     _install_error_handlers(app)
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"]
+        app,
+        excluded_urls=",".join(["healthz", "readyz", *untraced_paths]),
+        exclude_spans=["receive", "send"],
     )
     return app
 

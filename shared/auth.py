@@ -118,20 +118,29 @@ def _verify(token: str, secret: str, issuer: str) -> tuple[Principal, float]:
 _bearer = HTTPBearer(auto_error=False, description="A JWT minted by the platform.")
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller, or 401."""
+def principal_from_request(request: Request, *roles: Role) -> Principal:
+    """The caller, checked without FastAPI's dependency machinery (for hot paths)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    principal = _principal(request, token if scheme.lower() == "bearer" and token else None)
+    if principal.role not in roles:
+        names = ", ".join(sorted(r.value for r in roles))
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"role '{principal.role.value}' may not call this; allowed: {names}",
+        )
+    return principal
+
+
+def _principal(request: Request, token: str | None) -> Principal:
     unauthorized = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
+    if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=unauthorized
         )
     settings = request.app.state.settings
     try:
         return decode_token(
-            credentials.credentials,
+            token,
             settings.jwt_secret.get_secret_value(),
             issuer=settings.jwt_issuer,
         )
@@ -141,16 +150,26 @@ async def authenticate(
         ) from exc
 
 
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def authenticate(request: Request, credentials: Credentials) -> Principal:
+    """The caller, or 401."""
+    return _principal(request, credentials.credentials if credentials else None)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
 def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency that admits only ``roles`` (403 for the others)."""
+    """A dependency that admits only ``roles``: 401 without a valid token, 403 for others."""
     allowed = frozenset(roles)
+    names = ", ".join(sorted(r.value for r in allowed))
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    # One level of dependencies, not two: this sits on the decision API's hot path.
+    async def check(request: Request, credentials: Credentials) -> Principal:
+        principal = _principal(request, credentials.credentials if credentials else None)
         if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"role '{principal.role.value}' may not call this; allowed: {names}",

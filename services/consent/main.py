@@ -27,6 +27,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        untraced_paths=["decisions"],
         on_start=[load_projection],
     )
 

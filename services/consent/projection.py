@@ -6,7 +6,7 @@ A decision never touches the database.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.consent.domain import (
     AccessGrant,
@@ -61,8 +61,6 @@ class Projection:
     def decide(self, request: DecisionRequest) -> Decision:
         """Answer from memory; the subject's stored country is used when none is given."""
         if request.subject_country is None and self.countries.get(request.user_id):
-            from dataclasses import replace
-
             request = replace(request, subject_country=self.countries[request.user_id])
         return decide(
             request,

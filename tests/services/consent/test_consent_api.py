@@ -304,3 +304,45 @@ async def test_bad_fields_are_named(http: httpx.AsyncClient) -> None:
     )
     assert category.status_code == 422
     assert category.json()["detail"]["field"] == "data_categories"
+
+
+async def test_decision_api_checks_token_and_names_bad_fields(http: httpx.AsyncClient) -> None:
+    question = {
+        "user_id": "u-a",
+        "organisation": PH_ORG,
+        "purpose": SHARING,
+        "data_categories": ["email_address"],
+    }
+    assert (await http.post("/decisions", json=question)).status_code == 401
+    bad = await http.post(
+        "/decisions", json={**question, "data_categories": "email"}, headers=PLATFORM
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["field"] == "data_categories"
+
+
+async def test_decision_joins_the_callers_trace(http: httpx.AsyncClient) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    response = await http.post(
+        "/decisions",
+        json={
+            "user_id": "u-a",
+            "organisation": PH_ORG,
+            "purpose": SHARING,
+            "data_categories": ["email_address"],
+        },
+        headers={**PLATFORM, "traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+    )
+    assert response.status_code == 200
+    spans = [s for s in exporter.get_finished_spans() if s.name == "POST /decisions"]
+    assert [format(s.context.trace_id, "032x") for s in spans] == [trace_id]
+    exporter.shutdown()

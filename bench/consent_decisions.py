@@ -116,6 +116,12 @@ def main(seconds: int, connections: int) -> None:
         wrk(f"{BASE}/healthz", 2, connections, None)  # warm-up
         trivial = wrk(f"{BASE}/healthz", seconds, connections, None)
         decisions = wrk(f"{BASE}/decisions", seconds, connections, Path(lua.name))
+        with open(lua.name, "a") as traced_lua:
+            traced_lua.write(
+                'wrk.headers["traceparent"] = '
+                '"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"\n'
+            )
+        traced = wrk(f"{BASE}/decisions", seconds, connections, Path(lua.name))
     finally:
         server.terminate()
         server.wait()
@@ -126,7 +132,10 @@ def main(seconds: int, connections: int) -> None:
         f"  p99 {trivial['p99']:.2f} ms",
         f"POST /decisions  {decisions['rps']:8,.0f} req/s  p50 {decisions['p50']:.2f} ms"
         f"  p99 {decisions['p99']:.2f} ms",
-        f"decisions / trivial throughput: {decisions['rps'] / trivial['rps']:.2f}",
+        f"  ...traced      {traced['rps']:8,.0f} req/s  p50 {traced['p50']:.2f} ms"
+        f"  p99 {traced['p99']:.2f} ms  (caller sent a traceparent: the span is recorded)",
+        f"decisions / trivial throughput: {decisions['rps'] / trivial['rps']:.2f}"
+        f" (traced: {traced['rps'] / trivial['rps']:.2f})",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 

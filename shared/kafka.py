@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from faststream import BaseMiddleware
+from faststream import AckPolicy, BaseMiddleware
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 from sqlalchemy import Result, literal_column
@@ -82,8 +82,6 @@ def consumer_options(service_group: str, topic: str) -> dict[str, Any]:
     Each subscriber gets a consumer group of its own (``<service>.<topic>``): one
     subscriber joining or leaving then never makes the others of its service rebalance.
     """
-    from faststream import AckPolicy
-
     return {
         "group_id": f"{service_group}.{topic}",
         "auto_offset_reset": "earliest",

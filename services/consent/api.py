@@ -245,12 +245,5 @@ async def _decide(request: Request) -> Response:
             subject_country=body.subject_country,
         ),
     )
-    out = DecisionOut(
-        allow=decision.allow,
-        reason=decision.reason,
-        consent_id=decision.consent_id,
-        consent_version=decision.consent_version,
-        grant_id=decision.grant_id,
-        legal_basis=decision.legal_basis,
-    )
+    out = DecisionOut.model_validate(decision, from_attributes=True)
     return Response(out.model_dump_json(), media_type="application/json")

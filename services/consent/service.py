@@ -1,6 +1,7 @@
 """Use cases of the consent service. Each writes its state and its events in one transaction."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -314,18 +315,7 @@ async def retire_organisation(sessions: Sessions, projection: Projection, slug: 
     now = datetime.now(UTC)
     async with transaction(sessions) as session:
         await repository.retire_organisation(session, slug, now)
-    projection.put_organisation(
-        repository.to_organisation(
-            OrganisationRow(
-                slug=org.slug,
-                name=org.name,
-                country=org.country,
-                kind=org.kind,
-                standing_access=org.standing_access,
-                retired_at=now,
-            )
-        )
-    )
+    projection.put_organisation(replace(org, retired_at=now))
 
 
 async def handle_user_registered(

@@ -346,3 +346,21 @@ async def test_decision_joins_the_callers_trace(http: httpx.AsyncClient) -> None
     spans = [s for s in exporter.get_finished_spans() if s.name == "POST /decisions"]
     assert [format(s.context.trace_id, "032x") for s in spans] == [trace_id]
     exporter.shutdown()
+
+
+async def test_retired_organisation_is_denied(http: httpx.AsyncClient) -> None:
+    user = unique("u")
+    slug = unique("vn-agency").replace("_", "-")
+    created = await http.post(
+        "/organisations",
+        json={"slug": slug, "name": "Agency", "country": "PH", "kind": "governmental"},
+        headers=ADMIN,
+    )
+    assert created.status_code == 201, created.text
+    await access_grant(http, slug)
+    await grant(http, user, SHARING)
+    assert (await decide(http, user, slug))["allow"]
+    retired = await http.post(f"/organisations/{slug}/retire", headers=ADMIN)
+    assert retired.status_code == 204
+    denied = await decide(http, user, slug)
+    assert not denied["allow"] and "retired" in denied["reason"]

@@ -37,10 +37,13 @@ class ServiceError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.extra = extra or {}
 
 
 @dataclass
@@ -116,6 +119,7 @@ def create_app(
                     bootstrap_servers=settings.kafka_bootstrap_servers,
                     batch_size=settings.outbox_batch_size,
                     poll_seconds=settings.outbox_poll_seconds,
+                    retain_published=settings.outbox_retain_published,
                 )
                 await runtime.relay.start()
             await broker.start()
@@ -210,6 +214,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message}
         if exc.field:
             detail["field"] = exc.field
+        detail.update(exc.extra)
         return JSONResponse({"detail": detail}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)

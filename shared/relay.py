@@ -7,6 +7,10 @@ database update, the next relay (same transactional id, so the old one is fenced
 the last committed marker and marks those rows before publishing anything, so no event
 is published twice. A batch whose Kafka transaction never committed is aborted by the
 broker and published again; read_committed consumers never see the aborted copy.
+
+A service that holds personal data (the registry) runs with ``retain_published=False``:
+published rows are deleted rather than marked, so its outbox never keeps a copy of
+personal data that erasure would have to hunt down.
 """
 
 import asyncio
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
-from sqlalchemy import select, update
+from sqlalchemy import Delete, Update, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -45,6 +49,7 @@ class OutboxRelay:
         bootstrap_servers: str,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        retain_published: bool = True,
     ) -> None:
         self.schema = schema
         self._sessions = create_sessions(engine)
@@ -52,6 +57,7 @@ class OutboxRelay:
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._retain = retain_published
         self._progress = TopicPartition(progress_topic(schema), 0)
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
@@ -99,11 +105,7 @@ class OutboxRelay:
         if not ids:
             return 0
         async with transaction(self._sessions) as session:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-                .values(published_at=datetime.now(UTC))
-            )
+            result = await session.execute(self._settle(ids, pending_only=True))
         recovered = int(result.rowcount or 0)  # type: ignore[attr-defined]
         if recovered:
             log.warning("outbox.recovered_committed_batch", rows=recovered)
@@ -170,13 +172,18 @@ class OutboxRelay:
                     partition=0,
                 )
             await self.after_kafka_commit(ids)
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
-                .values(published_at=datetime.now(UTC))
-            )
+            await session.execute(self._settle(ids))
         self.published += len(ids)
         return len(ids)
+
+    def _settle(self, ids: list[int], *, pending_only: bool = False) -> Update | Delete:
+        """Mark published rows, or delete them when the schema keeps no copy of its events."""
+        where = [OutboxMessage.id.in_(ids)]  # type: ignore[union-attr]
+        if pending_only:
+            where.append(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+        if not self._retain:
+            return delete(OutboxMessage).where(*where)
+        return update(OutboxMessage).where(*where).values(published_at=datetime.now(UTC))
 
     async def after_kafka_commit(self, ids: list[int]) -> None:
         """Called between the Kafka commit and the database update; a seam for fault tests."""

@@ -51,6 +51,7 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
+    outbox_retain_published: bool = True
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> "ServiceSettings":

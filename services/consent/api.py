@@ -234,8 +234,9 @@ async def _decide(request: Request) -> Response:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from exc
+    projection: Projection = _runtime(request).extras["projection"]
     decision = service.decide(
-        _runtime(request).extras["projection"],
+        projection,
         DecisionRequest(
             user_id=body.user_id,
             organisation=body.organisation,
@@ -246,4 +247,6 @@ async def _decide(request: Request) -> Response:
         ),
     )
     out = DecisionOut.model_validate(decision, from_attributes=True)
+    org = projection.view.organisations.get(body.organisation)
+    out.organisation_country = org.country if org else None
     return Response(out.model_dump_json(), media_type="application/json")

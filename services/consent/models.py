@@ -154,6 +154,9 @@ class DecisionOut(BaseModel):
     consent_version: int | None = None
     grant_id: str | None = None
     legal_basis: str | None = None
+    organisation_country: str | None = PydanticField(
+        default=None, description="The organisation's country, when the directory knows it."
+    )
 
 
 class ConsentOut(BaseModel):

@@ -1,5 +1,263 @@
-"""HTTP routes of the registry service."""
+"""HTTP routes of the registry: thin, each checks the caller and calls one use case.
 
-from fastapi import APIRouter
+Who may call what:
+- ``platform`` (and ``admin``) registers users;
+- a ``subject`` acts only on themself (access, export, rectification, erasure,
+  restriction, the profile); ``admin`` may act for any user;
+- a ``member_org`` reads a user's data only through ``/users/{id}/data``, for a purpose,
+  and gets only what the consent service allows;
+- ``admin`` records disclosures the law compels;
+- published profiles are public: no token.
+"""
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.registry import disclosure, service
+from services.registry.clients import ConsentClient
+from services.registry.exceptions import Forbidden, InvalidRequest
+from services.registry.models import (
+    DisclosureOut,
+    ErasureOut,
+    ExportDocument,
+    LegalDisclosureIn,
+    ProfileIn,
+    ProfileOut,
+    PublicProfile,
+    PublicProfilePage,
+    RegistrationIn,
+    RegistrationUpdate,
+    RestrictionIn,
+    RestrictionOut,
+    UserOut,
+)
+from shared.app import Runtime
+from shared.auth import Principal, Role, require
+from shared.db import Sessions
+from shared.validation import country_code
 
 router = APIRouter(tags=["registry"])
+public = APIRouter(tags=["public profiles"])
+
+Registrar = Annotated[Principal, Depends(require(Role.PLATFORM, Role.ADMIN))]
+SelfOrAdmin = Annotated[Principal, Depends(require(Role.SUBJECT, Role.ADMIN))]
+MemberOrg = Annotated[Principal, Depends(require(Role.MEMBER_ORG))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def get_sessions(request: Request) -> Sessions:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.sessions
+
+
+async def get_consent(request: Request) -> ConsentClient:
+    runtime: Runtime = request.app.state.runtime
+    client: ConsentClient = runtime.extras["consent"]
+    return client
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
+
+
+def check_self(principal: Principal, user_id: str) -> None:
+    """A data subject may act only on themself."""
+    if principal.role is Role.SUBJECT and principal.user_id != user_id:
+        raise Forbidden("a data subject may act only on their own data", field="user_id")
+
+
+def _by(principal: Principal) -> str:
+    return "subject" if principal.role is Role.SUBJECT else principal.role.value
+
+
+# --- Registration and the data subject's rights ---------------------------------------
+
+
+@router.post("/users", status_code=201, summary="Register a user (platform)")
+async def register(body: RegistrationIn, _: Registrar, sessions: SessionsDep) -> UserOut:
+    row = await service.register(sessions, body)
+    return UserOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/users/{user_id}", summary="Right of access: everything held about the user")
+async def access(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ExportDocument:
+    check_self(principal, user_id)
+    body = await service.dossier(sessions, user_id, kind="access", by=_by(principal))
+    return ExportDocument.model_validate(body)
+
+
+@router.get(
+    "/users/{user_id}/export",
+    summary="Right to portability: the same, as a downloadable JSON document",
+    response_model=ExportDocument,
+)
+async def export(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> Response:
+    check_self(principal, user_id)
+    body = await service.dossier(sessions, user_id, kind="export", by=_by(principal))
+    document = ExportDocument.model_validate(body)
+    return Response(
+        document.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="registry-export-{user_id}.json"'},
+    )
+
+
+@router.patch("/users/{user_id}", summary="Right to rectification")
+async def rectify(
+    user_id: str, body: RegistrationUpdate, principal: SelfOrAdmin, sessions: SessionsDep
+) -> UserOut:
+    check_self(principal, user_id)
+    row = await service.rectify(sessions, user_id, body, by=_by(principal))
+    return UserOut.model_validate(row, from_attributes=True)
+
+
+@router.delete("/users/{user_id}", summary="Right to erasure")
+async def erase(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ErasureOut:
+    check_self(principal, user_id)
+    by = _by(principal)
+    return await service.erase(sessions, user_id, by=by, requested_by=by)
+
+
+@router.put("/users/{user_id}/restriction", summary="Rights to restriction and objection")
+async def restrict(
+    user_id: str, body: RestrictionIn, principal: SelfOrAdmin, sessions: SessionsDep
+) -> RestrictionOut:
+    check_self(principal, user_id)
+    state = await service.set_restriction(sessions, user_id, body, by=_by(principal))
+    return RestrictionOut(restricted=state.restricted, objected=state.objected, reason=body.reason)
+
+
+# --- The service-provider profile -----------------------------------------------------
+
+
+@router.put(
+    "/users/{user_id}/profile",
+    summary="Create or replace the profile",
+    responses={201: {"description": "Created"}},
+)
+async def put_profile(
+    user_id: str,
+    body: ProfileIn,
+    principal: SelfOrAdmin,
+    sessions: SessionsDep,
+    response: Response,
+) -> ProfileOut:
+    check_self(principal, user_id)
+    row, created = await service.put_profile(sessions, user_id, body)
+    response.status_code = 201 if created else 200
+    return service.profile_out(row)
+
+
+@router.get("/users/{user_id}/profile", summary="The user's profile, published or not")
+async def get_profile(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
+    check_self(principal, user_id)
+    return service.profile_out(await service.get_profile(sessions, user_id))
+
+
+@router.post(
+    "/users/{user_id}/profile/publish",
+    summary="Publish (needs consent to public visibility)",
+    responses={409: {"description": "No consent, or processing restricted"}},
+)
+async def publish(
+    user_id: str, principal: SelfOrAdmin, sessions: SessionsDep, consent: ConsentDep
+) -> ProfileOut:
+    check_self(principal, user_id)
+    return service.profile_out(await service.publish(sessions, consent, user_id))
+
+
+@router.post("/users/{user_id}/profile/unpublish", summary="Take the profile down")
+async def unpublish(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
+    check_self(principal, user_id)
+    return service.profile_out(await service.unpublish(sessions, user_id))
+
+
+# --- Disclosure to member organisations -----------------------------------------------
+
+
+@router.get(
+    "/users/{user_id}/data",
+    summary="A member organisation reads a user's data, for a purpose",
+    responses={403: {"description": "Refused; the attempt is recorded"}},
+)
+async def read_data(
+    user_id: str,
+    principal: MemberOrg,
+    sessions: SessionsDep,
+    consent: ConsentDep,
+    purpose: Annotated[str, Query(min_length=1, examples=["member_organisation_sharing"])],
+    fields: Annotated[
+        list[str], Query(description="Field names; repeat the parameter or separate by commas.")
+    ],
+) -> DisclosureOut:
+    assert principal.org_id is not None  # a member_org token always names its organisation
+    return await disclosure.disclose(
+        sessions,
+        consent,
+        user_id=user_id,
+        organisation=principal.org_id,
+        actor=principal.sub,
+        purpose=purpose,
+        requested=[f.strip() for item in fields for f in item.split(",") if f.strip()],
+    )
+
+
+@router.post(
+    "/users/{user_id}/legal-disclosures",
+    status_code=201,
+    summary="Record and perform a disclosure the law compels (admin)",
+)
+async def legal_disclosure(
+    user_id: str, body: LegalDisclosureIn, principal: Admin, sessions: SessionsDep
+) -> DisclosureOut:
+    return await disclosure.disclose_by_law(sessions, user_id=user_id, body=body, by=principal.sub)
+
+
+# --- Published profiles: public -------------------------------------------------------
+
+
+def _cursor(row: PublicProfile) -> str:
+    raw = f"{row.published_at.isoformat()}|{row.profile_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        at, _, profile_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), UUID(profile_id)
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidRequest("not a cursor this API returned", field="cursor") from exc
+
+
+@public.get("/profiles", summary="Published profiles; no login needed")
+async def list_profiles(
+    sessions: SessionsDep,
+    country: Annotated[str | None, Query(description="Country of company registration.")] = None,
+    service_type: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PublicProfilePage:
+    if country is not None:
+        try:
+            country = country_code(country)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), field="country") from exc
+    rows = await service.public_profiles(
+        sessions, country=country, service_type=service_type, after=_after(cursor), limit=limit
+    )
+    items = [PublicProfile.model_validate(r, from_attributes=True) for r in rows]
+    more = len(items) == limit
+    return PublicProfilePage(items=items, next_cursor=_cursor(items[-1]) if more else None)
+
+
+@public.get("/profiles/{profile_id}", summary="One published profile; no login needed")
+async def get_public_profile(profile_id: UUID, sessions: SessionsDep) -> PublicProfile:
+    row = await service.public_profile(sessions, profile_id)
+    return PublicProfile.model_validate(row, from_attributes=True)

@@ -13,3 +13,9 @@ class RegistrySettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="REGISTRY_")
     service_name: ClassVar[str] = "registry"
     default_port: ClassVar[int] = 8001
+
+    consent_url: str = "http://127.0.0.1:8002"
+    """Where the consent service's decision API answers."""
+    consent_timeout_seconds: float = 2.0
+    outbox_retain_published: bool = False
+    """The registry's events carry personal data: its outbox keeps no copy once published."""

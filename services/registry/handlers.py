@@ -1,63 +1,50 @@
-"""Kafka side of the registry service: what it consumes and what it publishes.
+"""Kafka side of the registry: what it consumes and what it publishes.
 
 The publishers below document the events this service emits (they appear in its
 AsyncAPI document); the events themselves leave through the outbox relay.
 """
 
-from typing import Any
-
+from faststream import Context
 from faststream.kafka import KafkaRouter
 
+from services.registry import service
 from shared import events
+from shared.app import Runtime
+from shared.kafka import consumer_options
 
-router = KafkaRouter()
-publishers: list[Any] = []
-publishers.append(
-    router.publisher(
-        events.USER_REGISTERED,
-        schema=events.EVENT_BY_TOPIC[events.USER_REGISTERED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
+PUBLISHED = (
+    events.USER_REGISTERED,
+    events.USER_UPDATED,
+    events.USER_ERASED,
+    events.USER_RESTRICTION_CHANGED,
+    events.PROFILE_PUBLISHED,
+    events.PROFILE_UNPUBLISHED,
+    events.DATA_ACCESSED,
 )
-publishers.append(
-    router.publisher(
-        events.USER_UPDATED,
-        schema=events.EVENT_BY_TOPIC[events.USER_UPDATED],
-        description="Published through the outbox relay, in a Kafka transaction.",
+
+
+def build_router(group: str) -> KafkaRouter:
+    """Subscribers in consumer group ``group`` (the service's schema name)."""
+    router = KafkaRouter()
+    for topic in PUBLISHED:
+        router.publisher(
+            topic,
+            schema=events.EVENT_BY_TOPIC[topic],
+            description="Published through the outbox relay, in a Kafka transaction.",
+        )
+
+    @router.subscriber(events.CONSENT_GRANTED, **consumer_options(group, events.CONSENT_GRANTED))
+    async def on_consent_granted(
+        event: events.ConsentGranted, runtime: Runtime = Context("runtime")
+    ) -> None:
+        await service.handle_consent_changed(runtime.sessions, event, events.CONSENT_GRANTED)
+
+    @router.subscriber(
+        events.CONSENT_WITHDRAWN, **consumer_options(group, events.CONSENT_WITHDRAWN)
     )
-)
-publishers.append(
-    router.publisher(
-        events.USER_ERASED,
-        schema=events.EVENT_BY_TOPIC[events.USER_ERASED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
-publishers.append(
-    router.publisher(
-        events.USER_RESTRICTION_CHANGED,
-        schema=events.EVENT_BY_TOPIC[events.USER_RESTRICTION_CHANGED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
-publishers.append(
-    router.publisher(
-        events.PROFILE_PUBLISHED,
-        schema=events.EVENT_BY_TOPIC[events.PROFILE_PUBLISHED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
-publishers.append(
-    router.publisher(
-        events.PROFILE_UNPUBLISHED,
-        schema=events.EVENT_BY_TOPIC[events.PROFILE_UNPUBLISHED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
-publishers.append(
-    router.publisher(
-        events.DATA_ACCESSED,
-        schema=events.EVENT_BY_TOPIC[events.DATA_ACCESSED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
+    async def on_consent_withdrawn(
+        event: events.ConsentWithdrawn, runtime: Runtime = Context("runtime")
+    ) -> None:
+        await service.handle_consent_changed(runtime.sessions, event, events.CONSENT_WITHDRAWN)
+
+    return router

@@ -43,6 +43,7 @@ class DataAccessedPayload(Payload):
     decision_reason: str | None = None
     consent_id: str | None = Field(default=None, description="The consent or grant that decided.")
     consent_version: int | None = None
+    grant_id: str | None = Field(default=None, description="The access grant that decided.")
 
 
 class DataAccessed(Envelope):

@@ -1,0 +1,137 @@
+"""The registry's calls to the consent service: its decision API and a user's consents.
+
+One pooled HTTP client for the life of the process, authenticated with a platform
+token the registry mints from the stack's shared secret and renews before it expires.
+Any failure to get an answer is :class:`ConsentUnavailable`; the registry then
+refuses the disclosure (it fails closed).
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from shared.auth import Role, mint_token
+from shared.settings import ServiceSettings
+
+TOKEN_TTL = timedelta(hours=1)
+
+
+class ConsentUnavailable(Exception):
+    """The consent service did not answer, or answered with an error."""
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    allow: bool
+    reason: str
+    consent_id: str | None = None
+    consent_version: int | None = None
+    grant_id: str | None = None
+    legal_basis: str | None = None
+    organisation_country: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    consent_id: str
+    version: int
+    purpose: str
+    active: bool
+
+
+class ConsentClient:
+    """Asks the consent service; one instance per process."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        base_url: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        self._token = ""
+        self._renew_at = 0.0
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def _headers(self) -> dict[str, str]:
+        now = time.time()
+        if now >= self._renew_at:
+            self._token = mint_token(
+                self._settings.jwt_secret.get_secret_value(),
+                role=Role.PLATFORM,
+                sub="registry",
+                issuer=self._settings.jwt_issuer,
+                ttl=TOKEN_TTL,
+            )
+            self._renew_at = now + TOKEN_TTL.total_seconds() / 2
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, url, headers=self._headers(), **kwargs)
+        except httpx.HTTPError as exc:
+            raise ConsentUnavailable(f"consent service unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise ConsentUnavailable(
+                f"consent service answered {response.status_code}: {response.text[:200]}"
+            )
+        return response.json()
+
+    async def decide(
+        self,
+        *,
+        user_id: str,
+        organisation: str,
+        purpose: str,
+        data_categories: list[str],
+        at: datetime,
+        subject_country: str | None,
+    ) -> ConsentDecision:
+        """May ``organisation`` receive these categories of this user now?"""
+        body = await self._call(
+            "POST",
+            "/decisions",
+            json={
+                "user_id": user_id,
+                "organisation": organisation,
+                "purpose": purpose,
+                "data_categories": data_categories,
+                "at": at.isoformat(),
+                "subject_country": subject_country,
+            },
+        )
+        return ConsentDecision(
+            allow=bool(body["allow"]),
+            reason=str(body["reason"]),
+            consent_id=body.get("consent_id"),
+            consent_version=body.get("consent_version"),
+            grant_id=body.get("grant_id"),
+            legal_basis=body.get("legal_basis"),
+            organisation_country=body.get("organisation_country"),
+        )
+
+    async def consents(self, user_id: str) -> list[ConsentState]:
+        """The user's consents as they stand now."""
+        body = await self._call("GET", f"/users/{user_id}/consents")
+        return [
+            ConsentState(
+                consent_id=c["consent_id"],
+                version=int(c["version"]),
+                purpose=c["purpose"],
+                active=bool(c["active"]),
+            )
+            for c in body
+        ]

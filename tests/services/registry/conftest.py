@@ -151,16 +151,14 @@ async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
             ),
             consent_transport=consent_transport,
         )
-        async with registry_app.router.lifespan_context(registry_app):
-            async with (
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=registry_app), base_url="http://registry"
-                ) as registry,
-                httpx.AsyncClient(
-                    transport=consent_transport, base_url="http://consent"
-                ) as consent,
-            ):
-                yield Stack(registry=registry, consent=consent, schema=registry_schema)
+        async with (
+            registry_app.router.lifespan_context(registry_app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=registry_app), base_url="http://registry"
+            ) as registry,
+            httpx.AsyncClient(transport=consent_transport, base_url="http://consent") as consent,
+        ):
+            yield Stack(registry=registry, consent=consent, schema=registry_schema)
 
 
 async def events_about(

@@ -78,7 +78,9 @@ async def test_the_public_list_pages_with_a_cursor(stack: Stack) -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"country": "BN", "limit": 2} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"country": "BN", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = (await stack.registry.get("/profiles", params=params)).json()
         seen += [p["profile_id"] for p in page["items"]]
         cursor = page["next_cursor"]

@@ -113,8 +113,15 @@ class CrashAfterKafkaCommit(OutboxRelay):
         raise SimulatedCrash("between the Kafka commit and the database update")
 
 
+async def rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        result = await conn.execute(select(func.count()).select_from(OutboxMessage))
+        return int(result.scalar_one())
+
+
+@pytest.mark.parametrize("retain", [True, False], ids=["marks-rows", "deletes-rows"])
 async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
-    outbox_schema: tuple[str, AsyncEngine],
+    outbox_schema: tuple[str, AsyncEngine], retain: bool
 ) -> None:
     schema, engine = outbox_schema
     event_cls = probe_event(unique("crash"))
@@ -123,14 +130,14 @@ async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
     async with transaction(create_sessions(engine)) as session:
         stage(session, *events)
 
-    crashing = relay_for(schema, engine, CrashAfterKafkaCommit)
+    crashing = relay_for(schema, engine, CrashAfterKafkaCommit, retain_published=retain)
     await crashing.connect()
     with pytest.raises(SimulatedCrash):
         await crashing.publish_pending()
     # The batch is in Kafka, but the database still calls it pending.
     assert await pending(engine) == 20
 
-    relay = relay_for(schema, engine)
+    relay = relay_for(schema, engine, retain_published=retain)
     await relay.start()  # fences the crashed producer and recovers its batch
     try:
         records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 20, settle=2.0)
@@ -140,6 +147,8 @@ async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
             await crashing.stop()
     assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in events)
     assert await pending(engine) == 0
+    # A relay that keeps no copy (the registry's) deleted every row it published.
+    assert await rows(engine) == (20 if retain else 0)
 
 
 async def test_relay_killed_mid_stream_and_restarted_publishes_each_event_once(

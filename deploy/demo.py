@@ -5,6 +5,7 @@ Each later feature adds a chapter here.
 """
 
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -78,6 +79,175 @@ def consent_story(http: httpx.Client, secret: str) -> int:
     return int(not first["allow"] or abroad["allow"] or after["allow"])
 
 
+def registry_story(http: httpx.Client, secret: str) -> int:
+    """A user registers, publishes, is read by organisations, and is erased."""
+    registry, consent = "http://127.0.0.1:8001", "http://127.0.0.1:8002"
+    surprises = 0
+
+    def bearer(role: Role, **claims: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(secret, role=role, **claims)}"}  # type: ignore[arg-type]
+
+    def expect(response: httpx.Response, status: int, line: str) -> httpx.Response:
+        nonlocal surprises
+        mark = "" if response.status_code == status else f"  (expected {status}!)"
+        surprises += response.status_code != status
+        say(f"  {line}: {response.status_code}{mark}")
+        return response
+
+    tag = uuid.uuid4().hex[:6]
+    user = expect(
+        http.post(
+            f"{registry}/users",
+            headers=bearer(Role.PLATFORM),
+            json={
+                "full_name": "Maria Santos",
+                "email_address": f"maria-{tag}@example.ph",
+                "country_of_residence": "PH",
+                "company_name": "Santos Export Trading",
+                "company_country": "PH",
+                "company_registration_number": f"SEC-{tag}",
+                "business_support_network": "Philippine Chamber of Commerce",
+                "referral_source": "a trade fair",
+                "phone_number": "02 8123 4567",
+            },
+        ),
+        201,
+        "the platform registers Maria Santos (PH)",
+    ).json()
+    uid = user["user_id"]
+    say(f"    user {uid}, phone stored as {user['phone_number']}")
+    me = bearer(Role.SUBJECT, user_id=uid)
+    profile = {
+        "contact_person_full_name": "Maria Santos",
+        "contact_person_gender": "female",
+        "contact_person_email": f"maria-{tag}@example.ph",
+        "contact_person_phone": "+63 2 8123 4567",
+        "service_name": "Export readiness coaching",
+        "service_type": "advisory",
+        "service_description": "Coaching for first-time exporters in the Visayas.",
+        "organisation_name": "Santos Export Trading",
+        "organisation_email": f"info-{tag}@santos.ph",
+        "organisation_phone": "+63 2 8765 4321",
+        "organisation_logo": "https://cdn.example.ph/santos/logo.png",
+        "company_registration_country": "PH",
+    }
+    expect(
+        http.put(f"{registry}/users/{uid}/profile", headers=me, json=profile),
+        201,
+        "Maria fills in her service-provider profile",
+    )
+    refused = expect(
+        http.post(f"{registry}/users/{uid}/profile/publish", headers=me),
+        409,
+        "she publishes it without consent to public visibility",
+    )
+    say(f"    {refused.json()['detail']['message']}")
+    visibility = http.post(
+        f"{consent}/consents",
+        headers=me,
+        json={
+            "user_id": uid,
+            "purpose": "public_profile_visibility",
+            "notice_version": "2024-01-11",
+        },
+    ).json()
+    published = expect(
+        http.post(f"{registry}/users/{uid}/profile/publish", headers=me),
+        200,
+        "she consents to public visibility and publishes",
+    )
+    profile_id = published.json()["profile_id"]
+    public = expect(
+        http.get(f"{registry}/profiles/{profile_id}"),
+        200,
+        "anyone, without logging in, sees the profile",
+    )
+    say(f"    shown: {', '.join(sorted(public.json()))}")
+
+    org, abroad = "ph-department-of-trade-and-industry", "th-board-of-trade"
+    denied = expect(
+        http.get(
+            f"{registry}/users/{uid}/data",
+            headers=bearer(Role.MEMBER_ORG, org_id=org),
+            params={"purpose": "member_organisation_sharing", "fields": "email_address"},
+        ),
+        403,
+        f"{org} asks for her email without consent",
+    )
+    detail = denied.json()["detail"]
+    say(f"    {detail['message']} (recorded as {detail['disclosure_id']})")
+    now = datetime.now(UTC)
+    for grantee in (org, abroad):
+        http.post(
+            f"{consent}/grants",
+            headers=bearer(Role.ADMIN),
+            json={
+                "organisation": grantee,
+                "data_categories": ["email_address", "full_name"],
+                "valid_from": now.isoformat(),
+                "valid_until": (now + timedelta(days=30)).isoformat(),
+            },
+        ).raise_for_status()
+        http.post(
+            f"{consent}/consents",
+            headers=me,
+            json={
+                "user_id": uid,
+                "purpose": "member_organisation_sharing",
+                "organisation": grantee,
+                "notice_version": "2024-01-11",
+            },
+        ).raise_for_status()
+    read = expect(
+        http.get(
+            f"{registry}/users/{uid}/data",
+            headers=bearer(Role.MEMBER_ORG, org_id=org),
+            params={"purpose": "member_organisation_sharing", "fields": "email_address,full_name"},
+        ),
+        200,
+        f"with her consent and a 30-day grant, {org} reads it",
+    ).json()
+    say(f"    data {read['data']}, data.accessed {read['disclosure_id']}")
+    border = expect(
+        http.get(
+            f"{registry}/users/{uid}/data",
+            headers=bearer(Role.MEMBER_ORG, org_id=abroad),
+            params={"purpose": "member_organisation_sharing", "fields": "email_address"},
+        ),
+        403,
+        f"{abroad}, in Thailand, asks too",
+    )
+    say(f"    {border.json()['detail']['message']}")
+
+    http.post(f"{consent}/consents/{visibility['consent_id']}/withdraw", headers=me, json={})
+    deadline = time.monotonic() + 10
+    while http.get(f"{registry}/profiles/{profile_id}").status_code == 200:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    expect(
+        http.get(f"{registry}/profiles/{profile_id}"),
+        404,
+        "she withdraws consent to public visibility; the profile is gone",
+    )
+    export = expect(
+        http.get(f"{registry}/users/{uid}/export", headers=me),
+        200,
+        "she exports everything the registry holds",
+    )
+    say(
+        f"    {len(export.json()['user'])} registration fields, profile, "
+        f"{len(export.json()['rights_requests'])} rights requests"
+    )
+    expect(http.delete(f"{registry}/users/{uid}", headers=me), 200, "she erases her data")
+    expect(
+        http.get(f"{registry}/users/{uid}", headers=bearer(Role.ADMIN)),
+        410,
+        "afterwards even an admin finds only that she was erased",
+    )
+    return surprises
+
+
 def main() -> int:
     settings = ServiceSettings()
     secret = settings.jwt_secret.get_secret_value()
@@ -99,7 +269,10 @@ def main() -> int:
         chapter("3. Consent decides every disclosure")
         failures += consent_story(http, secret)
 
-    chapter("4. Every call needs a bearer token naming a role")
+        chapter("4. The registry: a user's data, disclosed only as she allows, and erased")
+        failures += registry_story(http, secret)
+
+    chapter("5. Every call needs a bearer token naming a role")
     token = mint_token(secret, role=Role.MEMBER_ORG, org_id="demo-org")
     say(f"  a member organisation's token: {token[:32]}...")
     say("  mint your own: make token ROLE=subject USER_ID=<id>")

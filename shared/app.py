@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -20,6 +21,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import Sessions, create_engine, create_sessions, migrate, ping
@@ -214,8 +216,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message}
         if exc.field:
             detail["field"] = exc.field
-        detail.update(exc.extra)
+        for key, value in exc.extra.items():
+            detail.setdefault(key, value)
         return JSONResponse({"detail": detail}, status_code=exc.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def on_unstorable_text(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL; a value that slipped past validation with one
+        # is the caller's mistake, not a server error.
+        if isinstance(exc.orig, asyncpg.exceptions.CharacterNotInRepertoireError) or (
+            "\\x00" in str(exc.orig) or "0x00" in str(exc.orig)
+        ):
+            detail = {"error": "InvalidRequest", "message": "a value contains a NUL character"}
+            return JSONResponse({"detail": detail}, status_code=422)
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,5 +45,5 @@ CountryCode = Annotated[
 LanguageTag = Annotated[
     str,
     BeforeValidator(_strip),
-    Field(pattern=_LANGUAGE, description="BCP 47 language tag.", examples=["en", "th-TH"]),
+    Field(pattern=_LANGUAGE, max_length=35, description="BCP 47 language tag.", examples=["en"]),
 ]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.registry import disclosure, service
 from services.registry.clients import ConsentClient
@@ -62,6 +62,7 @@ async def get_consent(request: Request) -> ConsentClient:
 
 
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,100}$", description="The user's id.")]
 ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
 
 
@@ -72,7 +73,10 @@ def check_self(principal: Principal, user_id: str) -> None:
 
 
 def _by(principal: Principal) -> str:
-    return "subject" if principal.role is Role.SUBJECT else principal.role.value
+    """Who acted, for the log of rights requests: the subject, or the role and its holder."""
+    if principal.role is Role.SUBJECT:
+        return "subject"
+    return f"{principal.role.value}:{principal.sub}"
 
 
 # --- Registration and the data subject's rights ---------------------------------------
@@ -85,10 +89,9 @@ async def register(body: RegistrationIn, _: Registrar, sessions: SessionsDep) ->
 
 
 @router.get("/users/{user_id}", summary="Right of access: everything held about the user")
-async def access(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ExportDocument:
+async def access(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ExportDocument:
     check_self(principal, user_id)
-    body = await service.dossier(sessions, user_id, kind="access", by=_by(principal))
-    return ExportDocument.model_validate(body)
+    return await service.dossier(sessions, user_id, kind="access", by=_by(principal))
 
 
 @router.get(
@@ -96,10 +99,9 @@ async def access(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) ->
     summary="Right to portability: the same, as a downloadable JSON document",
     response_model=ExportDocument,
 )
-async def export(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> Response:
+async def export(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> Response:
     check_self(principal, user_id)
-    body = await service.dossier(sessions, user_id, kind="export", by=_by(principal))
-    document = ExportDocument.model_validate(body)
+    document = await service.dossier(sessions, user_id, kind="export", by=_by(principal))
     return Response(
         document.model_dump_json(indent=2),
         media_type="application/json",
@@ -109,7 +111,7 @@ async def export(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) ->
 
 @router.patch("/users/{user_id}", summary="Right to rectification")
 async def rectify(
-    user_id: str, body: RegistrationUpdate, principal: SelfOrAdmin, sessions: SessionsDep
+    user_id: UserId, body: RegistrationUpdate, principal: SelfOrAdmin, sessions: SessionsDep
 ) -> UserOut:
     check_self(principal, user_id)
     row = await service.rectify(sessions, user_id, body, by=_by(principal))
@@ -117,19 +119,20 @@ async def rectify(
 
 
 @router.delete("/users/{user_id}", summary="Right to erasure")
-async def erase(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ErasureOut:
+async def erase(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ErasureOut:
     check_self(principal, user_id)
-    by = _by(principal)
-    return await service.erase(sessions, user_id, by=by, requested_by=by)
+    return await service.erase(sessions, user_id, by=_by(principal))
 
 
 @router.put("/users/{user_id}/restriction", summary="Rights to restriction and objection")
 async def restrict(
-    user_id: str, body: RestrictionIn, principal: SelfOrAdmin, sessions: SessionsDep
+    user_id: UserId, body: RestrictionIn, principal: SelfOrAdmin, sessions: SessionsDep
 ) -> RestrictionOut:
     check_self(principal, user_id)
-    state = await service.set_restriction(sessions, user_id, body, by=_by(principal))
-    return RestrictionOut(restricted=state.restricted, objected=state.objected, reason=body.reason)
+    user = await service.set_restriction(sessions, user_id, body, by=_by(principal))
+    return RestrictionOut(
+        restricted=user.restricted, objected=user.objected, reason=user.restriction_reason
+    )
 
 
 # --- The service-provider profile -----------------------------------------------------
@@ -141,7 +144,7 @@ async def restrict(
     responses={201: {"description": "Created"}},
 )
 async def put_profile(
-    user_id: str,
+    user_id: UserId,
     body: ProfileIn,
     principal: SelfOrAdmin,
     sessions: SessionsDep,
@@ -154,7 +157,7 @@ async def put_profile(
 
 
 @router.get("/users/{user_id}/profile", summary="The user's profile, published or not")
-async def get_profile(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
+async def get_profile(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
     check_self(principal, user_id)
     return service.profile_out(await service.get_profile(sessions, user_id))
 
@@ -165,14 +168,14 @@ async def get_profile(user_id: str, principal: SelfOrAdmin, sessions: SessionsDe
     responses={409: {"description": "No consent, or processing restricted"}},
 )
 async def publish(
-    user_id: str, principal: SelfOrAdmin, sessions: SessionsDep, consent: ConsentDep
+    user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, consent: ConsentDep
 ) -> ProfileOut:
     check_self(principal, user_id)
     return service.profile_out(await service.publish(sessions, consent, user_id))
 
 
 @router.post("/users/{user_id}/profile/unpublish", summary="Take the profile down")
-async def unpublish(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
+async def unpublish(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
     check_self(principal, user_id)
     return service.profile_out(await service.unpublish(sessions, user_id))
 
@@ -186,11 +189,13 @@ async def unpublish(user_id: str, principal: SelfOrAdmin, sessions: SessionsDep)
     responses={403: {"description": "Refused; the attempt is recorded"}},
 )
 async def read_data(
-    user_id: str,
+    user_id: UserId,
     principal: MemberOrg,
     sessions: SessionsDep,
     consent: ConsentDep,
-    purpose: Annotated[str, Query(min_length=1, examples=["member_organisation_sharing"])],
+    purpose: Annotated[
+        str, Query(pattern=r"^[a-z0-9_]{1,80}$", examples=["member_organisation_sharing"])
+    ],
     fields: Annotated[
         list[str], Query(description="Field names; repeat the parameter or separate by commas.")
     ],
@@ -213,7 +218,7 @@ async def read_data(
     summary="Record and perform a disclosure the law compels (admin)",
 )
 async def legal_disclosure(
-    user_id: str, body: LegalDisclosureIn, principal: Admin, sessions: SessionsDep
+    user_id: UserId, body: LegalDisclosureIn, principal: Admin, sessions: SessionsDep
 ) -> DisclosureOut:
     return await disclosure.disclose_by_law(sessions, user_id=user_id, body=body, by=principal.sub)
 
@@ -240,7 +245,7 @@ def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
 async def list_profiles(
     sessions: SessionsDep,
     country: Annotated[str | None, Query(description="Country of company registration.")] = None,
-    service_type: str | None = None,
+    service_type: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PublicProfilePage:

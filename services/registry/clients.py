@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -40,6 +41,8 @@ class ConsentState:
     version: int
     purpose: str
     active: bool
+    scoped: bool
+    valid_until: datetime | None
 
 
 class ConsentClient:
@@ -88,7 +91,10 @@ class ConsentClient:
             raise ConsentUnavailable(
                 f"consent service answered {response.status_code}: {response.text[:200]}"
             )
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ConsentUnavailable("consent service answered with no JSON") from exc
 
     async def decide(
         self,
@@ -113,25 +119,35 @@ class ConsentClient:
                 "subject_country": subject_country,
             },
         )
-        return ConsentDecision(
-            allow=bool(body["allow"]),
-            reason=str(body["reason"]),
-            consent_id=body.get("consent_id"),
-            consent_version=body.get("consent_version"),
-            grant_id=body.get("grant_id"),
-            legal_basis=body.get("legal_basis"),
-            organisation_country=body.get("organisation_country"),
-        )
+        try:
+            return ConsentDecision(
+                allow=bool(body["allow"]),
+                reason=str(body["reason"]),
+                consent_id=body.get("consent_id"),
+                consent_version=body.get("consent_version"),
+                grant_id=body.get("grant_id"),
+                legal_basis=body.get("legal_basis"),
+                organisation_country=body.get("organisation_country"),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConsentUnavailable(f"consent service answered an odd decision: {exc}") from exc
 
     async def consents(self, user_id: str) -> list[ConsentState]:
         """The user's consents as they stand now."""
-        body = await self._call("GET", f"/users/{user_id}/consents")
-        return [
-            ConsentState(
-                consent_id=c["consent_id"],
-                version=int(c["version"]),
-                purpose=c["purpose"],
-                active=bool(c["active"]),
-            )
-            for c in body
-        ]
+        body = await self._call("GET", f"/users/{quote(user_id, safe='')}/consents")
+        try:
+            return [
+                ConsentState(
+                    consent_id=c["consent_id"],
+                    version=int(c["version"]),
+                    purpose=c["purpose"],
+                    active=bool(c["active"]),
+                    scoped=bool(c.get("organisation") or c.get("country")),
+                    valid_until=(
+                        datetime.fromisoformat(c["valid_until"]) if c.get("valid_until") else None
+                    ),
+                )
+                for c in body
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConsentUnavailable(f"consent service answered odd consents: {exc}") from exc

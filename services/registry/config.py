@@ -17,5 +17,7 @@ class RegistrySettings(ServiceSettings):
     consent_url: str = "http://127.0.0.1:8002"
     """Where the consent service's decision API answers."""
     consent_timeout_seconds: float = 2.0
+    visibility_sweep_seconds: float = 60.0
+    """How often profiles whose visibility consent ran out are taken down."""
     outbox_retain_published: bool = False
     """The registry's events carry personal data: its outbox keeps no copy once published."""

@@ -10,6 +10,8 @@ check but is recorded the same way, with its legal basis and reference.
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.registry import repository
 from services.registry.clients import ConsentClient, ConsentDecision, ConsentUnavailable
 from services.registry.domain import (
@@ -36,20 +38,22 @@ def _fields(requested: list[str]) -> frozenset[str]:
         raise InvalidRequest(str(exc).partition(": ")[2], field="fields") from exc
 
 
-async def _user(sessions: Sessions, user_id: str) -> tuple[UserRow, dict[str, Any] | None]:
-    async with sessions() as session:
-        user = await repository.user(session, user_id)
-        if user is None:
-            if await repository.erasure(session, user_id) is not None:
-                raise Gone(f"user {user_id} was erased", field="user_id")
-            raise NotFound(f"no user {user_id}", field="user_id")
-        profile = await repository.profile_of(session, user_id)
+async def _load(
+    session: AsyncSession, user_id: str, *, lock: bool
+) -> tuple[UserRow | None, dict[str, Any] | None]:
+    """The user and their profile; with ``lock``, held FOR SHARE until the transaction ends,
+    so no erasure, rectification or restriction commits between the check and the read."""
+    user = await repository.user(session, user_id, share_lock=lock)
+    if user is None:
+        return None, None
+    profile = await repository.profile_of(session, user_id)
     return user, profile.model_dump(mode="json") if profile else None
 
 
 def _event(
     *,
-    user: UserRow,
+    user_id: str,
+    subject_country: str | None,
     organisation: str,
     organisation_country: str | None,
     actor: str,
@@ -64,13 +68,13 @@ def _event(
 ) -> DataAccessed:
     return DataAccessed.create(
         producer=PRODUCER,
-        subject_id=user.user_id,
+        subject_id=user_id,
         payload=DataAccessedPayload(
             organisation_id=organisation,
             organisation_country=organisation_country,
             actor=actor,
-            subject_id=user.user_id,
-            subject_country=user.country_of_residence,
+            subject_id=user_id,
+            subject_country=subject_country,
             fields=sorted(fields),
             purpose=purpose,
             legal_basis=legal_basis,
@@ -79,16 +83,11 @@ def _event(
             accessed_at=at,
             decision=decision,
             decision_reason=reason,
-            consent_id=(consent.consent_id or consent.grant_id) if consent else None,
+            consent_id=consent.consent_id if consent else None,
             consent_version=consent.consent_version if consent else None,
             grant_id=consent.grant_id if consent else None,
         ),
     )
-
-
-async def _record(sessions: Sessions, event: DataAccessed) -> None:
-    async with transaction(sessions) as session:
-        stage(session, event)
 
 
 async def disclose(
@@ -101,65 +100,75 @@ async def disclose(
     purpose: str,
     requested: list[str],
 ) -> DisclosureOut:
-    """The fields, if the consent service allows; otherwise :class:`Denied`. Both recorded."""
+    """The fields, if the consent service allows; otherwise :class:`Denied`. Both recorded.
+
+    An unknown or erased user is asked about like any other (the consent service then
+    refuses for want of consent), so an organisation cannot tell whether someone is
+    registered; only a party with standing access learns it, as a 404 or 410.
+    """
     fields = _fields(requested)
-    user, profile = await _user(sessions, user_id)
+    async with sessions() as session:
+        user = await repository.user(session, user_id)
     at = datetime.now(UTC)
     common: dict[str, Any] = {
-        "user": user,
+        "user_id": user_id,
+        "subject_country": user.country_of_residence if user else None,
         "organisation": organisation,
         "actor": actor,
         "fields": fields,
         "purpose": purpose,
         "at": at,
     }
-    restriction = Restriction(user.restricted, user.objected)
-    if restriction.any:
-        await _refuse(sessions, common, reason=restriction.reason(), country=None)
-    try:
-        decision = await consent.decide(
-            user_id=user_id,
-            organisation=organisation,
-            purpose=purpose,
-            data_categories=sorted(fields),
-            at=at,
-            subject_country=user.country_of_residence,
-        )
-    except ConsentUnavailable as exc:
-        await _record(
-            sessions,
-            _event(
+    decision: ConsentDecision | None = None
+    refusal: str | None = None
+    if user is not None and (user.restricted or user.objected):
+        refusal = Restriction(user.restricted, user.objected).reason()
+    else:
+        try:
+            decision = await consent.decide(
+                user_id=user_id,
+                organisation=organisation,
+                purpose=purpose,
+                data_categories=sorted(fields),
+                at=at,
+                subject_country=common["subject_country"],
+            )
+        except ConsentUnavailable as exc:
+            await _record(sessions, _deny(common, f"no decision: {exc}", None))
+            raise Unavailable(f"no disclosure: {exc}") from exc
+        if not decision.allow:
+            refusal = decision.reason
+
+    async with transaction(sessions) as session:
+        user, profile = await _load(session, user_id, lock=True)
+        if refusal is None and user is not None and (user.restricted or user.objected):
+            refusal = Restriction(user.restricted, user.objected).reason()
+        if refusal is not None:
+            event = _deny(common, refusal, decision)
+            stage(session, event)
+        elif user is not None:
+            assert decision is not None
+            event = _event(
                 **common,
-                organisation_country=None,
-                decision=Decision.DENY,
-                legal_basis=LegalBasis.CONSENT,
-                reason=f"no decision: {exc}",
-            ),
-        )
-        raise Unavailable(f"no disclosure: {exc}") from exc
-    if not decision.allow:
-        await _refuse(
-            sessions,
-            common,
-            reason=decision.reason,
-            country=decision.organisation_country,
-            consent=decision,
-        )
-    event = _event(
-        **common,
-        organisation_country=decision.organisation_country,
-        decision=Decision.ALLOW,
-        legal_basis=LegalBasis(decision.legal_basis or LegalBasis.CONSENT),
-        reason=decision.reason,
-        consent=decision,
-    )
-    await _record(sessions, event)
+                organisation_country=decision.organisation_country,
+                decision=Decision.ALLOW,
+                legal_basis=_basis(decision.legal_basis),
+                reason=decision.reason,
+                consent=decision,
+            )
+            stage(session, event)
+            data = select_fields(fields, user.model_dump(mode="json"), profile)
+    if refusal is not None:
+        raise Denied(refusal, extra={"disclosure_id": str(event.event_id)})
+    if user is None:
+        await _missing(sessions, user_id)
+    assert decision is not None
     return DisclosureOut(
         disclosure_id=event.event_id,
         user_id=user_id,
         organisation=organisation,
         purpose=purpose,
-        data=select_fields(fields, user.model_dump(mode="json"), profile),
+        data=data,
         decision=DecisionOut(
             decision=Decision.ALLOW,
             reason=decision.reason,
@@ -172,24 +181,36 @@ async def disclose(
     )
 
 
-async def _refuse(
-    sessions: Sessions,
-    common: dict[str, Any],
-    *,
-    reason: str,
-    country: str | None,
-    consent: ConsentDecision | None = None,
-) -> None:
-    event = _event(
+def _basis(value: str | None) -> LegalBasis:
+    try:
+        return LegalBasis(value or LegalBasis.CONSENT)
+    except ValueError:  # a basis this registry does not know yet: record the claim made
+        return LegalBasis.CONSENT
+
+
+def _deny(common: dict[str, Any], reason: str, decision: ConsentDecision | None) -> DataAccessed:
+    country = decision.organisation_country if decision else None
+    return _event(
         **common,
         organisation_country=country,
         decision=Decision.DENY,
         legal_basis=LegalBasis.CONSENT,
         reason=reason,
-        consent=consent,
+        consent=decision,
     )
-    await _record(sessions, event)
-    raise Denied(reason, field="purpose", extra={"disclosure_id": str(event.event_id)})
+
+
+async def _record(sessions: Sessions, event: DataAccessed) -> None:
+    async with transaction(sessions) as session:
+        stage(session, event)
+
+
+async def _missing(sessions: Sessions, user_id: str) -> None:
+    """Raise 410 for an erased user, 404 for one never registered."""
+    async with sessions() as session:
+        if await repository.erasure(session, user_id) is not None:
+            raise Gone(f"user {user_id} was erased", field="user_id")
+    raise NotFound(f"no user {user_id}", field="user_id")
 
 
 async def disclose_by_law(
@@ -197,29 +218,35 @@ async def disclose_by_law(
 ) -> DisclosureOut:
     """A disclosure under a legal obligation: no consent asked, basis and reference recorded."""
     fields = _fields(body.fields)
-    user, profile = await _user(sessions, user_id)
     at = datetime.now(UTC)
     reason = f"legal obligation: {body.legal_reference}"
-    event = _event(
-        user=user,
-        organisation=body.organisation,
-        organisation_country=body.organisation_country,
-        actor=body.actor or by,
-        fields=fields,
-        purpose=LEGAL_DISCLOSURE,
-        at=at,
-        decision=Decision.ALLOW,
-        legal_basis=LegalBasis.LEGAL_OBLIGATION,
-        reason=reason,
-        legal_reference=body.legal_reference,
-    )
-    await _record(sessions, event)
+    async with transaction(sessions) as session:
+        user, profile = await _load(session, user_id, lock=True)
+        if user is not None:
+            event = _event(
+                user_id=user_id,
+                subject_country=user.country_of_residence,
+                organisation=body.organisation,
+                organisation_country=body.organisation_country,
+                actor=body.actor or by,
+                fields=fields,
+                purpose=LEGAL_DISCLOSURE,
+                at=at,
+                decision=Decision.ALLOW,
+                legal_basis=LegalBasis.LEGAL_OBLIGATION,
+                reason=reason,
+                legal_reference=body.legal_reference,
+            )
+            stage(session, event)
+            data = select_fields(fields, user.model_dump(mode="json"), profile)
+    if user is None:
+        await _missing(sessions, user_id)
     return DisclosureOut(
         disclosure_id=event.event_id,
         user_id=user_id,
         organisation=body.organisation,
         purpose=LEGAL_DISCLOSURE,
-        data=select_fields(fields, user.model_dump(mode="json"), profile),
+        data=data,
         decision=DecisionOut(
             decision=Decision.ALLOW, reason=reason, legal_basis=LegalBasis.LEGAL_OBLIGATION
         ),

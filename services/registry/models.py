@@ -5,6 +5,7 @@ member organisation asks for, what a consent covers and what the registry stores
 spelled the same way.
 """
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -93,6 +94,16 @@ class VisibilityConsentRow(SQLModel, table=True):
     user_id: str = Field(index=True)
     version: int
     active: bool
+    valid_until: datetime | None = _ts(nullable=True)
+    scoped: bool = Field(
+        default=False, description="Limited to one organisation or country: not for publishing."
+    )
+
+    def in_force(self, at: datetime) -> bool:
+        """Counts for publishing at ``at``: active, unscoped, not past its end."""
+        return (
+            self.active and not self.scoped and (self.valid_until is None or at < self.valid_until)
+        )
 
 
 class RightsRequestRow(SQLModel, table=True):
@@ -123,10 +134,19 @@ class ErasureRow(SQLModel, table=True):
 # --- HTTP API ---------------------------------------------------------------------
 
 Text200 = PydanticField(min_length=1, max_length=200)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters other than tab and newlines: refused in every text field."""
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("contains control characters")
+        return value
 
 
 class RegistrationIn(_Input):
@@ -331,6 +351,7 @@ class VisibilityConsentOut(BaseModel):
     consent_id: str
     version: int
     active: bool
+    valid_until: datetime | None = None
 
 
 class RightsRequestOut(BaseModel):

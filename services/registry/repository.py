@@ -1,11 +1,10 @@
 """Database access of the registry: rows in and out, nothing else."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -19,11 +18,16 @@ from services.registry.models import (
 )
 
 
-async def user(session: AsyncSession, user_id: str, *, lock: bool = False) -> UserRow | None:
-    """The user, locked for update when ``lock`` (serialises a user's state changes)."""
+async def user(
+    session: AsyncSession, user_id: str, *, lock: bool = False, share_lock: bool = False
+) -> UserRow | None:
+    """The user; ``lock`` takes it FOR UPDATE (serialises a user's state changes),
+    ``share_lock`` FOR SHARE (no change commits while a disclosure reads it)."""
     query = select(UserRow).where(col(UserRow.user_id) == user_id)
     if lock:
         query = query.with_for_update()
+    elif share_lock:
+        query = query.with_for_update(read=True)
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -84,20 +88,42 @@ async def visibility_consents(
     return result.scalars().all()
 
 
-async def put_visibility_consent(
-    session: AsyncSession, *, consent_id: str, user_id: str, version: int, active: bool
-) -> None:
+async def put_visibility_consent(session: AsyncSession, row: VisibilityConsentRow) -> None:
     """Record a consent's state unless a later version is already recorded."""
-    statement = insert(VisibilityConsentRow).values(
-        consent_id=consent_id, user_id=user_id, version=version, active=active
-    )
+    statement = insert(VisibilityConsentRow).values(**row.model_dump())
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["consent_id"],
-            set_={"version": statement.excluded.version, "active": statement.excluded.active},
+            set_={
+                "version": statement.excluded.version,
+                "active": statement.excluded.active,
+                "valid_until": statement.excluded.valid_until,
+                "scoped": statement.excluded.scoped,
+            },
             where=col(VisibilityConsentRow.version) < statement.excluded.version,
         )
     )
+
+
+async def lapsed_publications(session: AsyncSession, at: datetime) -> Sequence[str]:
+    """Users whose profile is published with no visibility consent in force at ``at``."""
+    in_force = (
+        select(col(VisibilityConsentRow.consent_id))
+        .where(
+            col(VisibilityConsentRow.user_id) == ProfileRow.user_id,
+            col(VisibilityConsentRow.active),
+            ~col(VisibilityConsentRow.scoped),
+            or_(
+                col(VisibilityConsentRow.valid_until).is_(None),
+                col(VisibilityConsentRow.valid_until) > at,
+            ),
+        )
+        .exists()
+    )
+    query = select(col(ProfileRow.user_id)).where(
+        col(ProfileRow.published_at).is_not(None), ~in_force
+    )
+    return (await session.execute(query)).scalars().all()
 
 
 async def rights_requests(session: AsyncSession, user_id: str) -> Sequence[RightsRequestRow]:
@@ -106,7 +132,13 @@ async def rights_requests(session: AsyncSession, user_id: str) -> Sequence[Right
 
 
 def record_request(
-    session: AsyncSession, *, user_id: str, kind: str, at: datetime, by: str, fields: Any = ()
+    session: AsyncSession,
+    *,
+    user_id: str,
+    kind: str,
+    at: datetime,
+    by: str,
+    fields: Iterable[str] = (),
 ) -> None:
     """Log the exercise of a right: names of fields only, never their values."""
     session.add(

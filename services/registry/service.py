@@ -6,7 +6,6 @@ a user's data to member organisations lives in :mod:`services.registry.disclosur
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +26,7 @@ from services.registry.models import (
     EXPORT_VERSION,
     ErasureOut,
     ErasureRow,
+    ExportDocument,
     ProfileIn,
     ProfileOut,
     ProfileRow,
@@ -35,6 +35,7 @@ from services.registry.models import (
     RestrictionIn,
     UserOut,
     UserRow,
+    VisibilityConsentRow,
 )
 from shared.db import Sessions, transaction
 from shared.events import (
@@ -112,12 +113,7 @@ async def register(sessions: Sessions, body: RegistrationIn) -> UserRow:
     return row
 
 
-async def get_user(sessions: Sessions, user_id: str) -> UserRow:
-    async with sessions() as session:
-        return await _existing(session, user_id)
-
-
-async def dossier(sessions: Sessions, user_id: str, *, kind: str, by: str) -> dict[str, Any]:
+async def dossier(sessions: Sessions, user_id: str, *, kind: str, by: str) -> ExportDocument:
     """Everything the registry holds about the user; the request itself is logged."""
     now = _now()
     async with transaction(sessions) as session:
@@ -126,25 +122,25 @@ async def dossier(sessions: Sessions, user_id: str, *, kind: str, by: str) -> di
         consents = await repository.visibility_consents(session, user_id)
         repository.record_request(session, user_id=user_id, kind=kind, at=now, by=by)
         requests = await repository.rights_requests(session, user_id)
-    return {
-        "format": EXPORT_FORMAT,
-        "format_version": EXPORT_VERSION,
-        "exported_at": now,
-        "user": UserOut.model_validate(user, from_attributes=True),
-        "profile": profile_out(profile) if profile else None,
-        "restriction": {
-            "restricted": user.restricted,
-            "objected": user.objected,
-            "reason": user.restriction_reason,
-        },
-        "public_visibility_consents": [
-            {"consent_id": c.consent_id, "version": c.version, "active": c.active} for c in consents
-        ],
-        "rights_requests": [
-            {"kind": r.kind, "at": r.at, "requested_by": r.requested_by, "fields": r.fields}
-            for r in requests
-        ],
-    }
+    return ExportDocument.model_validate(
+        {
+            "format": EXPORT_FORMAT,
+            "format_version": EXPORT_VERSION,
+            "exported_at": now,
+            "user": UserOut.model_validate(user, from_attributes=True),
+            "profile": profile_out(profile) if profile else None,
+            "restriction": {
+                "restricted": user.restricted,
+                "objected": user.objected,
+                "reason": user.restriction_reason,
+            },
+            "public_visibility_consents": [c.model_dump() for c in consents],
+            "rights_requests": [
+                {"kind": r.kind, "at": r.at, "requested_by": r.requested_by, "fields": r.fields}
+                for r in requests
+            ],
+        }
+    )
 
 
 async def rectify(
@@ -168,7 +164,12 @@ async def rectify(
                 setattr(user, name, value)
             user.updated_at = now
             repository.record_request(
-                session, user_id=user_id, kind="rectification", at=now, by=by, fields=changes
+                session,
+                user_id=user_id,
+                kind="rectification",
+                at=now,
+                by=by,
+                fields=sorted(changes),
             )
             contact = {key: changes[f] for key, f in CONTACT_FIELDS.items() if f in changes}
             stage(
@@ -205,13 +206,14 @@ def _unpublish(session: AsyncSession, profile: ProfileRow, reason: str) -> None:
 
 async def set_restriction(
     sessions: Sessions, user_id: str, body: RestrictionIn, *, by: str
-) -> Restriction:
+) -> UserRow:
     """Restrict or object (or lift it); a published profile is taken down while it holds."""
     now = _now()
     async with transaction(sessions) as session:
         user = await _existing(session, user_id, lock=True)
-        if (user.restricted, user.objected) == (body.restricted, body.objected):
-            return Restriction(user.restricted, user.objected)
+        state = (body.restricted, body.objected, body.reason)
+        if (user.restricted, user.objected, user.restriction_reason) == state:
+            return user
         user.restricted, user.objected = body.restricted, body.objected
         user.restriction_reason = body.reason
         user.updated_at = now
@@ -234,10 +236,10 @@ async def set_restriction(
         profile = await repository.profile_of(session, user_id, lock=True)
         if (body.restricted or body.objected) and profile and profile.published_at:
             _unpublish(session, profile, "processing_restricted")
-    return Restriction(body.restricted, body.objected)
+    return user
 
 
-async def erase(sessions: Sessions, user_id: str, *, by: str, requested_by: str) -> ErasureOut:
+async def erase(sessions: Sessions, user_id: str, *, by: str) -> ErasureOut:
     """Remove the user's personal data; emits ``user.erased`` so every service drops theirs."""
     now = _now()
     async with transaction(sessions) as session:
@@ -247,7 +249,7 @@ async def erase(sessions: Sessions, user_id: str, *, by: str, requested_by: str)
         if profile and was_published:
             _unpublish(session, profile, "user_erased")
         await repository.erase(session, user_id)
-        session.add(ErasureRow(user_id=user_id, erased_at=now, requested_by=requested_by))
+        session.add(ErasureRow(user_id=user_id, erased_at=now, requested_by=by))
         repository.record_request(session, user_id=user_id, kind="erasure", at=now, by=by)
         stage(
             session,
@@ -255,7 +257,7 @@ async def erase(sessions: Sessions, user_id: str, *, by: str, requested_by: str)
                 producer=PRODUCER,
                 subject_id=user_id,
                 payload=UserErasedPayload(
-                    user_id=user_id, erased_at=now, requested_by=requested_by
+                    user_id=user_id, erased_at=now, requested_by=by.partition(":")[0]
                 ),
             ),
         )
@@ -288,6 +290,8 @@ async def put_profile(sessions: Sessions, user_id: str, body: ProfileIn) -> tupl
             for name, value in values.items():
                 setattr(profile, name, value)
             profile.updated_at = now
+            if profile.published_at is not None:  # new content is public at once: say so
+                _announce(session, profile)
     return profile, created
 
 
@@ -309,50 +313,60 @@ async def publish(sessions: Sessions, consent: ConsentClient, user_id: str) -> P
     """
     async with sessions() as session:
         known = await repository.visibility_consents(session, user_id)
-    fetched = []
-    if not any(c.active for c in known):
+    now = _now()
+    fetched: list[VisibilityConsentRow] = []
+    if not any(c.in_force(now) for c in known):
         try:
             states = await consent.consents(user_id)
         except ConsentUnavailable as exc:
             raise Unavailable(str(exc)) from exc
-        fetched = [s for s in states if s.purpose == PUBLIC_VISIBILITY]
+        fetched = [
+            VisibilityConsentRow(
+                consent_id=s.consent_id,
+                user_id=user_id,
+                version=s.version,
+                active=s.active,
+                valid_until=s.valid_until,
+                scoped=s.scoped,
+            )
+            for s in states
+            if s.purpose == PUBLIC_VISIBILITY
+        ]
     async with transaction(sessions) as session:
         user = await _existing(session, user_id, lock=True)
         profile = await repository.profile_of(session, user_id, lock=True)
         if profile is None:
             raise NotFound(f"user {user_id} has no profile; create it with PUT", field="user_id")
-        for state in fetched:
-            await repository.put_visibility_consent(
-                session,
-                consent_id=state.consent_id,
-                user_id=user_id,
-                version=state.version,
-                active=state.active,
-            )
+        for row in fetched:
+            await repository.put_visibility_consent(session, row)
         consents = await repository.visibility_consents(session, user_id)
         try:
             check_publishable(
-                has_consent=any(c.active for c in consents),
+                has_consent=any(c.in_force(now) for c in consents),
                 restriction=Restriction(user.restricted, user.objected),
             )
         except RegistryRuleError as exc:
             field, _, message = str(exc).partition(": ")
             raise Conflict(message, field=field) from exc
         if profile.published_at is None:
-            profile.published_at = profile.updated_at = _now()
-            stage(
-                session,
-                ProfilePublished.create(
-                    producer=PRODUCER,
-                    subject_id=user_id,
-                    payload=ProfilePublishedPayload(
-                        user_id=user_id,
-                        profile_id=str(profile.profile_id),
-                        service_name=profile.service_name,
-                    ),
-                ),
-            )
+            profile.published_at = profile.updated_at = now
+            _announce(session, profile)
     return profile
+
+
+def _announce(session: AsyncSession, profile: ProfileRow) -> None:
+    stage(
+        session,
+        ProfilePublished.create(
+            producer=PRODUCER,
+            subject_id=profile.user_id,
+            payload=ProfilePublishedPayload(
+                user_id=profile.user_id,
+                profile_id=str(profile.profile_id),
+                service_name=profile.service_name,
+            ),
+        ),
+    )
 
 
 async def unpublish(sessions: Sessions, user_id: str) -> ProfileRow:
@@ -403,14 +417,36 @@ async def handle_consent_changed(
             return
         await repository.put_visibility_consent(
             session,
-            consent_id=p.consent_id,
-            user_id=p.user_id,
-            version=p.version,
-            active=isinstance(event, ConsentGranted),
+            VisibilityConsentRow(
+                consent_id=p.consent_id,
+                user_id=p.user_id,
+                version=p.version,
+                active=isinstance(event, ConsentGranted),
+                valid_until=p.valid_until,
+                scoped=bool(p.organisation_id or p.country),
+            ),
         )
         if isinstance(event, ConsentGranted):
             return
         consents = await repository.visibility_consents(session, p.user_id)
         profile = await repository.profile_of(session, p.user_id, lock=True)
-        if profile and profile.published_at and not any(c.active for c in consents):
+        if profile and profile.published_at and not any(c.in_force(_now()) for c in consents):
             _unpublish(session, profile, "consent_withdrawn")
+
+
+async def unpublish_lapsed(sessions: Sessions) -> int:
+    """Take down profiles whose visibility consent ran out (``valid_until`` passed)."""
+    now = _now()
+    async with sessions() as session:
+        user_ids = await repository.lapsed_publications(session, now)
+    taken_down = 0
+    for user_id in user_ids:
+        async with transaction(sessions) as session:
+            if await repository.user(session, user_id, lock=True) is None:
+                continue
+            consents = await repository.visibility_consents(session, user_id)
+            profile = await repository.profile_of(session, user_id, lock=True)
+            if profile and profile.published_at and not any(c.in_force(now) for c in consents):
+                _unpublish(session, profile, "consent_expired")
+                taken_down += 1
+    return taken_down

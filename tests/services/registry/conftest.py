@@ -147,7 +147,10 @@ async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
         consent_transport = httpx.ASGITransport(app=consent_app)
         registry_app = build_registry(
             RegistrySettings(
-                db_schema=registry_schema, consent_url="http://consent", log_json=True
+                db_schema=registry_schema,
+                consent_url="http://consent",
+                visibility_sweep_seconds=0.5,
+                log_json=True,
             ),
             consent_transport=consent_transport,
         )

@@ -70,6 +70,22 @@ async def test_without_consent_the_organisation_gets_403_no_data_and_the_attempt
     assert denied[0]["payload"]["decision_reason"] == detail["message"]
 
 
+async def test_an_organisation_cannot_tell_an_unknown_user_from_one_without_consent(
+    stack: Stack,
+) -> None:
+    known = (await stack.register())["user_id"]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    await stack.access_grant(PH_ORG, ["email_address"])
+
+    answers = [await stack.read(uid, PH_ORG, "email_address") for uid in (known, unknown)]
+
+    assert [a.status_code for a in answers] == [403, 403]
+    messages = [a.json()["detail"]["message"] for a in answers]
+    assert messages[0] == messages[1]
+    recorded = await events_about(events.DATA_ACCESSED, unknown, 1)
+    assert recorded[0]["payload"]["decision"] == "deny"
+
+
 async def test_after_withdrawal_the_organisation_is_refused(stack: Stack) -> None:
     uid = (await stack.register())["user_id"]
     await stack.access_grant(PH_ORG, ["email_address"])

@@ -1,5 +1,7 @@
 """Service-provider profiles: published only with consent, public without login."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from services.registry.domain import PROFILE_FIELDS
@@ -43,6 +45,57 @@ async def test_a_public_profile_shows_only_profile_fields_and_disappears_after_w
     assert taken_down[0]["payload"]["reason"] == "consent_withdrawn"
     own = await stack.registry.get(f"/users/{uid}/profile", headers=subject(uid))
     assert own.json()["published"] is False
+
+
+async def test_a_profile_is_taken_down_when_its_visibility_consent_runs_out(
+    stack: Stack,
+) -> None:
+    uid = (await stack.register())["user_id"]
+    await stack.registry.put(f"/users/{uid}/profile", json=PROFILE, headers=subject(uid))
+    until = datetime.now(UTC) + timedelta(seconds=3)
+    await stack.consent_to(uid, VISIBILITY, valid_until=until.isoformat())
+    published = await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))
+    assert published.status_code == 200
+    profile_id = published.json()["profile_id"]
+
+    async def gone() -> bool:
+        return (await stack.registry.get(f"/profiles/{profile_id}")).status_code == 404
+
+    await wait_until(gone, timeout=15, what="the lapsed profile to be taken down")
+    assert datetime.now(UTC) >= until
+    taken_down = await events_about(events.PROFILE_UNPUBLISHED, uid, 1)
+    assert taken_down[0]["payload"]["reason"] == "consent_expired"
+    again = await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))
+    assert again.status_code == 409
+
+
+async def test_a_visibility_consent_scoped_to_one_organisation_does_not_publish(
+    stack: Stack,
+) -> None:
+    uid = (await stack.register())["user_id"]
+    await stack.registry.put(f"/users/{uid}/profile", json=PROFILE, headers=subject(uid))
+    await stack.consent_to(uid, VISIBILITY, organisation="ph-philexport")
+
+    response = await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))
+
+    assert response.status_code == 409
+
+
+async def test_editing_a_published_profile_announces_the_new_content(stack: Stack) -> None:
+    uid = (await stack.register())["user_id"]
+    await stack.registry.put(f"/users/{uid}/profile", json=PROFILE, headers=subject(uid))
+    await stack.consent_to(uid, VISIBILITY)
+    await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))
+
+    edited = {**PROFILE, "service_name": "Export coaching, now in Cebu too"}
+    response = await stack.registry.put(f"/users/{uid}/profile", json=edited, headers=subject(uid))
+
+    assert response.status_code == 200
+    announced = await events_about(events.PROFILE_PUBLISHED, uid, 2)
+    assert [e["payload"]["service_name"] for e in announced] == [
+        PROFILE["service_name"],
+        "Export coaching, now in Cebu too",
+    ]
 
 
 async def test_publishing_without_consent_is_refused(stack: Stack) -> None:

@@ -63,6 +63,8 @@ async def test_duplicate_email_is_a_409_whatever_its_case(stack: Stack) -> None:
         ({"full_name": "   "}, "full_name"),
         ({"nickname": "Mia"}, "nickname"),
         ({"referral_source": None}, "referral_source"),
+        ({"company_name": "Santos\x00Export"}, "company_name"),
+        ({"language": "en-" + "x" * 40}, "language"),
     ],
 )
 async def test_each_bad_registration_field_gets_a_422_naming_it(
@@ -71,6 +73,25 @@ async def test_each_bad_registration_field_gets_a_422_naming_it(
     response = await stack.registry.post("/users", json=registration(**change), headers=PLATFORM)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["detail"]] == [field]
+
+
+async def test_a_malformed_user_id_in_the_path_is_a_422(stack: Stack) -> None:
+    response = await stack.registry.get("/users/a%00b", headers=ADMIN)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "path.user_id"
+
+
+async def test_changing_only_the_reason_of_an_objection_is_recorded(stack: Stack) -> None:
+    uid = (await stack.register())["user_id"]
+    for reason in ("no marketing", "no profiling either"):
+        response = await stack.registry.put(
+            f"/users/{uid}/restriction",
+            json={"restricted": False, "objected": True, "reason": reason},
+            headers=subject(uid),
+        )
+        assert response.json()["reason"] == reason
+    changes = await events_about(events.USER_RESTRICTION_CHANGED, uid, 2)
+    assert [c["payload"]["reason"] for c in changes] == ["no marketing", "no profiling either"]
 
 
 async def test_a_missing_required_field_is_named(stack: Stack) -> None:
@@ -204,7 +225,10 @@ async def test_erasure_leaves_no_personal_data_and_emits_user_erased(
 
     await wait_until(drained, what="the outbox to drain")
     assert (await stack.registry.get(f"/users/{uid}", headers=ADMIN)).status_code == 410
-    assert (await stack.read(uid, PH_ORG, "full_name")).status_code == 410
+    # An organisation cannot tell an erased user from one it has no consent for.
+    refused = await stack.read(uid, PH_ORG, "full_name")
+    assert refused.status_code == 403
+    assert "no consent" in refused.json()["detail"]["message"]
 
 
 async def test_restriction_is_honoured_by_the_read_path_and_takes_the_profile_down(

@@ -364,3 +364,11 @@ async def test_retired_organisation_is_denied(http: httpx.AsyncClient) -> None:
     assert retired.status_code == 204
     denied = await decide(http, user, slug)
     assert not denied["allow"] and "retired" in denied["reason"]
+
+
+async def test_a_nul_character_that_reaches_the_database_is_a_422_not_a_500(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/users/a%00b/consents", headers=ADMIN)
+    assert response.status_code == 422
+    assert "NUL" in response.json()["detail"]["message"]

@@ -107,45 +107,42 @@ async def disclose(
     registered; only a party with standing access learns it, as a 404 or 410.
     """
     fields = _fields(requested)
-    async with sessions() as session:
-        user = await repository.user(session, user_id)
     at = datetime.now(UTC)
-    common: dict[str, Any] = {
-        "user_id": user_id,
-        "subject_country": user.country_of_residence if user else None,
-        "organisation": organisation,
-        "actor": actor,
-        "fields": fields,
-        "purpose": purpose,
-        "at": at,
-    }
     decision: ConsentDecision | None = None
     refusal: str | None = None
-    if user is not None and (user.restricted or user.objected):
-        refusal = Restriction(user.restricted, user.objected).reason()
-    else:
-        try:
-            decision = await consent.decide(
-                user_id=user_id,
-                organisation=organisation,
-                purpose=purpose,
-                data_categories=sorted(fields),
-                at=at,
-                subject_country=common["subject_country"],
-            )
-        except ConsentUnavailable as exc:
-            await _record(sessions, _deny(common, f"no decision: {exc}", None))
-            raise Unavailable(f"no disclosure: {exc}") from exc
-        if not decision.allow:
-            refusal = decision.reason
-
+    unavailable: ConsentUnavailable | None = None
+    # One transaction from the first read to the event: the user's row is held FOR
+    # SHARE throughout, so no erasure, rectification or restriction commits between
+    # the check, the decision and the disclosure.
     async with transaction(sessions) as session:
         user, profile = await _load(session, user_id, lock=True)
-        if refusal is None and user is not None and (user.restricted or user.objected):
+        common: dict[str, Any] = {
+            "user_id": user_id,
+            "subject_country": user.country_of_residence if user else None,
+            "organisation": organisation,
+            "actor": actor,
+            "fields": fields,
+            "purpose": purpose,
+            "at": at,
+        }
+        if user is not None and (user.restricted or user.objected):
             refusal = Restriction(user.restricted, user.objected).reason()
+        else:
+            try:
+                decision = await consent.decide(
+                    user_id=user_id,
+                    organisation=organisation,
+                    purpose=purpose,
+                    data_categories=sorted(fields),
+                    at=at,
+                    subject_country=common["subject_country"],
+                )
+            except ConsentUnavailable as exc:
+                unavailable, refusal = exc, f"no decision: {exc}"
+            else:
+                refusal = None if decision.allow else decision.reason
         if refusal is not None:
             event = _deny(common, refusal, decision)
-            stage(session, event)
         elif user is not None:
             assert decision is not None
             event = _event(
@@ -156,8 +153,11 @@ async def disclose(
                 reason=decision.reason,
                 consent=decision,
             )
-            stage(session, event)
             data = select_fields(fields, user.model_dump(mode="json"), profile)
+        if refusal is not None or user is not None:
+            stage(session, event)
+    if unavailable is not None:
+        raise Unavailable(f"no disclosure: {unavailable}") from unavailable
     if refusal is not None:
         raise Denied(refusal, extra={"disclosure_id": str(event.event_id)})
     if user is None:
@@ -198,11 +198,6 @@ def _deny(common: dict[str, Any], reason: str, decision: ConsentDecision | None)
         reason=reason,
         consent=decision,
     )
-
-
-async def _record(sessions: Sessions, event: DataAccessed) -> None:
-    async with transaction(sessions) as session:
-        stage(session, event)
 
 
 async def _missing(sessions: Sessions, user_id: str) -> None:

@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 
 from services.registry import api, handlers, service
@@ -20,26 +19,18 @@ DESCRIPTION = (
 )
 
 
-def build_app(
-    settings: RegistrySettings | None = None,
-    *,
-    consent_transport: httpx.AsyncBaseTransport | None = None,
-) -> FastAPI:
-    """The registry service as an ASGI app; tests build it the same way.
-
-    ``consent_transport`` lets tests reach an in-process consent service.
-    """
+def build_app(settings: RegistrySettings | None = None) -> FastAPI:
+    """The registry service as an ASGI app; tests build it the same way."""
     settings = settings or RegistrySettings()
     broker = create_broker(settings)
     broker.include_router(handlers.build_router(group=settings.schema_name))
 
     async def open_consent_client(runtime: Runtime) -> None:
-        runtime.extras["consent"] = ConsentClient(
-            settings,
-            base_url=settings.consent_url,
-            timeout=settings.consent_timeout_seconds,
-            transport=consent_transport,
+        client = ConsentClient(
+            settings, base_url=settings.consent_url, timeout=settings.consent_timeout_seconds
         )
+        await client.start()
+        runtime.extras["consent"] = client
 
     async def close_consent_client(runtime: Runtime) -> None:
         if "consent" in runtime.extras:

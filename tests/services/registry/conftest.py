@@ -4,14 +4,18 @@ The registry reaches the consent service over HTTP (in process, through ASGI); t
 exchange events through Kafka exactly as they do when deployed.
 """
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from services.consent.config import ConsentSettings
 from services.consent.main import build_app as build_consent
@@ -139,27 +143,44 @@ class Stack:
         )
 
 
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free local port; yield its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # start-up failed: raise its error
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 @pytest.fixture
 async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
     consent_schema, registry_schema = schema_factory("consent"), schema_factory("registry")
     consent_app = build_consent(ConsentSettings(db_schema=consent_schema, log_json=True))
-    async with consent_app.router.lifespan_context(consent_app):
-        consent_transport = httpx.ASGITransport(app=consent_app)
+    async with serving(consent_app) as consent_url:
         registry_app = build_registry(
             RegistrySettings(
                 db_schema=registry_schema,
-                consent_url="http://consent",
+                consent_url=consent_url,
                 visibility_sweep_seconds=0.5,
                 log_json=True,
-            ),
-            consent_transport=consent_transport,
+            )
         )
         async with (
             registry_app.router.lifespan_context(registry_app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=registry_app), base_url="http://registry"
             ) as registry,
-            httpx.AsyncClient(transport=consent_transport, base_url="http://consent") as consent,
+            httpx.AsyncClient(base_url=consent_url) as consent,
         ):
             yield Stack(registry=registry, consent=consent, schema=registry_schema)
 

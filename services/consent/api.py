@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
+from starlette.routing import Route
 
 from services.consent import repository, service
 from services.consent.domain import DecisionRequest
@@ -250,3 +251,9 @@ async def _decide(request: Request) -> Response:
     org = projection.view.organisations.get(body.organisation)
     out.organisation_country = org.country if org else None
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+# The decision API is served by a plain Starlette route placed ahead of the documented
+# FastAPI route above, which then only describes it in the OpenAPI document: the same
+# function, without FastAPI's per-request routing and dependency machinery.
+router.routes.insert(0, Route("/decisions", decide, methods=["POST"], include_in_schema=False))

@@ -372,3 +372,11 @@ async def test_a_nul_character_that_reaches_the_database_is_a_422_not_a_500(
     response = await http.get("/users/a%00b/consents", headers=ADMIN)
     assert response.status_code == 422
     assert "NUL" in response.json()["detail"]["message"]
+
+
+async def test_the_plain_decision_route_is_still_documented(http: httpx.AsyncClient) -> None:
+    openapi = (await http.get("/openapi.json")).json()
+    operation = openapi["paths"]["/decisions"]["post"]
+    assert "DecisionOut" in str(operation["responses"])
+    assert operation["requestBody"]["required"] is True
+    assert "get" in openapi["paths"]["/healthz"]

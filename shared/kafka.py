@@ -167,6 +167,36 @@ class DeadLetterMiddleware(BaseMiddleware):
         log.error("kafka.dead_lettered", topic=raw.topic, offset=raw.offset, reason=reason)
 
 
+async def dead_letter_record(
+    broker: Any, record: Any, *, reason: str, headers: dict[str, str] | None = None
+) -> None:
+    """Send one consumed record to its topic's DLQ with the reason (for batch consumers)."""
+    out = dict(headers or {})
+    out.update(
+        {
+            "dlq-reason": reason[:2000],
+            "dlq-original-topic": record.topic,
+            "dlq-original-partition": str(record.partition),
+            "dlq-original-offset": str(record.offset),
+            "dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+    )
+    await broker.publish(
+        record.value or b"", topic=dlq_topic(record.topic), key=record.key, headers=out
+    )
+    log.error("kafka.dead_lettered", topic=record.topic, offset=record.offset, reason=reason)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a dead letter, naming each invalid field."""
+    return _describe(exc)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: the database or the broker could not be reached."""
+    return _is_transient(exc)
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         problems = [

@@ -1,10 +1,13 @@
 """Settings of the audit service (environment prefix ``AUDIT_``)."""
 
+import base64
+import hashlib
 from typing import ClassVar
 
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Environment, ServiceSettings
 
 
 class AuditSettings(ServiceSettings):
@@ -13,3 +16,32 @@ class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="AUDIT_")
     service_name: ClassVar[str] = "audit"
     default_port: ClassVar[int] = 8003
+
+    signing_key: SecretStr | None = None
+    """Ed25519 private key seed, 32 bytes in base64. Development derives one from the
+    JWT secret; production refuses to start without it."""
+    tree_head_seconds: float = 1.0
+    """How often a new signed tree head is published when the log has grown."""
+    check_grace_seconds: float = 5.0
+    """How long a disclosure waits for late consent events before it is checked."""
+    check_unknown_after_seconds: float = 300.0
+    """How long a disclosure naming a consent not yet in the history waits for it."""
+    check_seconds: float = 1.0
+    """How often unchecked disclosures are checked against the consent history."""
+    ingest_batch_size: int = 2000
+
+    @model_validator(mode="after")
+    def _signing_key_outside_development(self) -> "AuditSettings":
+        if self.environment is Environment.PRODUCTION and self.signing_key is None:
+            raise ValueError("signing_key: set AUDIT_SIGNING_KEY (32 random bytes, base64)")
+        return self
+
+    def signing_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed."""
+        if self.signing_key is not None:
+            seed = base64.b64decode(self.signing_key.get_secret_value())
+            if len(seed) != 32:
+                raise ValueError("signing_key: must be 32 bytes in base64")
+            return seed
+        secret = self.jwt_secret.get_secret_value().encode()
+        return hashlib.sha256(b"audit-signing-key:" + secret).digest()

@@ -1,0 +1,265 @@
+"""Database access of the audit service. The log's hot writes use COPY; reads use Core."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.audit.domain import ConsentChange, Entry
+
+ENTRY_COLUMNS = (
+    "seq",
+    "event_id",
+    "producer",
+    "accessed_at",
+    "recorded_at",
+    "organisation_id",
+    "organisation_country",
+    "actor",
+    "subject_id",
+    "fields",
+    "purpose",
+    "legal_basis",
+    "legal_reference",
+    "channel",
+    "decision",
+    "decision_reason",
+    "consent_id",
+    "consent_version",
+    "grant_id",
+    "personal_digest",
+    "leaf_hash",
+)
+APPEND_LOCK = 7_110_001
+"""Advisory lock key: one appender at a time, across replicas."""
+
+
+async def raw(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session, inside its transaction (for COPY)."""
+    connection = await session.connection()
+    fairy = await connection.get_raw_connection()
+    driver: asyncpg.Connection = fairy.driver_connection
+    return driver
+
+
+async def lock_appends(session: AsyncSession) -> None:
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+
+
+async def size(session: AsyncSession) -> int:
+    """How many entries the log holds (entries are numbered from 0 without gaps)."""
+    last = (await session.execute(text("SELECT max(seq) FROM entries"))).scalar()
+    return 0 if last is None else int(last) + 1
+
+
+async def known_event_ids(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
+    rows = await session.execute(
+        text("SELECT event_id::text FROM entries WHERE event_id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": list(event_ids)},
+    )
+    return {r[0] for r in rows}
+
+
+async def append(
+    session: AsyncSession,
+    first: int,
+    entries: Sequence[Entry],
+    leaf_hashes: Sequence[bytes],
+    personal: Sequence[tuple[bytes, str | None]],
+    nodes: Iterable[tuple[int, int, bytes]],
+) -> None:
+    """Write entries, their personal parts and the completed tree nodes with COPY."""
+    conn = await raw(session)
+    records = [
+        (
+            first + i,
+            e.event_id,
+            e.producer,
+            e.accessed_at,
+            e.recorded_at,
+            e.organisation_id,
+            e.organisation_country,
+            e.actor,
+            e.subject_id,
+            list(e.fields),
+            e.purpose,
+            e.legal_basis,
+            e.legal_reference,
+            e.channel,
+            e.decision,
+            e.decision_reason,
+            e.consent_id,
+            e.consent_version,
+            e.grant_id,
+            e.personal_digest,
+            leaf_hashes[i],
+        )
+        for i, e in enumerate(entries)
+    ]
+    await conn.copy_records_to_table("entries", records=records, columns=ENTRY_COLUMNS)
+    await conn.copy_records_to_table(
+        "entry_personal",
+        records=[
+            (first + i, e.subject_id, salt, country)
+            for i, (e, (salt, country)) in enumerate(zip(entries, personal, strict=True))
+        ],
+        columns=("seq", "subject_id", "salt", "subject_country"),
+    )
+    node_rows = list(nodes)
+    if node_rows:
+        await conn.copy_records_to_table(
+            "tree_nodes", records=node_rows, columns=("level", "idx", "hash")
+        )
+
+
+async def hashes(
+    session: AsyncSession, keys: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Stored hashes of perfect subtrees; level 0 are the entries' leaf hashes."""
+    keys = set(keys)
+    leaves = [i for level, i in keys if level == 0]
+    nodes = [(level, i) for level, i in keys if level > 0]
+    found: dict[tuple[int, int], bytes] = {}
+    if leaves:
+        rows = await session.execute(
+            text("SELECT seq, leaf_hash FROM entries WHERE seq = ANY(:s)"), {"s": leaves}
+        )
+        found.update({(0, int(seq)): bytes(h) for seq, h in rows})
+    if nodes:
+        rows = await session.execute(
+            text(
+                "SELECT level, idx, hash FROM tree_nodes "
+                "WHERE (level, idx) IN (SELECT * FROM unnest(CAST(:l AS smallint[]), "
+                "CAST(:i AS bigint[])))"
+            ),
+            {"l": [k[0] for k in nodes], "i": [k[1] for k in nodes]},
+        )
+        found.update({(int(lv), int(ix)): bytes(h) for lv, ix, h in rows})
+    return found
+
+
+async def add_tree_head(
+    session: AsyncSession,
+    tree_size: int,
+    root: bytes,
+    signed_at: datetime,
+    signature: bytes,
+    key_id: str,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO tree_heads (tree_size, root_hash, signed_at, signature, key_id) "
+            "VALUES (:n, :r, :t, :s, :k) ON CONFLICT (tree_size) DO NOTHING"
+        ),
+        {"n": tree_size, "r": root, "t": signed_at, "s": signature, "k": key_id},
+    )
+
+
+async def tree_heads(session: AsyncSession, *, limit: int, before: int | None) -> list[Any]:
+    query = "SELECT tree_size, root_hash, signed_at, signature, key_id FROM tree_heads"
+    params: dict[str, Any] = {"limit": limit}
+    if before is not None:
+        query += " WHERE tree_size < :before"
+        params["before"] = before
+    rows = await session.execute(text(query + " ORDER BY tree_size DESC LIMIT :limit"), params)
+    return list(rows)
+
+
+async def tree_head(session: AsyncSession, tree_size: int) -> Any:
+    rows = await session.execute(
+        text(
+            "SELECT tree_size, root_hash, signed_at, signature, key_id FROM tree_heads "
+            "WHERE tree_size = :n"
+        ),
+        {"n": tree_size},
+    )
+    return rows.first()
+
+
+async def add_consent_changes(session: AsyncSession, changes: Sequence[ConsentChange]) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO consent_changes (consent_id, version, action, user_id, purpose, "
+            "organisation, country, at, valid_until) VALUES (:consent_id, :version, :action, "
+            ":user_id, :purpose, :organisation, :country, :at, :valid_until) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        [c.__dict__ for c in changes],
+    )
+
+
+async def consent_changes(session: AsyncSession, consent_ids: Iterable[str]) -> list[ConsentChange]:
+    rows = await session.execute(
+        text(
+            "SELECT consent_id, version, action, user_id, purpose, organisation, country, at, "
+            "valid_until FROM consent_changes WHERE consent_id = ANY(:ids)"
+        ),
+        {"ids": list(set(consent_ids))},
+    )
+    return [ConsentChange(*row) for row in rows]
+
+
+async def checked_up_to(session: AsyncSession) -> int:
+    """The next entry to check (checks go in log order)."""
+    last = (await session.execute(text("SELECT max(seq) FROM checks"))).scalar()
+    return 0 if last is None else int(last) + 1
+
+
+async def entries_from(
+    session: AsyncSession, first: int, *, recorded_before: datetime, limit: int
+) -> list[tuple[int, Entry]]:
+    rows = await session.execute(
+        text(
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= :first "
+            "AND recorded_at < :before ORDER BY seq LIMIT :limit"
+        ),
+        {"first": first, "before": recorded_before, "limit": limit},
+    )
+    return [(int(r.seq), to_entry(r._mapping)) for r in rows]
+
+
+def to_entry(row: Any) -> Entry:
+    return Entry(
+        event_id=str(row["event_id"]),
+        producer=row["producer"],
+        accessed_at=row["accessed_at"],
+        recorded_at=row["recorded_at"],
+        organisation_id=row["organisation_id"],
+        organisation_country=row["organisation_country"],
+        actor=row["actor"],
+        subject_id=row["subject_id"],
+        fields=tuple(row["fields"]),
+        purpose=row["purpose"],
+        legal_basis=row["legal_basis"],
+        legal_reference=row["legal_reference"],
+        channel=row["channel"],
+        decision=row["decision"],
+        decision_reason=row["decision_reason"],
+        consent_id=row["consent_id"],
+        consent_version=row["consent_version"],
+        grant_id=row["grant_id"],
+        personal_digest=bytes(row["personal_digest"]),
+    )
+
+
+async def add_checks(session: AsyncSession, rows: Sequence[tuple[int, str, str, datetime]]) -> None:
+    if rows:
+        conn = await raw(session)
+        await conn.copy_records_to_table(
+            "checks", records=rows, columns=("seq", "verdict", "reason", "checked_at")
+        )
+
+
+async def erase_subject(session: AsyncSession, user_id: str, at: datetime) -> int:
+    """Delete the personal parts of the subject's entries; the entries and proofs stay."""
+    deleted = await session.execute(
+        text("DELETE FROM entry_personal WHERE subject_id = :u"), {"u": user_id}
+    )
+    await session.execute(
+        text("INSERT INTO erasures (user_id, erased_at) VALUES (:u, :t) ON CONFLICT DO NOTHING"),
+        {"u": user_id, "t": at},
+    )
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]

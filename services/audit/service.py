@@ -1,0 +1,319 @@
+"""Use cases of the audit service: append to the log, sign tree heads, prove, check.
+
+The log's right edge (:class:`merkle.Frontier`) lives in memory and is rebuilt from the
+stored nodes at start-up or whenever another replica appended meanwhile. Appends are
+serialised by an advisory lock, so entries are numbered without gaps.
+"""
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from services.audit import merkle, repository
+from services.audit.domain import (
+    ConsentChange,
+    Entry,
+    Verdict,
+    awaits_history,
+    check,
+    personal_digest,
+    tree_head_message,
+)
+from services.audit.exceptions import InvalidRequest, NotFound
+from shared.db import Sessions, transaction
+from shared.events import (
+    ConsentGranted,
+    ConsentWithdrawn,
+    DataAccessed,
+    UserErased,
+    ViolationDetected,
+    ViolationDetectedPayload,
+)
+from shared.logging import get_logger
+from shared.outbox import stage
+
+log = get_logger(__name__)
+PRODUCER = "audit"
+
+
+@dataclass
+class Signer:
+    """Signs tree heads with the service's Ed25519 key."""
+
+    key: Ed25519PrivateKey
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "Signer":
+        return cls(Ed25519PrivateKey.from_private_bytes(seed))
+
+    @property
+    def public_key(self) -> bytes:
+        return self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    @property
+    def key_id(self) -> str:
+        """The first 16 hex digits of SHA-256 of the raw public key."""
+        return hashlib.sha256(self.public_key).hexdigest()[:16]
+
+    def sign(self, message: bytes) -> bytes:
+        return self.key.sign(message)
+
+
+@dataclass
+class AuditLog:
+    """The process's view of the log: its committed size and root, and the right edge."""
+
+    frontier: merkle.Frontier = field(default_factory=merkle.Frontier)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def size(self) -> int:
+        return self.frontier.size
+
+    def root(self) -> bytes:
+        return self.frontier.root()
+
+
+async def load(session_factory: Sessions, audit_log: AuditLog) -> None:
+    """Rebuild the right edge of the tree from the stored nodes."""
+    async with session_factory() as session:
+        await _reload(session, audit_log)
+
+
+async def _reload(session: Any, audit_log: AuditLog) -> None:
+    size = await repository.size(session)
+    keys = merkle.Frontier.keys(size)
+    stored = await repository.hashes(session, keys)
+    audit_log.frontier = merkle.Frontier(size, {level: stored[(level, i)] for level, i in keys})
+
+
+def to_entry(event: DataAccessed, recorded_at: datetime, salt: bytes) -> Entry:
+    p = event.payload
+    return Entry(
+        event_id=str(event.event_id),
+        producer=event.producer,
+        accessed_at=p.accessed_at,
+        recorded_at=recorded_at,
+        organisation_id=p.organisation_id,
+        organisation_country=p.organisation_country,
+        actor=p.actor,
+        subject_id=p.subject_id,
+        fields=tuple(sorted(p.fields)),
+        purpose=p.purpose,
+        legal_basis=p.legal_basis.value,
+        legal_reference=p.legal_reference,
+        channel=p.channel,
+        decision=p.decision.value,
+        decision_reason=p.decision_reason,
+        consent_id=p.consent_id,
+        consent_version=p.consent_version,
+        grant_id=p.grant_id,
+        personal_digest=personal_digest(salt, p.subject_country),
+    )
+
+
+async def append(sessions: Sessions, audit_log: AuditLog, batch: Sequence[DataAccessed]) -> int:
+    """Add the events not yet in the log, in order; return how many were new."""
+    async with audit_log.lock:
+        async with transaction(sessions) as session:
+            await repository.lock_appends(session)
+            if await repository.size(session) != audit_log.size:
+                await _reload(session, audit_log)  # another replica appended meanwhile
+            known = await repository.known_event_ids(session, [str(e.event_id) for e in batch])
+            fresh: dict[str, DataAccessed] = {}
+            for event in batch:
+                key = str(event.event_id)
+                if key not in known and key not in fresh:
+                    fresh[key] = event
+            if not fresh:
+                return 0
+            now = datetime.now(UTC)
+            salts = [os.urandom(16) for _ in fresh]
+            entries = [to_entry(e, now, s) for e, s in zip(fresh.values(), salts, strict=True)]
+            leaves = [merkle.leaf_hash(e.leaf()) for e in entries]
+            grown = merkle.Frontier(audit_log.size, dict(audit_log.frontier.roots))
+            nodes = grown.append(leaves)
+            personal = [
+                (salt, e.payload.subject_country)
+                for salt, e in zip(salts, fresh.values(), strict=True)
+            ]
+            await repository.append(session, audit_log.size, entries, leaves, personal, nodes)
+        audit_log.frontier = grown  # only once the transaction committed
+    return len(entries)
+
+
+async def sign_tree_head(sessions: Sessions, audit_log: AuditLog, signer: Signer) -> int | None:
+    """Sign and store a head for the current tree unless one exists; return its size."""
+    size, root = audit_log.size, audit_log.root()
+    if size == 0:
+        return None
+    async with transaction(sessions) as session:
+        latest = await repository.tree_heads(session, limit=1, before=None)
+        if latest and latest[0].tree_size >= size:
+            return None
+        now = datetime.now(UTC)  # to the millisecond, as the signed message carries it
+        signed_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        signature = signer.sign(tree_head_message(size, root, signed_at))
+        await repository.add_tree_head(session, size, root, signed_at, signature, signer.key_id)
+    return size
+
+
+def tree_head_out(row: Any) -> dict[str, Any]:
+    return {
+        "tree_size": row.tree_size,
+        "root_hash": base64.b64encode(row.root_hash).decode(),
+        "timestamp": int(row.signed_at.timestamp() * 1000),
+        "signed_at": row.signed_at,
+        "signature": base64.b64encode(row.signature).decode(),
+        "key_id": row.key_id,
+    }
+
+
+async def latest_tree_head(sessions: Sessions) -> dict[str, Any]:
+    async with sessions() as session:
+        rows = await repository.tree_heads(session, limit=1, before=None)
+    if not rows:
+        raise NotFound("no tree head has been signed yet", field="tree_size")
+    return tree_head_out(rows[0])
+
+
+async def _signed_size(session: Any, tree_size: int) -> None:
+    if await repository.tree_head(session, tree_size) is None:
+        raise NotFound(
+            f"no signed tree head of size {tree_size}; ask for one of GET /tree-heads",
+            field="tree_size",
+        )
+
+
+async def inclusion(sessions: Sessions, seq: int, tree_size: int) -> dict[str, Any]:
+    """Audit path of entry ``seq`` in the signed tree of ``tree_size`` entries."""
+    if not 0 <= seq < tree_size:
+        raise InvalidRequest(f"entry {seq} is not in a tree of size {tree_size}", field="seq")
+    async with sessions() as session:
+        await _signed_size(session, tree_size)
+        keys = merkle.needed(lambda get: merkle.inclusion_proof(seq, tree_size, get))
+        stored = await repository.hashes(session, keys | {(0, seq)})
+    proof = merkle.inclusion_proof(seq, tree_size, lambda lv, i: stored[(lv, i)])
+    return {
+        "seq": seq,
+        "tree_size": tree_size,
+        "leaf_hash": base64.b64encode(stored[(0, seq)]).decode(),
+        "audit_path": [base64.b64encode(h).decode() for h in proof],
+    }
+
+
+async def consistency(sessions: Sessions, first: int, second: int) -> dict[str, Any]:
+    """Proof that the signed tree of ``first`` entries is a prefix of that of ``second``."""
+    if not 0 < first <= second:
+        raise InvalidRequest("need 0 < first <= second", field="first")
+    async with sessions() as session:
+        await _signed_size(session, first)
+        await _signed_size(session, second)
+        keys = merkle.needed(lambda get: merkle.consistency_proof(first, second, get))
+        stored = await repository.hashes(session, keys)
+    proof = merkle.consistency_proof(first, second, lambda lv, i: stored[(lv, i)])
+    return {
+        "first": first,
+        "second": second,
+        "consistency_path": [base64.b64encode(h).decode() for h in proof],
+    }
+
+
+async def check_pending(
+    sessions: Sessions,
+    *,
+    grace: timedelta,
+    unknown_after: timedelta = timedelta(minutes=5),
+    limit: int = 1000,
+) -> int:
+    """Check settled disclosures, in log order, against the consent history.
+
+    A disclosure naming a consent the history has not heard of waits (and so do the
+    ones after it) until ``unknown_after``: the consent's events may still be on their
+    way. After that it is flagged.
+    """
+    now = datetime.now(UTC)
+    async with transaction(sessions) as session:
+        first = await repository.checked_up_to(session)
+        pending = await repository.entries_from(
+            session, first, recorded_before=now - grace, limit=limit
+        )
+        if not pending:
+            return 0
+        consent_ids = [e.consent_id for _, e in pending if e.consent_id]
+        changes = await repository.consent_changes(session, consent_ids)
+        rows = []
+        for seq, entry in pending:
+            if awaits_history(entry, changes) and entry.recorded_at > now - unknown_after:
+                break
+            verdict, reason = check(entry, changes)
+            rows.append((seq, verdict.value, reason, now))
+            if verdict is Verdict.VIOLATION:
+                log.warning("audit.violation", seq=seq, reason=reason)
+                stage(
+                    session,
+                    ViolationDetected.create(
+                        producer=PRODUCER,
+                        subject_id=entry.subject_id,
+                        payload=ViolationDetectedPayload(
+                            disclosure_event_id=entry.event_id,
+                            log_index=seq,
+                            organisation_id=entry.organisation_id,
+                            purpose=entry.purpose,
+                            reason=reason,
+                        ),
+                    ),
+                )
+        await repository.add_checks(session, rows)
+    return len(rows)
+
+
+async def check_settled(
+    sessions: Sessions, *, grace: timedelta, unknown_after: timedelta, batch: int = 1000
+) -> int:
+    """Check every settled disclosure not yet checked, a batch at a time."""
+    total = 0
+    while (
+        done := await check_pending(sessions, grace=grace, unknown_after=unknown_after, limit=batch)
+    ) > 0:
+        total += done
+        if done < batch:
+            break
+    return total
+
+
+async def record_consents(
+    sessions: Sessions, batch: Sequence[ConsentGranted | ConsentWithdrawn]
+) -> None:
+    """Keep the consent history the after-the-fact check needs (idempotent)."""
+    changes = [
+        ConsentChange(
+            consent_id=e.payload.consent_id,
+            version=e.payload.version,
+            action="granted" if isinstance(e, ConsentGranted) else "withdrawn",
+            user_id=e.payload.user_id,
+            purpose=e.payload.purpose,
+            organisation=e.payload.organisation_id,
+            country=e.payload.country,
+            at=e.payload.valid_from,
+            valid_until=e.payload.valid_until,
+        )
+        for e in batch
+    ]
+    if changes:
+        async with transaction(sessions) as session:
+            await repository.add_consent_changes(session, changes)
+
+
+async def erase(sessions: Sessions, event: UserErased) -> int:
+    """Drop the personal part of the subject's entries; the entries and proofs stay."""
+    async with transaction(sessions) as session:
+        return await repository.erase_subject(session, event.payload.user_id, datetime.now(UTC))

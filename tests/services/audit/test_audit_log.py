@@ -1,0 +1,581 @@
+"""The audit log against the real broker and database."""
+
+import asyncio
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.audit import verify as verification
+from services.audit.config import AuditSettings
+from services.audit.domain import tree_head_message
+from services.audit.main import build_app
+from services.audit.service import Signer
+from shared import events
+from shared.auth import Role, mint_token
+from shared.db import create_engine, create_sessions
+from shared.events import (
+    ConsentChangedPayload,
+    ConsentGranted,
+    ConsentWithdrawn,
+    DataAccessed,
+    DataAccessedPayload,
+    Decision,
+    LegalBasis,
+    UserErased,
+    UserErasedPayload,
+)
+from shared.settings import DEVELOPMENT_JWT_SECRET
+from tests.support import DATABASE_URL, KAFKA, ROOT, read_topic, unique, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def auth(role: Role, **claims: str) -> dict[str, str]:
+    token = mint_token(DEVELOPMENT_JWT_SECRET, role=role, **claims)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
+AUDITOR = auth(Role.AUDITOR)
+
+
+def disclosure(
+    subject: str,
+    organisation: str = "ph-philexport",
+    *,
+    at: datetime | None = None,
+    consent_id: str | None = "c-1",
+    decision: Decision = Decision.ALLOW,
+) -> DataAccessed:
+    return DataAccessed.create(
+        producer="registry",
+        subject_id=subject,
+        payload=DataAccessedPayload(
+            organisation_id=organisation,
+            organisation_country="PH",
+            actor=f"analyst@{organisation}",
+            subject_id=subject,
+            subject_country="PH",
+            fields=["email_address"],
+            purpose="member_organisation_sharing",
+            legal_basis=LegalBasis.CONSENT,
+            channel="registry_api",
+            accessed_at=at or datetime.now(UTC),
+            decision=decision,
+            consent_id=consent_id,
+            consent_version=1,
+        ),
+    )
+
+
+async def produce(*items: tuple[str, bytes, str]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for topic, value, key in items:
+            await producer.send(topic, value=value, key=key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def publish(*evs: events.Envelope) -> None:
+    await produce(*((e.topic(), e.to_bytes(), e.subject_id) for e in evs))
+
+
+def settings(schema: str, **extra: Any) -> AuditSettings:
+    return AuditSettings(
+        db_schema=schema,
+        tree_head_seconds=0.2,
+        check_seconds=0.2,
+        check_grace_seconds=0.5,
+        check_unknown_after_seconds=2.0,
+        log_json=True,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def schema(schema_factory: Callable[[str], str]) -> str:
+    return schema_factory("audit")
+
+
+@pytest.fixture
+async def http(schema: str) -> AsyncIterator[httpx.AsyncClient]:
+    app: FastAPI = build_app(settings(schema))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
+            yield client
+
+
+@pytest.fixture
+async def engine(schema: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(DATABASE_URL, schema, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+async def stored(engine: AsyncEngine, event_ids: list[str]) -> list[tuple[int, str]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT seq, event_id::text FROM entries WHERE event_id = ANY(CAST(:i AS uuid[]))"
+            ),
+            {"i": event_ids},
+        )
+        return [(int(s), e) for s, e in rows]
+
+
+async def until_stored(engine: AsyncEngine, evs: list[DataAccessed], timeout: float = 60) -> None:
+    ids = [str(e.event_id) for e in evs]
+
+    async def done() -> bool:
+        return len(await stored(engine, ids)) >= len(ids)
+
+    await wait_until(done, timeout, "the events to be in the log")
+
+
+async def signed_head(http: httpx.AsyncClient, at_least: int) -> dict[str, Any]:
+    async def ready() -> bool:
+        response = await http.get("/tree-heads/latest", headers=AUDITOR)
+        return response.status_code == 200 and response.json()["tree_size"] >= at_least
+
+    await wait_until(ready, 30, "a signed tree head")
+    head: dict[str, Any] = (await http.get("/tree-heads/latest", headers=AUDITOR)).json()
+    return head
+
+
+# An independent verifier, written from RFC 9162 section 2.1.3.2 and 2.1.4.2.
+def _h(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = _h(b"\x01" + p + r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = _h(b"\x01" + r + p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(m: int, n: int, root1: bytes, root2: bytes, path: list[bytes]) -> bool:
+    if m == n:
+        return root1 == root2 and not path
+    if not path:
+        return False
+    if m & (m - 1) == 0:  # m is a power of two: the first root starts the path
+        path = [root1, *path]
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = _h(b"\x01" + c + fr), _h(b"\x01" + c + sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = _h(b"\x01" + sr + c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == root1 and sr == root2 and sn == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def b64(value: str) -> bytes:
+    return base64.b64decode(value)
+
+
+async def test_every_event_is_stored_once_even_when_delivered_twice(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    subject = unique("s")
+    evs = [disclosure(subject) for _ in range(300)]
+    await publish(*evs, *evs[:50])
+
+    await until_stored(engine, evs)
+    await asyncio.sleep(1.0)  # time for any copy to land
+
+    rows = await stored(engine, [str(e.event_id) for e in evs])
+    assert sorted(e for _, e in rows) == sorted(str(e.event_id) for e in evs)
+    assert len({s for s, _ in rows}) == 300
+
+
+async def test_update_delete_and_truncate_on_the_log_are_refused(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    evs = [disclosure(unique("s"))]
+    await publish(*evs)
+    await until_stored(engine, evs)
+    for statement in (
+        "UPDATE entries SET actor = 'someone else'",
+        "DELETE FROM entries",
+        "TRUNCATE entries CASCADE",
+        "UPDATE tree_nodes SET hash = ''::bytea",
+        "DELETE FROM tree_heads",
+    ):
+        async with engine.begin() as conn:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await conn.execute(text(statement))
+
+
+async def test_verification_names_the_entry_altered_behind_the_services_back(
+    http: httpx.AsyncClient, engine: AsyncEngine, schema: str
+) -> None:
+    evs = [disclosure(unique("s")) for _ in range(40)]
+    await publish(*evs)
+    await until_stored(engine, evs)
+    await signed_head(http, 40)
+    public = Signer.from_seed(settings(schema).signing_seed()).public_key
+    assert (await verification.verify(create_sessions(engine), public)).ok
+
+    target = sorted(await stored(engine, [str(evs[17].event_id)]))[0][0]
+    async with engine.begin() as conn:  # as the table owner, with the triggers switched off
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text("UPDATE entries SET purpose = 'marketing' WHERE seq = :s"), {"s": target}
+        )
+
+    report = await verification.verify(create_sessions(engine), public)
+    assert not report.ok
+    assert report.first_mismatch is not None
+    assert report.first_mismatch["seq"] == target
+    assert report.first_mismatch["event_id"] == str(evs[17].event_id)
+
+
+async def test_the_verify_command_exits_1_and_prints_the_mismatch(
+    http: httpx.AsyncClient, engine: AsyncEngine, schema: str
+) -> None:
+    evs = [disclosure(unique("s")) for _ in range(5)]
+    await publish(*evs)
+    await until_stored(engine, evs)
+    seqs = sorted(s for s, _ in await stored(engine, [str(e.event_id) for e in evs]))
+    command = [sys.executable, "-m", "services.audit.verify"]
+    env = {**os.environ, "AUDIT_DB_SCHEMA": schema, "PYTHONPATH": str(ROOT)}
+    ok = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("UPDATE entries SET actor = 'x' WHERE seq = :s"), {"s": seqs[2]})
+    bad = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, cwd=ROOT)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["first_mismatch"]["seq"] == seqs[2]
+
+
+async def test_inclusion_and_consistency_proofs_verify_independently(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    first = [disclosure(unique("s")) for _ in range(21)]
+    await publish(*first)
+    await until_stored(engine, first)
+    head1 = await signed_head(http, 1)
+    more = [disclosure(unique("s")) for _ in range(34)]
+    await publish(*more)
+    await until_stored(engine, more)
+    head2 = await signed_head(http, head1["tree_size"] + 34)
+
+    key = (await http.get("/public-key", headers=AUDITOR)).json()
+    public = Ed25519PublicKey.from_public_bytes(b64(key["public_key"]))
+    for head in (head1, head2):
+        signed_at = datetime.fromtimestamp(head["timestamp"] / 1000, UTC)
+        message = tree_head_message(head["tree_size"], b64(head["root_hash"]), signed_at)
+        public.verify(b64(head["signature"]), message)  # raises if it does not verify
+
+    n = head2["tree_size"]
+    for seq in (0, n // 2, n - 1):
+        proof = (
+            await http.get(
+                "/proofs/inclusion", params={"seq": seq, "tree_size": n}, headers=AUDITOR
+            )
+        ).json()
+        entry = (await http.get(f"/entries/{seq}", headers=AUDITOR)).json()
+        leaf = _h(b"\x00" + b64(entry["leaf_data"]))
+        assert leaf == b64(proof["leaf_hash"])
+        path = [b64(p) for p in proof["audit_path"]]
+        assert verify_inclusion(leaf, seq, n, path, b64(head2["root_hash"]))
+        assert not verify_inclusion(_h(b"\x00wrong"), seq, n, path, b64(head2["root_hash"]))
+
+    m = head1["tree_size"]
+    proof = (
+        await http.get("/proofs/consistency", params={"first": m, "second": n}, headers=AUDITOR)
+    ).json()
+    path = [b64(p) for p in proof["consistency_path"]]
+    r1, r2 = b64(head1["root_hash"]), b64(head2["root_hash"])
+    assert verify_consistency(m, n, r1, r2, path)
+    assert not verify_consistency(m, n, _h(b"forged"), r2, path)
+
+
+async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    subject, consent_id = unique("s"), str(uuid.uuid4())
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+
+    def change(cls: Any, version: int, at: datetime) -> events.Envelope:
+        return cls.create(
+            producer="consent",
+            subject_id=subject,
+            payload=ConsentChangedPayload(
+                consent_id=consent_id,
+                version=version,
+                user_id=subject,
+                purpose="member_organisation_sharing",
+                organisation_id="ph-philexport",
+                notice_version="2024-01-11",
+                valid_from=at,
+            ),
+        )
+
+    await publish(
+        change(ConsentGranted, 1, t0), change(ConsentWithdrawn, 2, t0 + timedelta(minutes=5))
+    )
+
+    async def history_known() -> bool:  # the consent topic may hold a long history first
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                text("SELECT count(*) FROM consent_changes WHERE consent_id = :c"),
+                {"c": consent_id},
+            )
+            return int(found.scalar_one()) == 2
+
+    await wait_until(history_known, 60, "the consent history to arrive")
+    before = disclosure(subject, at=t0 + timedelta(minutes=1), consent_id=consent_id)
+    after = disclosure(subject, at=t0 + timedelta(minutes=6), consent_id=consent_id)
+    await publish(before, after)
+    await until_stored(engine, [before, after])
+
+    async def flagged() -> list[dict[str, Any]]:
+        response = await http.get(
+            "/disclosures", params={"subject": subject, "violations": True}, headers=AUDITOR
+        )
+        return list(response.json()["items"])
+
+    await wait_until(flagged, 30, "the violation to be flagged")
+    violations = await flagged()
+    assert [v["event_id"] for v in violations] == [str(after.event_id)]
+    assert [v["verdict"] for v in violations] == ["violation"]
+    listed = await http.get("/violations", params={"limit": 1000}, headers=AUDITOR)
+    assert listed.status_code == 200 and all(
+        v["verdict"] == "violation" for v in listed.json()["items"]
+    )
+    records = await read_topic(
+        events.AUDIT_VIOLATION_DETECTED,
+        until=lambda rs: any(r.key == subject.encode() for r in rs),
+    )
+    mine = [json.loads(r.value) for r in records if r.key == subject.encode()]
+    assert mine[0]["payload"]["disclosure_event_id"] == str(after.event_id)
+    assert "withdrawn" in mine[0]["payload"]["reason"]
+
+
+async def test_an_organisation_reads_only_its_own_disclosures(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    subject = unique("s")
+    mine = [disclosure(subject, "ph-philexport") for _ in range(3)]
+    theirs = [disclosure(subject, "th-board-of-trade") for _ in range(2)]
+    await publish(*mine, *theirs)
+    await until_stored(engine, [*mine, *theirs])
+    org = auth(Role.MEMBER_ORG, org_id="ph-philexport")
+
+    page = await http.get("/disclosures", params={"subject": subject}, headers=org)
+
+    assert {i["organisation_id"] for i in page.json()["items"]} == {"ph-philexport"}
+    assert len(page.json()["items"]) == 3
+    other = await http.get(
+        "/disclosures", params={"organisation": "th-board-of-trade"}, headers=org
+    )
+    assert other.status_code == 403
+    seq = (await stored(engine, [str(theirs[0].event_id)]))[0][0]
+    assert (await http.get(f"/entries/{seq}", headers=org)).status_code == 404
+    assert (await http.get("/disclosures")).status_code == 401
+
+
+async def test_queries_filter_page_and_export(http: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    subject = unique("s")
+    evs = [disclosure(subject) for _ in range(7)]
+    await publish(*evs)
+    await until_stored(engine, evs)
+
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"subject": subject, "limit": 3}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = (await http.get("/disclosures", params=params, headers=AUDITOR)).json()
+        seen += [i["event_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(str(e.event_id) for e in evs)
+
+    lines = await http.get(
+        "/disclosures/export", params={"subject": subject, "format": "jsonl"}, headers=AUDITOR
+    )
+    assert [json.loads(x)["subject_id"] for x in lines.text.splitlines()] == [subject] * 7
+    table = await http.get(
+        "/disclosures/export", params={"subject": subject, "format": "csv"}, headers=AUDITOR
+    )
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert len(rows) == 7 and rows[0]["organisation_id"] == "ph-philexport"
+
+    report = await http.get(
+        f"/subjects/{subject}/report", headers=auth(Role.SUBJECT, user_id=subject)
+    )
+    assert len(report.json()["items"]) == 7
+    someone = auth(Role.SUBJECT, user_id="someone-else")
+    assert (await http.get(f"/subjects/{subject}/report", headers=someone)).status_code == 403
+    window = {
+        "since": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "until": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+    }
+    affected = await http.get(
+        "/organisations/ph-philexport/subjects", params=window, headers=auth(Role.SECURITY)
+    )
+    assert subject in affected.json()["subjects"]
+
+
+async def test_erasure_keeps_the_entries_and_their_proofs_but_not_the_personal_part(
+    http: httpx.AsyncClient, engine: AsyncEngine, schema: str
+) -> None:
+    subject = unique("s")
+    evs = [disclosure(subject) for _ in range(3)]
+    await publish(*evs)
+    await until_stored(engine, evs)
+    await publish(
+        UserErased.create(
+            producer="registry",
+            subject_id=subject,
+            payload=UserErasedPayload(
+                user_id=subject, erased_at=datetime.now(UTC), requested_by="subject"
+            ),
+        )
+    )
+
+    async def erased() -> bool:
+        async with engine.connect() as conn:
+            left = await conn.execute(
+                text("SELECT count(*) FROM entry_personal WHERE subject_id = :s"), {"s": subject}
+            )
+            return int(left.scalar_one()) == 0
+
+    await wait_until(erased, 30, "the personal part to be erased")
+    assert len(await stored(engine, [str(e.event_id) for e in evs])) == 3
+    page = (await http.get("/disclosures", params={"subject": subject}, headers=AUDITOR)).json()
+    assert {i["subject_country"] for i in page["items"]} == {None}
+    public = Signer.from_seed(settings(schema).signing_seed()).public_key
+    await signed_head(http, 3)
+    assert (await verification.verify(create_sessions(engine), public)).ok
+
+
+async def test_malformed_events_go_to_the_dlq_and_the_rest_are_stored(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    good = disclosure(unique("s"))
+    broken = json.loads(good.to_bytes())
+    del broken["payload"]["actor"]
+    broken["event_id"] = str(uuid.uuid4())
+    marker = unique("garbage")
+    await produce(
+        (events.DATA_ACCESSED, marker.encode(), marker),
+        (events.DATA_ACCESSED, json.dumps(broken).encode(), broken["event_id"]),
+        (good.topic(), good.to_bytes(), good.subject_id),
+    )
+    await until_stored(engine, [good])
+    records = await read_topic(
+        events.dlq_topic(events.DATA_ACCESSED),
+        until=lambda rs: {marker, broken["event_id"]} <= {(r.key or b"").decode() for r in rs},
+    )
+    reasons = {
+        (r.key or b"").decode(): dict((k, v.decode()) for k, v in r.headers)["dlq-reason"]
+        for r in records
+    }
+    assert "payload.actor" in reasons[broken["event_id"]]
+    assert reasons[marker]
+
+
+async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
+    schema: str, engine: AsyncEngine
+) -> None:
+    evs = [disclosure(unique("s")) for _ in range(3000)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AUDIT_DB_SCHEMA": schema,
+        "AUDIT_HTTP_PORT": str(free_port()),
+        "AUDIT_INGEST_BATCH_SIZE": "200",
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.audit.main"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    first = spawn()
+    try:
+        await publish(*evs)
+        ids = [str(e.event_id) for e in evs]
+
+        async def some() -> bool:
+            try:
+                return len(await stored(engine, ids)) >= 400
+            except DBAPIError:  # the service has not migrated its schema yet
+                return False
+
+        await wait_until(some, 90, "part of the batch stream")
+        first.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.wait, 30)
+        partial = len(await stored(engine, ids))
+        assert partial < 3000, "the kill came after everything was stored; nothing was proven"
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = spawn()
+    try:
+        await until_stored(engine, evs, timeout=120)
+        await asyncio.sleep(2.0)
+    finally:
+        second.terminate()
+        await asyncio.to_thread(second.wait, 30)
+    rows = await stored(engine, ids)
+    assert len(rows) == 3000
+    assert len({s for s, _ in rows}) == 3000

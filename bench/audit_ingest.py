@@ -1,0 +1,223 @@
+"""End-to-end audit ingestion against a raw pipeline, in the same run.
+
+    .venv/bin/python -m bench.audit_ingest [EVENTS]      # default 50,000
+
+1. Raw pipeline (the baseline): EVENTS events on a topic of their own; aiokafka reads
+   them in batches and COPYs each batch into a plain table with asyncpg. No parsing,
+   no dedupe, no tree.
+2. The audit service (its own process, fresh schema): the same number of
+   ``data.accessed`` events, produced before it starts, read in batches, parsed,
+   deduplicated, hashed into the Merkle tree and committed, offsets after the commit.
+   Measured from its first entry to the last (the topic's older events count too).
+3. Latency at half that rate: events published at half the measured throughput for
+   10 s; publish-to-persist is each entry's ``recorded_at`` minus the event's
+   ``occurred_at`` (stamped just before sending).
+Needs `make up`.
+"""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import text
+
+from shared import events
+from shared.db import create_engine
+from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.kafka import ensure_topics
+from tests.support import DATABASE_URL, KAFKA, ROOT
+
+PLAIN_URL = DATABASE_URL.replace("postgresql+asyncpg", "postgresql")
+
+
+def event(n: int) -> DataAccessed:
+    subject = f"bench-subject-{n % 5000}"
+    return DataAccessed.create(
+        producer="bench",
+        subject_id=subject,
+        payload=DataAccessedPayload(
+            organisation_id="ph-philexport",
+            organisation_country="PH",
+            actor="analyst",
+            subject_id=subject,
+            subject_country="PH",
+            fields=["email_address"],
+            purpose="member_organisation_sharing",
+            legal_basis=LegalBasis.CONSENT,
+            channel="bench",
+            accessed_at=datetime.now(UTC),
+            decision=Decision.ALLOW,
+            consent_id="bench-consent",
+            consent_version=1,
+        ),
+    )
+
+
+async def produce(topic: str, count: int, rate: float | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, enable_idempotence=True)
+    await producer.start()
+    try:
+        began = time.perf_counter()
+        for n in range(count):
+            e = event(n)
+            await producer.send(topic, value=e.to_bytes(), key=e.subject_id.encode())
+            if rate is not None:
+                delay = began + (n + 1) / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def raw_pipeline(count: int) -> float:
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(KAFKA, {topic: 3})
+    await produce(topic, count)
+    db = await asyncpg.connect(PLAIN_URL)
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    await db.execute(f"CREATE TABLE public.{table} (k text, v bytea, p int, o bigint)")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=KAFKA,
+        group_id=table,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        max_poll_records=2000,
+    )
+    await consumer.start()
+    done, began = 0, None
+    try:
+        while done < count:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            records = [r for rs in batches.values() for r in rs]
+            if not records:
+                continue
+            began = began or time.perf_counter()
+            async with db.transaction():
+                await db.copy_records_to_table(
+                    table,
+                    schema_name="public",
+                    records=[(r.key.decode(), r.value, r.partition, r.offset) for r in records],
+                )
+            await consumer.commit()
+            done += len(records)
+        assert began is not None
+        return done / (time.perf_counter() - began)
+    finally:
+        await consumer.stop()
+        await db.execute(f"DROP TABLE public.{table}")
+        await db.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
+    await produce(events.DATA_ACCESSED, count)
+    schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "AUDIT_DB_SCHEMA": schema,
+        "AUDIT_HTTP_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    server = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "services.audit.main"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    engine = create_engine(DATABASE_URL, schema, pool_size=1)
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(120):
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.5)
+        total = await _topic_size(events.DATA_ACCESSED)
+        first_at = None
+        while True:
+            async with engine.connect() as conn:
+                n = int((await conn.execute(text("SELECT count(*) FROM entries"))).scalar_one())
+            if n and first_at is None:
+                first_at = time.perf_counter()
+            if n >= total:
+                break
+            await asyncio.sleep(0.2)
+        assert first_at is not None
+        throughput = n / (time.perf_counter() - first_at)
+        # latency at half the rate
+        before = datetime.now(UTC)
+        await produce(events.DATA_ACCESSED, int(throughput / 2 * 10), rate=throughput / 2)
+        await asyncio.sleep(3)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT extract(epoch FROM recorded_at - accessed_at) * 1000 FROM entries "
+                    "WHERE accessed_at >= :t ORDER BY 1"
+                ),
+                {"t": before},
+            )
+            latencies = [float(r[0]) for r in rows]
+        p50 = latencies[len(latencies) // 2]
+        p99 = latencies[int(len(latencies) * 0.99) - 1]
+        return throughput, p50, p99, n
+    finally:
+        server.terminate()
+        await asyncio.to_thread(server.wait)
+        await engine.dispose()
+        admin = create_engine(DATABASE_URL, "public", pool_size=1)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+async def _topic_size(topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        from aiokafka import TopicPartition
+
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not parts:
+            await consumer.topics()
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        starts = await consumer.beginning_offsets(parts)
+        ends = await consumer.end_offsets(parts)
+        return sum(ends[p] - starts[p] for p in parts)
+    finally:
+        await consumer.stop()
+
+
+async def main(count: int) -> None:
+    raw = await raw_pipeline(count)
+    audit, p50, p99, entries = await audit_pipeline(count)
+    lines = [
+        f"raw pipeline (aiokafka -> asyncpg COPY)   {raw:10,.0f} events/s",
+        f"audit service ({entries:,} entries)     {audit:10,.0f} events/s"
+        f"   ratio {audit / raw:.2f}",
+        f"publish-to-persist at half that rate      p50 {p50:.0f} ms  p99 {p99:.0f} ms",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000))

@@ -4,13 +4,18 @@ It walks through what the running stack can do today, against the real services.
 Each later feature adds a chapter here.
 """
 
+import base64
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from services.audit import merkle
+from services.audit.domain import tree_head_message
 from shared.auth import Role, mint_token
 from shared.settings import ServiceSettings
 
@@ -79,8 +84,10 @@ def consent_story(http: httpx.Client, secret: str) -> int:
     return int(not first["allow"] or abroad["allow"] or after["allow"])
 
 
-def registry_story(http: httpx.Client, secret: str) -> int:
-    """A user registers, publishes, is read by organisations, and is erased."""
+def registry_story(http: httpx.Client, secret: str) -> tuple[int, str, str]:
+    """A user registers, publishes, is read by organisations, and is erased.
+
+    Returns the number of surprises, the user's id and the allowed disclosure's id."""
     registry, consent = "http://127.0.0.1:8001", "http://127.0.0.1:8002"
     surprises = 0
 
@@ -245,7 +252,61 @@ def registry_story(http: httpx.Client, secret: str) -> int:
         410,
         "afterwards even an admin finds only that she was erased",
     )
-    return surprises
+    return surprises, uid, read["disclosure_id"]
+
+
+def audit_story(http: httpx.Client, secret: str, uid: str, disclosure_id: str) -> int:
+    """Find the disclosures in the audit log, and prove one is in the signed tree."""
+    audit = "http://127.0.0.1:8003"
+    auditor = {"Authorization": f"Bearer {mint_token(secret, role=Role.AUDITOR)}"}
+    deadline = time.monotonic() + 15
+    while True:
+        items = http.get(f"{audit}/disclosures", params={"subject": uid}, headers=auditor).json()[
+            "items"
+        ]
+        mine = [i for i in items if i["event_id"] == disclosure_id]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    if not mine:
+        say("  the disclosure did not reach the audit log in 15 s (expected it!)")
+        return 1
+    for item in items:
+        say(
+            f"  #{item['seq']:<6} {item['decision']:<5} {item['organisation_id']:<36}"
+            f" {','.join(item['fields'])}  ({item['decision_reason']})"
+        )
+    seq = mine[0]["seq"]
+    while True:
+        head = http.get(f"{audit}/tree-heads/latest", headers=auditor).json()
+        if head.get("tree_size", 0) > seq or time.monotonic() > deadline + 5:
+            break
+        time.sleep(0.3)
+    key = http.get(f"{audit}/public-key", headers=auditor).json()
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
+    size, root = head["tree_size"], base64.b64decode(head["root_hash"])
+    signed_at = datetime.fromtimestamp(head["timestamp"] / 1000, UTC)
+    try:
+        public.verify(base64.b64decode(head["signature"]), tree_head_message(size, root, signed_at))
+        signature_ok = True
+    except InvalidSignature:
+        signature_ok = False
+    proof = http.get(
+        f"{audit}/proofs/inclusion", params={"seq": seq, "tree_size": size}, headers=auditor
+    ).json()
+    entry = http.get(f"{audit}/entries/{seq}", headers=auditor).json()
+    leaf = merkle.leaf_hash(base64.b64decode(entry["leaf_data"]))
+    path = [base64.b64decode(p) for p in proof["audit_path"]]
+    included = merkle.verify_inclusion(leaf, seq, size, path, root)
+    say(
+        f"  signed tree head: {size} entries, key {key['key_id']}, signature "
+        f"{'verifies' if signature_ok else 'DOES NOT verify'}"
+    )
+    say(
+        f"  entry #{seq} is in that tree: {'proved' if included else 'NOT proved'}"
+        f" with {len(path)} hashes"
+    )
+    return int(not (signature_ok and included))
 
 
 def main() -> int:
@@ -270,9 +331,13 @@ def main() -> int:
         failures += consent_story(http, secret)
 
         chapter("4. The registry: a user's data, disclosed only as she allows, and erased")
-        failures += registry_story(http, secret)
+        surprises, uid, disclosure_id = registry_story(http, secret)
+        failures += surprises
 
-    chapter("5. Every call needs a bearer token naming a role")
+        chapter("5. The audit log: every disclosure and refusal, provably in a signed tree")
+        failures += audit_story(http, secret, uid, disclosure_id)
+
+    chapter("6. Every call needs a bearer token naming a role")
     token = mint_token(secret, role=Role.MEMBER_ORG, org_id="demo-org")
     say(f"  a member organisation's token: {token[:32]}...")
     say("  mint your own: make token ROLE=subject USER_ID=<id>")

@@ -9,7 +9,7 @@ so erasure deletes that row and the leaf, and every proof through it, stays vali
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -58,7 +58,7 @@ class Entry:
 
     def leaf(self) -> bytes:
         """The leaf data the Merkle tree hashes (RFC 6962 ``leaf_input``)."""
-        body = asdict(self)
+        body = dict(self.__dict__)  # not dataclasses.asdict: its deep copy was half the cost
         body["accessed_at"] = timestamp(self.accessed_at)
         body["recorded_at"] = timestamp(self.recorded_at)
         body["fields"] = list(self.fields)

@@ -28,8 +28,9 @@ def canonical(value: Any) -> bytes:
 
 
 def personal_digest(salt: bytes, subject_country: str | None) -> bytes:
-    """The commitment to the entry's personal part; useless without the salt."""
-    return hashlib.sha256(salt + canonical({"subject_country": subject_country})).digest()
+    """The commitment to the entry's personal part: SHA-256(salt || 0x00 || country or
+    empty); useless without the salt."""
+    return hashlib.sha256(salt + b"\x00" + (subject_country or "").encode()).digest()
 
 
 @dataclass(frozen=True)

@@ -239,9 +239,14 @@ async def test_every_event_is_stored_once_even_when_delivered_twice(
 async def test_update_delete_and_truncate_on_the_log_are_refused(
     http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    evs = [disclosure(unique("s"))]
+    evs = [disclosure(unique("s")) for _ in range(4)]
     await publish(*evs)
     await until_stored(engine, evs)
+    await signed_head(http, 4)  # so every table below holds rows the triggers must guard
+    for table in ("entries", "tree_nodes", "tree_heads"):
+        async with engine.connect() as conn:
+            count = await conn.execute(text(f"SELECT count(*) FROM {table}"))
+            assert int(count.scalar_one()) > 0, table
     for statement in (
         "UPDATE entries SET actor = 'someone else'",
         "DELETE FROM entries",

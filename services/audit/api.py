@@ -74,6 +74,11 @@ class DisclosurePage(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: int | None
 
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]], limit: int) -> "DisclosurePage":
+        """A full page points at the next one; a short page is the last."""
+        return cls(items=rows, next_cursor=rows[-1]["seq"] if len(rows) == limit else None)
+
 
 @router.get("/disclosures", summary="Disclosures, filtered, a page at a time")
 async def disclosures(
@@ -84,7 +89,7 @@ async def disclosures(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DisclosurePage:
     rows = await queries.page(sessions, _filters(principal, params), after=cursor, limit=limit)
-    return DisclosurePage(items=rows, next_cursor=rows[-1]["seq"] if len(rows) == limit else None)
+    return DisclosurePage.of(rows, limit)
 
 
 @router.get("/disclosures/export", summary="The same, streamed as CSV or JSON lines")
@@ -113,7 +118,7 @@ async def violations(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DisclosurePage:
     rows = await queries.page(sessions, Filters(violations_only=True), after=cursor, limit=limit)
-    return DisclosurePage(items=rows, next_cursor=rows[-1]["seq"] if len(rows) == limit else None)
+    return DisclosurePage.of(rows, limit)
 
 
 @router.get("/subjects/{user_id}/report", summary="Who received my data: the right to be informed")
@@ -127,7 +132,7 @@ async def subject_report(
     if principal.role is Role.SUBJECT and principal.user_id != user_id:
         raise Forbidden("a data subject sees only their own report", field="user_id")
     rows = await queries.page(sessions, Filters(subject=user_id), after=cursor, limit=limit)
-    return DisclosurePage(items=rows, next_cursor=rows[-1]["seq"] if len(rows) == limit else None)
+    return DisclosurePage.of(rows, limit)
 
 
 @router.get(

@@ -7,7 +7,7 @@ handed the batch again and the log's unique event ids turn the copies away.
 """
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream import Context
 from faststream.kafka import KafkaRouter
@@ -21,11 +21,25 @@ from shared.kafka import consumer_options, dead_letter_record, describe, is_tran
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+EventT = TypeVar("EventT", bound=events.Envelope)
 
 
 async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
     """Leave each record's bytes as they are: the handler parses them one by one."""
     return list(message.body)
+
+
+async def parse(
+    message: StreamMessage[Any], event_type: type[EventT], runtime: Runtime
+) -> list[EventT]:
+    """The batch's records that parse as ``event_type``; the others go to the DLQ."""
+    parsed: list[EventT] = []
+    for record in message.raw_message:
+        try:
+            parsed.append(event_type.model_validate_json(record.value or b""))
+        except (ValidationError, ValueError) as exc:
+            await dead_letter_record(runtime.broker, record, reason=describe(exc))
+    return parsed
 
 
 def build_router(group: str, batch_size: int) -> KafkaRouter:
@@ -50,12 +64,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         message: StreamMessage[Any] = Context("message"),
         runtime: Runtime = Context("runtime"),
     ) -> None:
-        batch: list[events.DataAccessed] = []
-        for record in message.raw_message:
-            try:
-                batch.append(events.DataAccessed.model_validate_json(record.value or b""))
-            except (ValidationError, ValueError) as exc:
-                await dead_letter_record(runtime.broker, record, reason=describe(exc))
+        batch = await parse(message, events.DataAccessed, runtime)
         delay = 0.2
         while True:  # the offsets wait until the batch is in the log
             try:
@@ -83,12 +92,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
             message: StreamMessage[Any] = Context("message"),
             runtime: Runtime = Context("runtime"),
         ) -> None:
-            changes = []
-            for record in message.raw_message:
-                try:
-                    changes.append(event_type.model_validate_json(record.value or b""))
-                except (ValidationError, ValueError) as exc:
-                    await dead_letter_record(runtime.broker, record, reason=describe(exc))
+            changes = await parse(message, event_type, runtime)
             await service.record_consents(runtime.sessions, changes)  # type: ignore[arg-type]
 
     consent_subscriber(events.CONSENT_GRANTED, events.ConsentGranted)

@@ -149,6 +149,15 @@ class _Input(BaseModel):
         return value
 
 
+def _phone_in_country_of_residence(
+    cls: type[BaseModel], value: str | None, info: ValidationInfo
+) -> str | None:
+    """E.164; a national number is read in the country of residence given before it."""
+    if value is None:
+        return None
+    return phone_number(value, info.data.get("country_of_residence"))
+
+
 class RegistrationIn(_Input):
     """What registering asks for: the first policy's required and optional fields."""
 
@@ -175,12 +184,7 @@ class RegistrationIn(_Input):
     number_of_employees: int | None = PydanticField(default=None, ge=0, le=10_000_000)
     language: LanguageTag = "en"
 
-    @field_validator("phone_number")
-    @classmethod
-    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        return phone_number(value, info.data.get("country_of_residence"))
+    _phone = field_validator("phone_number")(_phone_in_country_of_residence)
 
 
 class RegistrationUpdate(_Input):
@@ -203,12 +207,7 @@ class RegistrationUpdate(_Input):
     number_of_employees: int | None = PydanticField(default=None, ge=0, le=10_000_000)
     language: LanguageTag | None = None
 
-    @field_validator("phone_number")
-    @classmethod
-    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        return phone_number(value, info.data.get("country_of_residence"))
+    _phone = field_validator("phone_number")(_phone_in_country_of_residence)
 
 
 class UserOut(BaseModel):

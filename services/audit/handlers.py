@@ -1,9 +1,10 @@
 """Kafka side of the audit service: what it consumes and what it publishes.
 
-``data.accessed`` is consumed in batches: each batch is parsed record by record (what
-does not parse goes to the DLQ with the reason), appended to the log in one database
-transaction, and only then are the offsets committed. A consumer killed mid-batch is
-handed the batch again and the log's unique event ids turn the copies away.
+``data.accessed`` is consumed in batches: each batch is decoded record by record
+(``records.decode``; what does not decode goes to the DLQ with the reason), appended to
+the log in one database transaction, and only then are the offsets committed. A
+consumer killed mid-batch is handed the batch again and the log's unique event ids turn
+the copies away.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from faststream.kafka import KafkaRouter
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
-from services.audit import service
+from services.audit import records, service
 from shared import events
 from shared.app import Runtime
 from shared.kafka import consumer_options, dead_letter_record, describe, is_transient
@@ -64,7 +65,12 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         message: StreamMessage[Any] = Context("message"),
         runtime: Runtime = Context("runtime"),
     ) -> None:
-        batch = await parse(message, events.DataAccessed, runtime)
+        batch: list[records.Access] = []
+        for record in message.raw_message:
+            try:
+                batch.append(records.decode(record.value or b""))
+            except records.InvalidRecord as exc:
+                await dead_letter_record(runtime.broker, record, reason=str(exc))
         delay = 0.2
         while True:  # the offsets wait until the batch is in the log
             try:

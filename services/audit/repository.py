@@ -102,11 +102,8 @@ async def append(
     await conn.copy_records_to_table("entries", records=records, columns=ENTRY_COLUMNS)
     await conn.copy_records_to_table(
         "entry_personal",
-        records=[
-            (first + i, e.subject_id, salt, country)
-            for i, (e, (salt, country)) in enumerate(zip(entries, personal, strict=True))
-        ],
-        columns=("seq", "subject_id", "salt", "subject_country"),
+        records=[(first + i, salt, country) for i, (salt, country) in enumerate(personal)],
+        columns=("seq", "salt", "subject_country"),
     )
     node_rows = list(nodes)
     if node_rows:
@@ -256,7 +253,11 @@ async def add_checks(session: AsyncSession, rows: Sequence[tuple[int, str, str, 
 async def erase_subject(session: AsyncSession, user_id: str, at: datetime) -> int:
     """Delete the personal parts of the subject's entries; the entries and proofs stay."""
     deleted = await session.execute(
-        text("DELETE FROM entry_personal WHERE subject_id = :u"), {"u": user_id}
+        text(
+            "DELETE FROM entry_personal WHERE seq IN "
+            "(SELECT seq FROM entries WHERE subject_id = :u)"
+        ),
+        {"u": user_id},
     )
     await session.execute(
         text("INSERT INTO erasures (user_id, erased_at) VALUES (:u, :t) ON CONFLICT DO NOTHING"),

@@ -25,14 +25,15 @@ from services.audit.domain import (
     awaits_history,
     check,
     personal_digest,
+    timestamp,
     tree_head_message,
 )
 from services.audit.exceptions import InvalidRequest, NotFound
+from services.audit.records import Access, utc
 from shared.db import Sessions, transaction
 from shared.events import (
     ConsentGranted,
     ConsentWithdrawn,
-    DataAccessed,
     UserErased,
     ViolationDetected,
     ViolationDetectedPayload,
@@ -95,12 +96,12 @@ async def _reload(session: Any, audit_log: AuditLog) -> None:
     audit_log.frontier = merkle.Frontier(size, {level: stored[(level, i)] for level, i in keys})
 
 
-def to_entry(event: DataAccessed, recorded_at: datetime, salt: bytes) -> Entry:
+def to_entry(event: Access, recorded_at: datetime, salt: bytes) -> Entry:
     p = event.payload
     return Entry(
-        event_id=str(event.event_id),
+        event_id=event.event_id,
         producer=event.producer,
-        accessed_at=p.accessed_at,
+        accessed_at=utc(p.accessed_at),
         recorded_at=recorded_at,
         organisation_id=p.organisation_id,
         organisation_country=p.organisation_country,
@@ -120,34 +121,66 @@ def to_entry(event: DataAccessed, recorded_at: datetime, salt: bytes) -> Entry:
     )
 
 
-async def append(sessions: Sessions, audit_log: AuditLog, batch: Sequence[DataAccessed]) -> int:
+@dataclass
+class Prepared:
+    """A batch turned into entries and leaf hashes, ready to be numbered and written."""
+
+    entries: list[Entry]
+    leaves: list[bytes]
+    personal: list[tuple[bytes, str | None]]
+
+
+def prepare(batch: Sequence[Access]) -> Prepared:
+    """The CPU half of an append, done before the database is asked for anything."""
+    unique: dict[str, Access] = {}
+    for event in batch:
+        unique.setdefault(event.event_id, event)
+    now = datetime.now(UTC)
+    recorded = timestamp(now)
+    noise = os.urandom(16 * len(unique))
+    salts = [noise[i : i + 16] for i in range(0, len(noise), 16)]
+    entries = [
+        to_entry(event, now, salt) for event, salt in zip(unique.values(), salts, strict=True)
+    ]
+    return Prepared(
+        entries=entries,
+        leaves=[merkle.leaf_hash(e.leaf(recorded)) for e in entries],
+        personal=[
+            (salt, event.payload.subject_country)
+            for salt, event in zip(salts, unique.values(), strict=True)
+        ],
+    )
+
+
+async def append(sessions: Sessions, audit_log: AuditLog, batch: Sequence[Access]) -> int:
     """Add the events not yet in the log, in order; return how many were new."""
+    return await _write(sessions, audit_log, prepare(batch))
+
+
+async def _write(sessions: Sessions, audit_log: AuditLog, ready: Prepared) -> int:
+    """Number the prepared entries not yet in the log and write them in one transaction."""
     async with audit_log.lock:
         async with transaction(sessions) as session:
             await repository.lock_appends(session)
             if await repository.size(session) != audit_log.size:
                 await _reload(session, audit_log)  # another replica appended meanwhile
-            known = await repository.known_event_ids(session, [str(e.event_id) for e in batch])
-            fresh: dict[str, DataAccessed] = {}
-            for event in batch:
-                key = str(event.event_id)
-                if key not in known and key not in fresh:
-                    fresh[key] = event
-            if not fresh:
+            known = await repository.known_event_ids(session, [e.event_id for e in ready.entries])
+            if known:
+                keep = [i for i, e in enumerate(ready.entries) if e.event_id not in known]
+                ready = Prepared(
+                    entries=[ready.entries[i] for i in keep],
+                    leaves=[ready.leaves[i] for i in keep],
+                    personal=[ready.personal[i] for i in keep],
+                )
+            if not ready.entries:
                 return 0
-            now = datetime.now(UTC)
-            salts = [os.urandom(16) for _ in fresh]
-            entries = [to_entry(e, now, s) for e, s in zip(fresh.values(), salts, strict=True)]
-            leaves = [merkle.leaf_hash(e.leaf()) for e in entries]
             grown = merkle.Frontier(audit_log.size, dict(audit_log.frontier.roots))
-            nodes = grown.append(leaves)
-            personal = [
-                (salt, e.payload.subject_country)
-                for salt, e in zip(salts, fresh.values(), strict=True)
-            ]
-            await repository.append(session, audit_log.size, entries, leaves, personal, nodes)
+            nodes = grown.append(ready.leaves)
+            await repository.append(
+                session, audit_log.size, ready.entries, ready.leaves, ready.personal, nodes
+            )
         audit_log.frontier = grown  # only once the transaction committed
-    return len(entries)
+    return len(ready.entries)
 
 
 async def sign_tree_head(sessions: Sessions, audit_log: AuditLog, signer: Signer) -> int | None:

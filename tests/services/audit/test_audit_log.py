@@ -481,6 +481,8 @@ async def test_erasure_keeps_the_entries_and_their_proofs_but_not_the_personal_p
     evs = [disclosure(subject) for _ in range(3)]
     await publish(*evs)
     await until_stored(engine, evs)
+    before = (await http.get("/disclosures", params={"subject": subject}, headers=AUDITOR)).json()
+    assert [i["subject_country"] for i in before["items"]] == ["PH"] * 3
     await publish(
         UserErased.create(
             producer="registry",
@@ -494,7 +496,11 @@ async def test_erasure_keeps_the_entries_and_their_proofs_but_not_the_personal_p
     async def erased() -> bool:
         async with engine.connect() as conn:
             left = await conn.execute(
-                text("SELECT count(*) FROM entry_personal WHERE subject_id = :s"), {"s": subject}
+                text(
+                    "SELECT count(*) FROM entry_personal p JOIN entries e USING (seq) "
+                    "WHERE e.subject_id = :s"
+                ),
+                {"s": subject},
             )
             return int(left.scalar_one()) == 0
 
@@ -511,26 +517,49 @@ async def test_malformed_events_go_to_the_dlq_and_the_rest_are_stored(
     http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     good = disclosure(unique("s"))
-    broken = json.loads(good.to_bytes())
-    del broken["payload"]["actor"]
-    broken["event_id"] = str(uuid.uuid4())
+
+    def broken(change: Callable[[dict[str, Any]], None]) -> tuple[str, bytes, str]:
+        body = json.loads(good.to_bytes())
+        body["event_id"] = str(uuid.uuid4())
+        change(body["payload"])
+        return (events.DATA_ACCESSED, json.dumps(body).encode(), body["event_id"])
+
+    no_actor = broken(lambda p: p.pop("actor"))
+    # Valid by the contract, but no column could hold them: each would have failed the
+    # whole batch in the database.
+    nul = broken(lambda p: p.update(actor="ana\x00lyst"))
+    country = broken(lambda p: p.update(organisation_country="PHL"))
+    version = broken(lambda p: p.update(consent_version=2**40))
     marker = unique("garbage")
     await produce(
         (events.DATA_ACCESSED, marker.encode(), marker),
-        (events.DATA_ACCESSED, json.dumps(broken).encode(), broken["event_id"]),
+        no_actor,
+        nul,
+        country,
+        version,
         (good.topic(), good.to_bytes(), good.subject_id),
     )
     await until_stored(engine, [good])
+    expected = {marker, no_actor[2], nul[2], country[2], version[2]}
     records = await read_topic(
         events.dlq_topic(events.DATA_ACCESSED),
-        until=lambda rs: {marker, broken["event_id"]} <= {(r.key or b"").decode() for r in rs},
+        until=lambda rs: expected <= {(r.key or b"").decode() for r in rs},
     )
     reasons = {
         (r.key or b"").decode(): dict((k, v.decode()) for k, v in r.headers)["dlq-reason"]
         for r in records
     }
-    assert "payload.actor" in reasons[broken["event_id"]]
-    assert reasons[marker]
+    assert "payload.actor" in reasons[no_actor[2]]
+    assert "payload.actor: holds a NUL" in reasons[nul[2]]
+    assert "payload.organisation_country" in reasons[country[2]]
+    assert "payload.consent_version" in reasons[version[2]]
+    assert "not valid JSON" in reasons[marker]
+    async with engine.connect() as conn:
+        stored_ids = await conn.execute(
+            text("SELECT count(*) FROM entries WHERE event_id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [no_actor[2], nul[2], country[2], version[2]]},
+        )
+        assert stored_ids.scalar_one() == 0
 
 
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(

@@ -32,7 +32,9 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         audit_log = service.AuditLog()
         await service.load(runtime.sessions, audit_log)
         signer = service.Signer.from_seed(settings.signing_seed())
-        runtime.extras.update(log=audit_log, signer=signer)
+        runtime.extras.update(
+            log=audit_log, signer=signer, writer=handlers.Writer(runtime.sessions, audit_log)
+        )
         runtime.extras["tasks"] = [
             asyncio.create_task(
                 _every(
@@ -53,6 +55,8 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         ]
 
     async def stop(runtime: Runtime) -> None:
+        if "writer" in runtime.extras:
+            await runtime.extras["writer"].close()
         for task in runtime.extras.get("tasks", []):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -130,34 +130,39 @@ class Prepared:
     personal: list[tuple[bytes, str | None]]
 
 
-def prepare(batch: Sequence[Access]) -> Prepared:
-    """The CPU half of an append, done before the database is asked for anything."""
-    unique: dict[str, Access] = {}
+STEP = 250
+"""Events prepared between two turns of the event loop (a batch's write in flight
+takes its next step in each turn)."""
+
+
+async def prepare(batch: Sequence[Access]) -> Prepared:
+    """The CPU half of an append: entries, salts and leaf hashes, before the database is
+    asked for anything. Copies of one event in the batch are prepared once."""
+    first: dict[str, Access] = {}
     for event in batch:
-        unique.setdefault(event.event_id, event)
+        first.setdefault(event.event_id, event)
+    unique = list(first.values())
     now = datetime.now(UTC)
     recorded = timestamp(now)
     noise = os.urandom(16 * len(unique))
-    salts = [noise[i : i + 16] for i in range(0, len(noise), 16)]
-    entries = [
-        to_entry(event, now, salt) for event, salt in zip(unique.values(), salts, strict=True)
-    ]
-    return Prepared(
-        entries=entries,
-        leaves=[merkle.leaf_hash(e.leaf(recorded)) for e in entries],
-        personal=[
-            (salt, event.payload.subject_country)
-            for salt, event in zip(salts, unique.values(), strict=True)
-        ],
-    )
+    ready = Prepared(entries=[], leaves=[], personal=[])
+    for start in range(0, len(unique), STEP):
+        for i, event in enumerate(unique[start : start + STEP], start):
+            salt = noise[16 * i : 16 * i + 16]
+            entry = to_entry(event, now, salt)
+            ready.entries.append(entry)
+            ready.leaves.append(merkle.leaf_hash(entry.leaf(recorded)))
+            ready.personal.append((salt, event.payload.subject_country))
+        await asyncio.sleep(0)
+    return ready
 
 
 async def append(sessions: Sessions, audit_log: AuditLog, batch: Sequence[Access]) -> int:
     """Add the events not yet in the log, in order; return how many were new."""
-    return await _write(sessions, audit_log, prepare(batch))
+    return await write(sessions, audit_log, await prepare(batch))
 
 
-async def _write(sessions: Sessions, audit_log: AuditLog, ready: Prepared) -> int:
+async def write(sessions: Sessions, audit_log: AuditLog, ready: Prepared) -> int:
     """Number the prepared entries not yet in the log and write them in one transaction."""
     async with audit_log.lock:
         async with transaction(sessions) as session:

@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -560,6 +562,56 @@ async def test_malformed_events_go_to_the_dlq_and_the_rest_are_stored(
             {"ids": [no_actor[2], nul[2], country[2], version[2]]},
         )
         assert stored_ids.scalar_one() == 0
+
+
+async def committed(group: str, partition: TopicPartition) -> int:
+    """The consumer group's committed offset on ``partition`` (-1 when none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    found = offsets.get(partition)
+    return -1 if found is None else found.offset
+
+
+async def test_offsets_are_committed_only_once_the_batch_is_in_the_log(
+    http: httpx.AsyncClient, engine: AsyncEngine, schema: str
+) -> None:
+    group = f"{schema}.{events.DATA_ACCESSED}"
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
+    await producer.start()
+    try:
+        first = disclosure(unique("s"))
+        await publish(first)
+        await until_stored(engine, [first])
+        # Hold the log: an appender's COPY waits for this lock, as for a slow database.
+        holder = await asyncpg.connect(
+            DATABASE_URL.replace("postgresql+asyncpg", "postgresql"),
+            server_settings={"search_path": schema},
+        )
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("LOCK TABLE entries IN SHARE ROW EXCLUSIVE MODE")
+        try:
+            second = disclosure(unique("s"))
+            sent = await producer.send_and_wait(second.topic(), second.to_bytes(), key=second.key())
+            where = TopicPartition(sent.topic, sent.partition)
+            await asyncio.sleep(3)  # long enough for the batch to be read and stuck
+            assert await stored(engine, [str(second.event_id)]) == []
+            assert await committed(group, where) <= sent.offset
+        finally:
+            await held.rollback()
+            await holder.close()
+        await until_stored(engine, [second])
+
+        async def moved_on() -> bool:
+            return await committed(group, where) > sent.offset
+
+        await wait_until(moved_on, 30, "the offset to be committed after the write")
+    finally:
+        await producer.stop()
 
 
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(

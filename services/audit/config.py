@@ -4,7 +4,7 @@ import base64
 import hashlib
 from typing import ClassVar
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import Environment, ServiceSettings
@@ -29,6 +29,9 @@ class AuditSettings(ServiceSettings):
     check_seconds: float = 1.0
     """How often unchecked disclosures are checked against the consent history."""
     ingest_batch_size: int = 2000
+    ingest_workers: int = Field(default=1, ge=0, le=1)
+    """1: records are decoded and hashed in a worker process while the service reads and
+    writes; 0: in the service's own process."""
 
     @model_validator(mode="after")
     def _signing_key_outside_development(self) -> "AuditSettings":

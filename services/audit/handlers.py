@@ -10,6 +10,9 @@ the copies away.
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -20,7 +23,7 @@ from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
-from services.audit import records, service
+from services.audit import service
 from shared import events
 from shared.app import Runtime
 from shared.db import Sessions
@@ -30,7 +33,9 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 EventT = TypeVar("EventT", bound=events.Envelope)
 CLOSE_SECONDS = 10.0
-"""How long a stopping service waits for the batch it is writing."""
+"""How long a stopping service waits for the batches it has yet to write."""
+QUEUED_BATCHES = 2
+"""Batches read and waiting for the log's writer; the reader waits beyond that."""
 
 
 async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
@@ -51,43 +56,81 @@ async def parse(
     return parsed
 
 
+class Reader:
+    """Decodes and prepares batches, in a worker process when ``workers`` is 1: the
+    event loop then goes on reading Kafka and writing the batch before meanwhile."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def start(self) -> None:
+        if self.workers:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            await self.read([])  # the worker imports the service now, not on the first batch
+
+    async def read(self, values: list[bytes]) -> service.Read:
+        if self._pool is None:
+            return service.read(values)
+        loop = asyncio.get_running_loop()
+        try:
+            packed = await loop.run_in_executor(self._pool, service.read_packed, values)
+        except BrokenProcessPool:
+            log.warning("audit.reader_restarted")  # the worker died: start another
+            self._pool.shutdown(wait=False)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            return service.read(values)
+        return service.unpack_read(packed)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Writer:
     """Writes prepared batches to the log one after another, and commits each batch's
     offsets only once the batch is in the log.
 
-    The write runs in the background so that the next batch is read, decoded and hashed
-    while the database takes this one; before that one starts, this one has finished.
-    A crash loses only uncommitted offsets: the batches come again and the log's unique
-    event ids turn the copies away.
+    The writes run in a task of their own behind a short queue, so that the next batch
+    is fetched, decoded and hashed while the database takes this one. A crash loses
+    only uncommitted offsets: the batches come again and the log's unique event ids turn
+    the copies away.
     """
 
     def __init__(self, sessions: Sessions, audit_log: service.AuditLog) -> None:
         self.sessions = sessions
         self.audit_log = audit_log
-        self._writing: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[tuple[service.Prepared, Any, dict[TopicPartition, int]]]
+        self._queue = asyncio.Queue(maxsize=QUEUED_BATCHES)
+        self._task: asyncio.Task[None] | None = None
 
     async def submit(
         self, ready: service.Prepared, consumer: Any, consumed: Sequence[ConsumerRecord[Any, Any]]
     ) -> None:
-        """Wait for the batch before, then start writing this one."""
+        """Queue a batch for writing; waits while ``QUEUED_BATCHES`` are queued."""
         offsets: dict[TopicPartition, int] = {}
         for record in consumed:
             partition = TopicPartition(record.topic, record.partition)
             offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
-        await self.drain()
-        self._writing = asyncio.create_task(self._write(ready, consumer, offsets))
-
-    async def drain(self) -> None:
-        """Wait until the batch being written is in the log."""
-        if self._writing is not None:
-            await self._writing
-            self._writing = None
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        await self._queue.put((ready, consumer, offsets))
 
     async def close(self) -> None:
-        """Let the write in flight finish, or give it up after ``CLOSE_SECONDS``."""
-        if self._writing is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._writing, CLOSE_SECONDS)
+        """Let the queued batches be written, or give them up after ``CLOSE_SECONDS``."""
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), CLOSE_SECONDS)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            ready, consumer, offsets = await self._queue.get()
+            await self._write(ready, consumer, offsets)
+            self._queue.task_done()
 
     async def _write(
         self, ready: service.Prepared, consumer: Any, offsets: dict[TopicPartition, int]
@@ -131,17 +174,19 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         message: KafkaMessage = Context("message"),
         runtime: Runtime = Context("runtime"),
     ) -> None:
-        batch: list[records.Access] = []
-        for n, record in enumerate(message.raw_message, 1):
-            try:
-                batch.append(records.decode(record.value or b""))
-            except records.InvalidRecord as exc:
-                await dead_letter_record(runtime.broker, record, reason=str(exc))
-            if n % service.STEP == 0:
-                await asyncio.sleep(0)  # the write in flight takes its next step
-        writer: Writer = runtime.extras["writer"]
-        ready = await service.prepare(batch)
-        await writer.submit(ready, message.consumer, message.raw_message)
+        consumed = message.raw_message
+        try:
+            reader: Reader = runtime.extras["reader"]
+            done = await reader.read([record.value or b"" for record in consumed])
+            for index, reason in done.refused:
+                await dead_letter_record(runtime.broker, consumed[index], reason=reason)
+            writer: Writer = runtime.extras["writer"]
+            await writer.submit(done.ready, message.consumer, consumed)
+        except BaseException:
+            # Offsets are the writer's to commit (the manual policy): a batch that did
+            # not reach it is read again, or a later commit would pass over it.
+            await message.nack()
+            raise
 
     def consent_subscriber(topic: str, event_type: type[events.Envelope]) -> None:
         # Batched too: a new replica reads the whole consent history before it can judge.

@@ -32,8 +32,13 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         audit_log = service.AuditLog()
         await service.load(runtime.sessions, audit_log)
         signer = service.Signer.from_seed(settings.signing_seed())
+        reader = handlers.Reader(workers=settings.ingest_workers)
+        await reader.start()
         runtime.extras.update(
-            log=audit_log, signer=signer, writer=handlers.Writer(runtime.sessions, audit_log)
+            log=audit_log,
+            signer=signer,
+            reader=reader,
+            writer=handlers.Writer(runtime.sessions, audit_log),
         )
         runtime.extras["tasks"] = [
             asyncio.create_task(
@@ -57,6 +62,8 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
     async def stop(runtime: Runtime) -> None:
         if "writer" in runtime.extras:
             await runtime.extras["writer"].close()
+        if "reader" in runtime.extras:
+            runtime.extras["reader"].close()
         for task in runtime.extras.get("tasks", []):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from services.audit import merkle, repository
+from services.audit import merkle, records, repository
 from services.audit.domain import (
     ConsentChange,
     Entry,
@@ -121,8 +122,7 @@ def to_entry(event: Access, recorded_at: datetime, salt: bytes) -> Entry:
     )
 
 
-@dataclass
-class Prepared:
+class Prepared(msgspec.Struct, gc=False):
     """A batch turned into entries and leaf hashes, ready to be numbered and written."""
 
     entries: list[Entry]
@@ -130,36 +130,62 @@ class Prepared:
     personal: list[tuple[bytes, str | None]]
 
 
-STEP = 250
-"""Events prepared between two turns of the event loop (a batch's write in flight
-takes its next step in each turn)."""
+class Read(msgspec.Struct, gc=False):
+    """A batch of records, read: what is ready for the log, and what was refused and why
+    (by the record's index in the batch)."""
+
+    ready: Prepared
+    refused: list[tuple[int, str]]
 
 
-async def prepare(batch: Sequence[Access]) -> Prepared:
+def prepare(batch: Sequence[Access]) -> Prepared:
     """The CPU half of an append: entries, salts and leaf hashes, before the database is
     asked for anything. Copies of one event in the batch are prepared once."""
     first: dict[str, Access] = {}
     for event in batch:
         first.setdefault(event.event_id, event)
-    unique = list(first.values())
     now = datetime.now(UTC)
     recorded = timestamp(now)
-    noise = os.urandom(16 * len(unique))
+    noise = os.urandom(16 * len(first))
     ready = Prepared(entries=[], leaves=[], personal=[])
-    for start in range(0, len(unique), STEP):
-        for i, event in enumerate(unique[start : start + STEP], start):
-            salt = noise[16 * i : 16 * i + 16]
-            entry = to_entry(event, now, salt)
-            ready.entries.append(entry)
-            ready.leaves.append(merkle.leaf_hash(entry.leaf(recorded)))
-            ready.personal.append((salt, event.payload.subject_country))
-        await asyncio.sleep(0)
+    for i, event in enumerate(first.values()):
+        salt = noise[16 * i : 16 * i + 16]
+        entry = to_entry(event, now, salt)
+        ready.entries.append(entry)
+        ready.leaves.append(merkle.leaf_hash(entry.leaf(recorded)))
+        ready.personal.append((salt, event.payload.subject_country))
     return ready
+
+
+def read(values: Sequence[bytes]) -> Read:
+    """Decode a batch of ``data.accessed`` records and prepare the valid ones."""
+    batch: list[Access] = []
+    refused: list[tuple[int, str]] = []
+    for index, value in enumerate(values):
+        try:
+            batch.append(records.decode(value))
+        except records.InvalidRecord as exc:
+            refused.append((index, str(exc)))
+    return Read(ready=prepare(batch), refused=refused)
+
+
+def read_packed(values: Sequence[bytes]) -> bytes:
+    """:func:`read` for a worker process: the result as MessagePack, which crosses the
+    process boundary several times faster than pickled objects."""
+    return _packer.encode(read(values))
+
+
+def unpack_read(data: bytes) -> Read:
+    return _unpacker.decode(data)
+
+
+_packer = msgspec.msgpack.Encoder()
+_unpacker = msgspec.msgpack.Decoder(Read)
 
 
 async def append(sessions: Sessions, audit_log: AuditLog, batch: Sequence[Access]) -> int:
     """Add the events not yet in the log, in order; return how many were new."""
-    return await write(sessions, audit_log, await prepare(batch))
+    return await write(sessions, audit_log, prepare(batch))
 
 
 async def write(sessions: Sessions, audit_log: AuditLog, ready: Prepared) -> int:

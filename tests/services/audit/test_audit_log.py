@@ -614,6 +614,35 @@ async def test_offsets_are_committed_only_once_the_batch_is_in_the_log(
         await producer.stop()
 
 
+async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
+    schema: str, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offsets are committed by the writer (the manual policy), so a batch that never
+    reached it must be fetched again, or the next batch's commit would pass over it."""
+    from services.audit import service
+
+    first = disclosure(unique("s"))
+    marker = str(first.event_id).encode()
+    failures: list[int] = []
+    real_read = service.read
+
+    def flaky(values: list[bytes]) -> service.Read:
+        if not failures and any(marker in value for value in values):
+            failures.append(len(values))
+            raise RuntimeError("the reader failed once")
+        return real_read(values)
+
+    monkeypatch.setattr(service, "read", flaky)
+    app: FastAPI = build_app(settings(schema, ingest_workers=0))
+    async with app.router.lifespan_context(app):
+        await publish(first)
+        later = [disclosure(unique("s")) for _ in range(5)]
+        await publish(*later)
+        await until_stored(engine, later, timeout=30)
+        await until_stored(engine, [first], timeout=10)
+    assert failures, "the reader never failed: the test proved nothing"
+
+
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
     schema: str, engine: AsyncEngine
 ) -> None:

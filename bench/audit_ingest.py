@@ -6,8 +6,9 @@
    them in batches and COPYs each batch into a plain table with asyncpg. No parsing,
    no dedupe, no tree.
 2. The audit service (its own process, fresh schema): the same number of
-   ``data.accessed`` events, produced before it starts, read in batches, parsed,
-   deduplicated, hashed into the Merkle tree and committed, offsets after the commit.
+   ``data.accessed`` events, produced before it starts, read in batches, decoded and
+   hashed in its worker process, deduplicated, added to the Merkle tree and committed,
+   offsets after the commit.
    Measured from its first entry to the last (the topic's older events count too).
 3. Latency at half that rate: events published at half the measured throughput for
    10 s; publish-to-persist is each entry's ``recorded_at`` minus the event's

@@ -1,10 +1,11 @@
 """Kafka side of the audit service: what it consumes and what it publishes.
 
-``data.accessed`` is consumed in batches: each batch is decoded record by record
-(``records.decode``; what does not decode goes to the DLQ with the reason), appended to
-the log in one database transaction, and only then are the offsets committed. A
-consumer killed mid-batch is handed the batch again and the log's unique event ids turn
-the copies away.
+``data.accessed`` is consumed in batches, in three stages that run side by side: the
+:class:`Reader` decodes each record (``records.decode``; what does not decode goes to
+the DLQ with the reason) and hashes the batch, in a worker process; the :class:`Writer`
+appends read batches to the log, one transaction each, and only then commits their
+offsets. A consumer killed mid-batch is handed the uncommitted batches again and the
+log's unique event ids turn the copies away.
 """
 
 import asyncio
@@ -57,8 +58,9 @@ async def parse(
 
 
 class Reader:
-    """Decodes and prepares batches, in a worker process when ``workers`` is 1: the
-    event loop then goes on reading Kafka and writing the batch before meanwhile."""
+    """Decodes and prepares batches, in a worker process when ``workers`` is 1. While a
+    batch is read there, the event loop goes on fetching from Kafka and writing the
+    batch before. A worker that dies is replaced, and its batch read in-process."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers

@@ -643,6 +643,25 @@ async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
     assert failures, "the reader never failed: the test proved nothing"
 
 
+async def test_a_killed_worker_process_is_replaced_and_nothing_is_lost(
+    schema: str, engine: AsyncEngine
+) -> None:
+    app: FastAPI = build_app(settings(schema))
+    async with app.router.lifespan_context(app):
+        reader = app.state.runtime.extras["reader"]
+        workers = list(reader._pool._processes)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        evs = [disclosure(unique("s")) for _ in range(20)]
+        await publish(*evs)
+        await until_stored(engine, evs, timeout=30)
+        more = [disclosure(unique("s")) for _ in range(20)]
+        await publish(*more)
+        await until_stored(engine, more, timeout=30)
+        replaced = list(reader._pool._processes)
+        assert replaced and replaced != workers
+
+
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
     schema: str, engine: AsyncEngine
 ) -> None:

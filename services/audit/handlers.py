@@ -17,7 +17,6 @@ from multiprocessing import get_context
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.message import KafkaMessage
@@ -143,13 +142,16 @@ class Writer:
                 await service.write(self.sessions, self.audit_log, ready)
                 break
             except Exception as exc:
-                event = "audit.append_retry" if is_transient(exc) else "audit.append_failed"
-                log.warning(event, error=repr(exc), retry_in=delay)
+                if is_transient(exc):
+                    log.warning("audit.append_retry", error=repr(exc), retry_in=delay)
+                else:  # nothing is skipped: the batch waits, and its offsets with it
+                    log.error("audit.append_failed", error=repr(exc), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         try:
             await consumer.commit(offsets)
-        except KafkaError as exc:  # e.g. a rebalance took the partitions away meanwhile
+        except Exception as exc:  # a rebalance took the partitions, or the consumer stopped:
+            # the batch will be read again and its copies turned away
             log.warning("audit.commit_failed", error=repr(exc), offsets=len(offsets))
 
 

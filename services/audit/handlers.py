@@ -10,6 +10,9 @@ log's unique event ids turn the copies away.
 
 import asyncio
 import contextlib
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -67,7 +70,7 @@ class Reader:
 
     async def start(self) -> None:
         if self.workers:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self._pool = self._new_pool()
             await self.read([])  # the worker imports the service now, not on the first batch
 
     async def read(self, values: list[bytes]) -> service.Read:
@@ -79,13 +82,33 @@ class Reader:
         except BrokenProcessPool:
             log.warning("audit.reader_restarted")  # the worker died: start another
             self._pool.shutdown(wait=False)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self._pool = self._new_pool()
             return service.read(values)
         return service.unpack_read(packed)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit once the service is gone, even if it was killed (SIGKILL, the
+    OOM killer) and could not shut its workers down."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class Writer:

@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -662,6 +663,21 @@ async def test_a_killed_worker_process_is_replaced_and_nothing_is_lost(
         assert replaced and replaced != workers
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:  # the process ended while we looked
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
     schema: str, engine: AsyncEngine
 ) -> None:
@@ -696,10 +712,17 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
                 return False
 
         await wait_until(some, 90, "part of the batch stream")
+        workers = children(first.pid)
+        assert workers, "the service runs its reader in a worker process"
         first.send_signal(signal.SIGKILL)
         await asyncio.to_thread(first.wait, 30)
         partial = len(await stored(engine, ids))
         assert partial < 3000, "the kill came after everything was stored; nothing was proven"
+
+        async def orphans_gone() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+        await wait_until(orphans_gone, 10, "the killed service's worker to exit")
     finally:
         if first.poll() is None:
             first.kill()

@@ -19,6 +19,7 @@ import msgspec
 from pydantic import ValidationError
 
 from shared.events import DataAccessed, Decision, LegalBasis
+from shared.kafka import describe
 
 Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
 EventId = Annotated[
@@ -81,11 +82,7 @@ def decode(value: bytes) -> Access:
     try:
         event = DataAccessed.model_validate_json(value)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<message>'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise InvalidRecord(f"invalid event: {problems}") from exc
+        raise InvalidRecord(describe(exc)) from exc
     try:  # the contract accepted it; now it must fit the log's columns
         return _no_nul(_decoder.decode(event.model_dump_json().encode()), value)
     except msgspec.ValidationError as exc:

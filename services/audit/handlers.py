@@ -116,7 +116,8 @@ class Writer:
     offsets only once the batch is in the log.
 
     The writes run in a task of their own behind a short queue, so that the next batch
-    is fetched, decoded and hashed while the database takes this one. A crash loses
+    is fetched, decoded and hashed while the database takes this one; the batches that
+    queued up meanwhile are written together. A crash loses
     only uncommitted offsets: the batches come again and the log's unique event ids turn
     the copies away.
     """
@@ -152,9 +153,19 @@ class Writer:
 
     async def _run(self) -> None:
         while True:
-            ready, consumer, offsets = await self._queue.get()
-            await self._write(ready, consumer, offsets)
-            self._queue.task_done()
+            # Whatever queued up while the last write ran goes into one transaction:
+            # under load the writer catches up instead of paying for each small batch.
+            waiting = [await self._queue.get()]
+            while not self._queue.empty():
+                waiting.append(self._queue.get_nowait())
+            offsets: dict[TopicPartition, int] = {}
+            for _, _, batch_offsets in waiting:
+                for partition, offset in batch_offsets.items():
+                    offsets[partition] = max(offsets.get(partition, 0), offset)
+            ready = service.merge([ready for ready, _, _ in waiting])
+            await self._write(ready, waiting[-1][1], offsets)
+            for _ in waiting:
+                self._queue.task_done()
 
     async def _write(
         self, ready: service.Prepared, consumer: Any, offsets: dict[TopicPartition, int]
@@ -191,7 +202,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         events.DATA_ACCESSED,
         batch=True,
         max_records=batch_size,
-        batch_timeout_ms=50,
+        batch_timeout_ms=20,
         decoder=raw_bodies,
         **{**consumer_options(group, events.DATA_ACCESSED), "ack_policy": AckPolicy.MANUAL},
         description="Offsets are committed by the log's writer, once the batch is in the log.",

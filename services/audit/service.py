@@ -157,6 +157,22 @@ def prepare(batch: Sequence[Access]) -> Prepared:
     return ready
 
 
+def merge(parts: Sequence[Prepared]) -> Prepared:
+    """Prepared batches as one, in order; an event in several of them is kept once."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = Prepared(entries=[], leaves=[], personal=[])
+    seen: set[str] = set()
+    for part in parts:
+        for entry, leaf, personal in zip(part.entries, part.leaves, part.personal, strict=True):
+            if entry.event_id not in seen:
+                seen.add(entry.event_id)
+                merged.entries.append(entry)
+                merged.leaves.append(leaf)
+                merged.personal.append(personal)
+    return merged
+
+
 def read(values: Sequence[bytes]) -> Read:
     """Decode a batch of ``data.accessed`` records and prepare the valid ones."""
     batch: list[Access] = []
@@ -342,7 +358,7 @@ async def check_pending(
 
 
 async def check_settled(
-    sessions: Sessions, *, grace: timedelta, unknown_after: timedelta, batch: int = 1000
+    sessions: Sessions, *, grace: timedelta, unknown_after: timedelta, batch: int = 250
 ) -> int:
     """Check every settled disclosure not yet checked, a batch at a time."""
     total = 0

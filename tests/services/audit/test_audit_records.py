@@ -194,3 +194,17 @@ def test_canonical_json_is_pythons_sorted_compact_json() -> None:
 )
 def test_timestamps_are_utc_with_six_digit_fractions(moment: datetime) -> None:
     assert timestamp(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_batches_merged_for_one_write_keep_each_event_once_in_order() -> None:
+    from services.audit import service
+
+    bodies = [valid() for _ in range(3)]
+    bodies[1]["event_id"] = "00000000-0000-4000-8000-000000000001"
+    bodies[2]["event_id"] = "00000000-0000-4000-8000-000000000002"
+    one = service.read([encode(bodies[0]), encode(bodies[1])]).ready
+    two = service.read([encode(bodies[1]), encode(bodies[2])]).ready  # bodies[1] again
+    merged = service.merge([one, two])
+    assert [e.event_id for e in merged.entries] == [b["event_id"] for b in bodies]
+    assert merged.leaves == [*one.leaves, two.leaves[1]]
+    assert merged.personal == [*one.personal, two.personal[1]]

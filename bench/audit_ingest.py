@@ -34,12 +34,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
 from shared import events
-from shared.db import create_engine
+from shared.db import asyncpg_dsn, create_engine
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.kafka import ensure_topics
 from tests.support import DATABASE_URL, KAFKA, ROOT
-
-PLAIN_URL = DATABASE_URL.replace("postgresql+asyncpg", "postgresql")
 
 
 def event(n: int) -> DataAccessed:
@@ -86,7 +84,7 @@ async def raw_pipeline(count: int) -> float:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     await ensure_topics(KAFKA, {topic: 3})
     await produce(topic, count)
-    db = await asyncpg.connect(PLAIN_URL)
+    db = await asyncpg.connect(asyncpg_dsn(DATABASE_URL))
     table = f"bench_raw_{uuid.uuid4().hex[:8]}"
     await db.execute(f"CREATE TABLE public.{table} (k text, v bytea, p int, o bigint)")
     consumer = AIOKafkaConsumer(

@@ -114,7 +114,6 @@ async def main(total: int) -> None:
             await conn.execute(text("ANALYZE"))
         signer = service.Signer.from_seed(AuditSettings().signing_seed())
         await service.sign_tree_head(sessions, audit_log, signer)
-        half = merkle.Frontier()
         # a head for half the tree, for the consistency proofs
         keys = merkle.Frontier.keys(total // 2)
         async with sessions() as session:

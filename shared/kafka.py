@@ -90,7 +90,8 @@ def consumer_options(service_group: str, topic: str) -> dict[str, Any]:
     }
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: the database or the broker could not be reached."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, TRANSIENT_ERRORS)
@@ -122,10 +123,10 @@ class DeadLetterMiddleware(BaseMiddleware):
         try:
             result = await call_next(msg)
         except (ValidationError, MalformedEvent, UnicodeDecodeError) as exc:
-            await self._dead_letter(msg, reason=_describe(exc))
+            await self._dead_letter(msg, reason=describe(exc))
             return None
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 attempt = self.attempts.get(position, 0) + 1
                 self.attempts[position] = attempt
                 delay = min(0.2 * 2 ** min(attempt, 6), 10.0)
@@ -136,7 +137,7 @@ class DeadLetterMiddleware(BaseMiddleware):
             if attempt >= MAX_ATTEMPTS:
                 self.attempts.pop(position, None)
                 await self._dead_letter(
-                    msg, reason=f"failed {attempt} times: {_describe(exc)}", exc=exc
+                    msg, reason=f"failed {attempt} times: {describe(exc)}", exc=exc
                 )
                 return None
             self.attempts[position] = attempt
@@ -149,22 +150,12 @@ class DeadLetterMiddleware(BaseMiddleware):
     async def _dead_letter(
         self, msg: StreamMessage[Any], *, reason: str, exc: BaseException | None = None
     ) -> None:
-        raw = msg.raw_message
-        broker = self.context.get("broker")
         headers = dict(msg.headers)
-        headers.update(
-            {
-                "dlq-reason": reason[:2000],
-                "dlq-original-topic": raw.topic,
-                "dlq-original-partition": str(raw.partition),
-                "dlq-original-offset": str(raw.offset),
-                "dlq-failed-at": datetime.now(UTC).isoformat(),
-            }
-        )
         if exc is not None:
             headers["dlq-traceback"] = "".join(traceback.format_exception(exc))[-2000:]
-        await broker.publish(msg.body, topic=dlq_topic(raw.topic), key=raw.key, headers=headers)
-        log.error("kafka.dead_lettered", topic=raw.topic, offset=raw.offset, reason=reason)
+        await dead_letter_record(
+            self.context.get("broker"), msg.raw_message, reason=reason, headers=headers
+        )
 
 
 async def dead_letter_record(
@@ -189,15 +180,6 @@ async def dead_letter_record(
 
 def describe(exc: BaseException) -> str:
     """A one-line reason for a dead letter, naming each invalid field."""
-    return _describe(exc)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: the database or the broker could not be reached."""
-    return _is_transient(exc)
-
-
-def _describe(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         problems = [
             f"{'.'.join(str(p) for p in err['loc']) or '<message>'}: {err['msg']}"

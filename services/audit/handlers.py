@@ -215,7 +215,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         consumed = message.raw_message
         try:
             reader: Reader = runtime.extras["reader"]
-            done = await reader.read([record.value or b"" for record in consumed])
+            done = await reader.read(bodies)
             for index, reason in done.refused:
                 await dead_letter_record(runtime.broker, consumed[index], reason=reason)
             writer: Writer = runtime.extras["writer"]

@@ -35,7 +35,6 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         reader = handlers.Reader(workers=settings.ingest_workers)
         await reader.start()
         runtime.extras.update(
-            log=audit_log,
             signer=signer,
             reader=reader,
             writer=handlers.Writer(runtime.sessions, audit_log),

@@ -17,12 +17,6 @@ from sqlalchemy import text
 
 from shared.db import Sessions
 
-COLUMNS = (
-    "e.seq, e.event_id::text AS event_id, e.accessed_at, e.recorded_at, e.organisation_id, "
-    "e.organisation_country, e.actor, e.subject_id, p.subject_country, e.fields, e.purpose, "
-    "e.legal_basis, e.legal_reference, e.channel, e.decision, e.decision_reason, "
-    "e.consent_id, e.consent_version, e.grant_id, c.verdict"
-)
 EXPORT_FIELDS = (
     "seq",
     "event_id",
@@ -45,6 +39,13 @@ EXPORT_FIELDS = (
     "grant_id",
     "verdict",
 )
+_SOURCES = {
+    "event_id": "e.event_id::text AS event_id",
+    "subject_country": "p.subject_country",  # the erasable personal part
+    "verdict": "c.verdict",  # the consent check, once made
+}
+COLUMNS = ", ".join(_SOURCES.get(name, f"e.{name}") for name in EXPORT_FIELDS)
+"""What a page or an export selects: the export's fields, from the tables that hold them."""
 
 
 @dataclass(frozen=True)

@@ -5,34 +5,14 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from msgspec.structs import astuple
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.domain import ConsentChange, Entry
 
-ENTRY_COLUMNS = (
-    "seq",
-    "event_id",
-    "producer",
-    "accessed_at",
-    "recorded_at",
-    "organisation_id",
-    "organisation_country",
-    "actor",
-    "subject_id",
-    "fields",
-    "purpose",
-    "legal_basis",
-    "legal_reference",
-    "channel",
-    "decision",
-    "decision_reason",
-    "consent_id",
-    "consent_version",
-    "grant_id",
-    "personal_digest",
-    "leaf_hash",
-)
+ENTRY_COLUMNS = ("seq", *Entry.__struct_fields__, "leaf_hash")
+"""The columns of ``entries``: the position, every field of the entry, its leaf hash."""
 APPEND_LOCK = 7_110_001
 """Advisory lock key: one appender at a time, across replicas."""
 
@@ -73,32 +53,7 @@ async def append(
 ) -> None:
     """Write entries, their personal parts and the completed tree nodes with COPY."""
     conn = await raw(session)
-    records = [
-        (
-            first + i,
-            e.event_id,
-            e.producer,
-            e.accessed_at,
-            e.recorded_at,
-            e.organisation_id,
-            e.organisation_country,
-            e.actor,
-            e.subject_id,
-            list(e.fields),
-            e.purpose,
-            e.legal_basis,
-            e.legal_reference,
-            e.channel,
-            e.decision,
-            e.decision_reason,
-            e.consent_id,
-            e.consent_version,
-            e.grant_id,
-            e.personal_digest,
-            leaf_hashes[i],
-        )
-        for i, e in enumerate(entries)
-    ]
+    records = [(first + i, *astuple(e), leaf_hashes[i]) for i, e in enumerate(entries)]
     await conn.copy_records_to_table("entries", records=records, columns=ENTRY_COLUMNS)
     await conn.copy_records_to_table(
         "entry_personal",
@@ -207,7 +162,8 @@ async def checked_up_to(session: AsyncSession) -> int:
 
 async def entries_from(
     session: AsyncSession, first: int, *, recorded_before: datetime, limit: int
-) -> list[tuple[int, Entry]]:
+) -> list[tuple[int, Entry, bytes]]:
+    """Entries from position ``first`` on, in order, each with its stored leaf hash."""
     rows = await session.execute(
         text(
             f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= :first "
@@ -215,7 +171,7 @@ async def entries_from(
         ),
         {"first": first, "before": recorded_before, "limit": limit},
     )
-    return [(int(r.seq), to_entry(r._mapping)) for r in rows]
+    return [(int(r.seq), to_entry(r._mapping), bytes(r.leaf_hash)) for r in rows]
 
 
 def to_entry(row: Any) -> Entry:

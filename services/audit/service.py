@@ -9,7 +9,7 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,12 +157,13 @@ def prepare(batch: Sequence[Access]) -> Prepared:
     return ready
 
 
-def merge(parts: Sequence[Prepared]) -> Prepared:
-    """Prepared batches as one, in order; an event in several of them is kept once."""
-    if len(parts) == 1:
+def merge(parts: Sequence[Prepared], skip: Collection[str] = ()) -> Prepared:
+    """Prepared batches as one, in order, without the events in ``skip``; an event in
+    several of them is kept once."""
+    if len(parts) == 1 and not skip:
         return parts[0]
     merged = Prepared(entries=[], leaves=[], personal=[])
-    seen: set[str] = set()
+    seen = set(skip)
     for part in parts:
         for entry, leaf, personal in zip(part.entries, part.leaves, part.personal, strict=True):
             if entry.event_id not in seen:
@@ -200,11 +201,6 @@ _packer = msgspec.msgpack.Encoder()
 _unpacker = msgspec.msgpack.Decoder(Read)
 
 
-async def append(sessions: Sessions, audit_log: AuditLog, batch: Sequence[Access]) -> int:
-    """Add the events not yet in the log, in order; return how many were new."""
-    return await write(sessions, audit_log, prepare(batch))
-
-
 async def write(sessions: Sessions, audit_log: AuditLog, ready: Prepared) -> int:
     """Number the prepared entries not yet in the log and write them in one transaction."""
     async with audit_log.lock:
@@ -214,12 +210,7 @@ async def write(sessions: Sessions, audit_log: AuditLog, ready: Prepared) -> int
                 await _reload(session, audit_log)  # another replica appended meanwhile
             known = await repository.known_event_ids(session, [e.event_id for e in ready.entries])
             if known:
-                keep = [i for i, e in enumerate(ready.entries) if e.event_id not in known]
-                ready = Prepared(
-                    entries=[ready.entries[i] for i in keep],
-                    leaves=[ready.leaves[i] for i in keep],
-                    personal=[ready.personal[i] for i in keep],
-                )
+                ready = merge([ready], skip=known)
             if not ready.entries:
                 return 0
             grown = merkle.Frontier(audit_log.size, dict(audit_log.frontier.roots))
@@ -312,8 +303,8 @@ async def check_pending(
     sessions: Sessions,
     *,
     grace: timedelta,
-    unknown_after: timedelta = timedelta(minutes=5),
-    limit: int = 1000,
+    unknown_after: timedelta,
+    limit: int,
 ) -> int:
     """Check settled disclosures, in log order, against the consent history.
 
@@ -329,10 +320,10 @@ async def check_pending(
         )
         if not pending:
             return 0
-        consent_ids = [e.consent_id for _, e in pending if e.consent_id]
+        consent_ids = [e.consent_id for _, e, _ in pending if e.consent_id]
         changes = await repository.consent_changes(session, consent_ids)
         rows = []
-        for seq, entry in pending:
+        for seq, entry, _ in pending:
             if awaits_history(entry, changes) and entry.recorded_at > now - unknown_after:
                 break
             verdict, reason = check(entry, changes)

@@ -16,7 +16,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import text
 
 from services.audit import merkle, repository
 from services.audit.config import AuditSettings
@@ -56,18 +55,13 @@ async def verify(sessions: Sessions, public_key: bytes) -> Report:
             )
             if not batch:
                 break
-            stored = await session.execute(
-                text("SELECT seq, leaf_hash FROM entries WHERE seq >= :a AND seq <= :b"),
-                {"a": batch[0][0], "b": batch[-1][0]},
-            )
-            stored_leaves = {int(seq): bytes(h) for seq, h in stored}
             created: list[tuple[int, int, bytes]] = []
-            for seq, entry in batch:
+            for seq, entry, stored_leaf in batch:
                 if seq != frontier.size:
                     report.first_mismatch = {"seq": frontier.size, "problem": "entry missing"}
                     break
                 leaf = merkle.leaf_hash(entry.leaf())
-                if leaf != stored_leaves[seq]:
+                if leaf != stored_leaf:
                     report.first_mismatch = {
                         "seq": seq,
                         "event_id": entry.event_id,

@@ -21,9 +21,11 @@ from pydantic import ValidationError
 from shared.events import DataAccessed, Decision, LegalBasis
 from shared.kafka import describe
 
-Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
+# ``\Z``, not ``$``: Python's ``$`` also matches before a final newline, and "PH\n" would
+# pass as a country only to fail its whole batch in the database, again and again.
+Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}\Z")]
 EventId = Annotated[
-    str, msgspec.Meta(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 ]
 """A UUID as the contract writes it; other spellings take the slow path, which writes
 them this way."""

@@ -95,6 +95,17 @@ def test_what_the_contract_reads_leniently_is_taken_too(change: Any, check: Any)
     assert check(records.decode(encode(body)))  # ...and so does the log
 
 
+def test_an_event_id_with_a_trailing_newline_is_never_taken_as_it_is() -> None:
+    body = valid()
+    body["event_id"] += "\n"
+    try:
+        access = records.decode(encode(body))
+    except records.InvalidRecord as refused:
+        assert "event_id:" in str(refused)
+    else:  # the contract's lax reading may take it, but writes it as a plain UUID
+        assert access.event_id == body["event_id"].strip()
+
+
 def test_a_time_without_a_zone_is_taken_as_utc() -> None:
     body = valid()
     body["payload"]["accessed_at"] = "2026-11-23T09:30:00"
@@ -115,6 +126,7 @@ def test_a_time_without_a_zone_is_taken_as_utc() -> None:
         # accepted by the contract, but no column of the log could hold them
         (lambda b: b["payload"].update(organisation_country="PHL"), "payload.organisation_country"),
         (lambda b: b["payload"].update(subject_country="ph"), "payload.subject_country"),
+        (lambda b: b["payload"].update(subject_country="PH\n"), "payload.subject_country"),
         (lambda b: b["payload"].update(consent_version=2**31), "payload.consent_version"),
         (lambda b: b["payload"].update(actor="ana\x00lyst"), "payload.actor"),
         (lambda b: b["payload"].update(fields=["a", "b\x00"]), "payload.fields[1]"),

@@ -8,7 +8,8 @@ records with msgspec into the structs below, which mirror the model field for fi
 has the last word, so the fast path never refuses what the contract accepts.
 
 On top of the contract, a record must fit the log's columns: no NUL characters (a text
-column cannot hold them), two-letter countries, a version that fits an integer column.
+column cannot hold them), two-letter countries, a version that fits an integer column,
+a time that stays within the calendar once turned to UTC.
 A record that does not is dead-lettered rather than left to fail its whole batch.
 """
 
@@ -76,7 +77,7 @@ _decoder = msgspec.json.Decoder(Access)
 def decode(value: bytes) -> Access:
     """One ``data.accessed`` record, or :class:`InvalidRecord` saying what is wrong."""
     try:
-        return _no_nul(_decoder.decode(value), value)
+        return _fits(_decoder.decode(value), value)
     except msgspec.ValidationError:
         pass  # perhaps something the contract's lax reading accepts: ask it
     except msgspec.DecodeError as exc:
@@ -86,12 +87,18 @@ def decode(value: bytes) -> Access:
     except ValidationError as exc:
         raise InvalidRecord(describe(exc)) from exc
     try:  # the contract accepted it; now it must fit the log's columns
-        return _no_nul(_decoder.decode(event.model_dump_json().encode()), value)
+        return _fits(_decoder.decode(event.model_dump_json().encode()), value)
     except msgspec.ValidationError as exc:
         raise InvalidRecord(f"invalid event: {_field(str(exc))}") from exc
 
 
-def _no_nul(access: Access, value: bytes) -> Access:
+def _fits(access: Access, value: bytes) -> Access:
+    try:
+        utc(access.payload.accessed_at)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is a year before the first
+        raise InvalidRecord(
+            "invalid event: payload.accessed_at: out of range once turned to UTC"
+        ) from None
     if b"\\u0000" in value:  # rare, so only then are the strings looked at
         p = access.payload
         for name, text in (

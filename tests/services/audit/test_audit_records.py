@@ -131,6 +131,10 @@ def test_a_time_without_a_zone_is_taken_as_utc() -> None:
         (lambda b: b["payload"].update(actor="ana\x00lyst"), "payload.actor"),
         (lambda b: b["payload"].update(fields=["a", "b\x00"]), "payload.fields[1]"),
         (lambda b: b.update(producer="\x00"), "producer"),
+        (
+            lambda b: b["payload"].update(accessed_at="0001-01-01T00:00:00+01:00"),
+            "payload.accessed_at",
+        ),
     ],
 )
 def test_a_bad_record_is_refused_naming_the_field(change: Any, field: str) -> None:

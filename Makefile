@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+NATIVE := services/audit/native
+# Rust's tools, where rustup puts them, for the audit log's native hot path.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)
 
 .PHONY: demo test up down status venv lint format services token
 
@@ -16,11 +19,13 @@ test: venv ## ruff, mypy and pytest against the real broker and database.
 	bash deploy/local/test.sh $(PYTEST_ARGS)
 
 venv: $(STAMP)
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(wildcard $(NATIVE)/Cargo.* $(NATIVE)/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing; install Python 3.11 or newer."; exit 1; }
+	@command -v cargo >/dev/null || { echo "error: cargo is missing; install Rust with rustup (https://rustup.rs)."; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q ./$(NATIVE)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 up: venv ## Kafka and PostgreSQL, started if not running.

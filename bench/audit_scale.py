@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from services.audit import merkle, queries, repository, service
+from services.audit import merkle, pgcopy, queries, repository, service
 from services.audit.config import AuditSettings
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS
-from shared.db import create_engine, create_sessions, migrate, transaction
+from shared.db import connect_raw, create_engine, create_sessions, migrate
 from tests.support import DATABASE_URL
 
 ORGS = [f"org-{i:02d}" for i in range(58)]
@@ -68,22 +68,25 @@ def entries(first: int, count: int, start: datetime) -> list[Entry]:
     return out
 
 
-async def fill(sessions: service.Sessions, total: int) -> service.AuditLog:
+async def fill(schema: str, total: int) -> service.AuditLog:
     audit_log = service.AuditLog()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     began = time.perf_counter()
+    conn = await connect_raw(DATABASE_URL, schema)
+    personal = pgcopy.personal_row(b"bench-salt-00000", "PH")
     while audit_log.size < total:
         batch = entries(audit_log.size, min(BATCH, total - audit_log.size), start)
         leaves = [merkle.leaf_hash(e.leaf()) for e in batch]
+        rows = [pgcopy.entry_row(e, leaf) for e, leaf in zip(batch, leaves, strict=True)]
         grown = merkle.Frontier(audit_log.size, dict(audit_log.frontier.roots))
         nodes = grown.append(leaves)
-        async with transaction(sessions) as session:
-            personal = [(b"bench-salt-00000", "PH")] * len(batch)
-            await repository.append(session, audit_log.size, batch, leaves, personal, nodes)
+        async with repository.appending(conn):
+            await repository.append(conn, audit_log.size, rows, [personal] * len(rows), nodes)
         audit_log.frontier = grown
         if audit_log.size % 1_000_000 == 0:
             rate = audit_log.size / (time.perf_counter() - began)
             sys.stderr.write(f"  {audit_log.size:,} entries ({rate:,.0f}/s)\n")
+    await conn.close()
     return audit_log
 
 
@@ -108,7 +111,7 @@ async def main(total: int) -> None:
     try:
         await migrate(engine, MIGRATIONS, schema)
         began = time.perf_counter()
-        audit_log = await fill(sessions, total)
+        audit_log = await fill(schema, total)
         filled = time.perf_counter() - began
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))

@@ -13,12 +13,13 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
+import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaRouter
@@ -122,9 +123,16 @@ class Writer:
     the copies away.
     """
 
-    def __init__(self, sessions: Sessions, audit_log: service.AuditLog) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        sessions: Sessions,
+        audit_log: service.AuditLog,
+    ) -> None:
+        self.connect = connect
         self.sessions = sessions
         self.audit_log = audit_log
+        self._conn: asyncpg.Connection | None = None
         self._queue: asyncio.Queue[tuple[service.Prepared, Any, dict[TopicPartition, int]]]
         self._queue = asyncio.Queue(maxsize=QUEUED_BATCHES)
         self._task: asyncio.Task[None] | None = None
@@ -150,6 +158,8 @@ class Writer:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        if self._conn is not None:
+            await self._conn.close()
 
     async def _run(self) -> None:
         while True:
@@ -173,9 +183,13 @@ class Writer:
         delay = 0.2
         while True:  # the offsets wait until the batch is in the log
             try:
-                await service.write(self.sessions, self.audit_log, ready)
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await self.connect()
+                await service.write(self._conn, self.sessions, self.audit_log, ready)
                 break
             except Exception as exc:
+                if self._conn is not None and is_transient(exc):
+                    self._conn.terminate()  # the next attempt starts on a new connection
                 if is_transient(exc):
                     log.warning("audit.append_retry", error=repr(exc), retry_in=delay)
                 else:  # nothing is skipped: the batch waits, and its offsets with it

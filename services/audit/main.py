@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.audit import api, handlers, service
 from services.audit.config import AuditSettings
 from shared.app import Runtime, create_app, create_broker, serve
+from shared.db import connect_raw
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -37,7 +38,11 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         runtime.extras.update(
             signer=signer,
             reader=reader,
-            writer=handlers.Writer(runtime.sessions, audit_log),
+            writer=handlers.Writer(
+                lambda: connect_raw(settings.database_url, settings.schema_name),
+                runtime.sessions,
+                audit_log,
+            ),
         )
         runtime.extras["tasks"] = [
             asyncio.create_task(

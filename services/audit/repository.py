@@ -1,18 +1,21 @@
 """Database access of the audit service. The log's hot writes use COPY; reads use Core."""
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-from msgspec.structs import astuple
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import pgcopy
 from services.audit.domain import ConsentChange, Entry
 
 ENTRY_COLUMNS = ("seq", *Entry.__struct_fields__, "leaf_hash")
 """The columns of ``entries``: the position, every field of the entry, its leaf hash."""
+PERSONAL_COLUMNS = ("seq", "salt", "subject_country")
 APPEND_LOCK = 7_110_001
 """Advisory lock key: one appender at a time, across replicas."""
 
@@ -25,8 +28,22 @@ async def raw(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-async def lock_appends(session: AsyncSession) -> None:
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+# The append path runs on a connection of its own, in as few round trips as it can:
+# the event loop that waits for each answer is also reading the next batches.
+
+
+@asynccontextmanager
+async def appending(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """One transaction holding the append lock; begun and locked in one round trip."""
+    await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
 
 
 async def size(session: AsyncSession) -> int:
@@ -35,30 +52,34 @@ async def size(session: AsyncSession) -> int:
     return 0 if last is None else int(last) + 1
 
 
-async def known_event_ids(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
-    rows = await session.execute(
-        text("SELECT event_id::text FROM entries WHERE event_id = ANY(CAST(:ids AS uuid[]))"),
-        {"ids": list(event_ids)},
+async def known_event_ids(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT event_id::text FROM entries WHERE event_id = ANY($1::uuid[])", event_ids
     )
     return {r[0] for r in rows}
 
 
 async def append(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     first: int,
-    entries: Sequence[Entry],
-    leaf_hashes: Sequence[bytes],
-    personal: Sequence[tuple[bytes, str | None]],
+    rows: Sequence[bytes],
+    personal: Sequence[bytes],
     nodes: Iterable[tuple[int, int, bytes]],
 ) -> None:
-    """Write entries, their personal parts and the completed tree nodes with COPY."""
-    conn = await raw(session)
-    records = [(first + i, *astuple(e), leaf_hashes[i]) for i, e in enumerate(entries)]
-    await conn.copy_records_to_table("entries", records=records, columns=ENTRY_COLUMNS)
-    await conn.copy_records_to_table(
+    """Write entries and their personal parts (``pgcopy`` rows, numbered from ``first``)
+    and the completed tree nodes, with COPY."""
+    # memoryviews, because asyncpg takes bytes for a file's path
+    await conn.copy_to_table(
+        "entries",
+        source=memoryview(pgcopy.copy_data(first, rows, len(ENTRY_COLUMNS))),
+        columns=ENTRY_COLUMNS,
+        format="binary",
+    )
+    await conn.copy_to_table(
         "entry_personal",
-        records=[(first + i, salt, country) for i, (salt, country) in enumerate(personal)],
-        columns=("seq", "salt", "subject_country"),
+        source=memoryview(pgcopy.copy_data(first, personal, len(PERSONAL_COLUMNS))),
+        columns=PERSONAL_COLUMNS,
+        format="binary",
     )
     node_rows = list(nodes)
     if node_rows:

@@ -221,6 +221,7 @@ def test_batches_merged_for_one_write_keep_each_event_once_in_order() -> None:
     one = service.read([encode(bodies[0]), encode(bodies[1])]).ready
     two = service.read([encode(bodies[1]), encode(bodies[2])]).ready  # bodies[1] again
     merged = service.merge([one, two])
-    assert [e.event_id for e in merged.entries] == [b["event_id"] for b in bodies]
+    assert merged.event_ids == [b["event_id"] for b in bodies]
     assert merged.leaves == [*one.leaves, two.leaves[1]]
+    assert merged.rows == [*one.rows, two.rows[1]]
     assert merged.personal == [*one.personal, two.personal[1]]

@@ -1,0 +1,91 @@
+"""The log's rows in PostgreSQL's binary COPY format, ready to send as they are.
+
+A batch's rows are encoded when the batch is read (natively when ``audit_native`` is
+installed, or by the functions below, which are the reference), so that the append
+only frames them with their positions. Each row here is the fields after the leading
+``seq``; :func:`copy_data` adds the header, the field count and the ``seq``.
+See https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.4 for the format.
+"""
+
+import struct
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from services.audit.domain import Entry
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+TRAILER = struct.pack("!h", -1)
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NULL = struct.pack("!i", -1)
+_TEXT_OID = 25
+
+
+def _text(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    data = value.encode()
+    return struct.pack("!i", len(data)) + data
+
+
+def _bytes(data: bytes) -> bytes:
+    return struct.pack("!i", len(data)) + data
+
+
+def _time(value: datetime) -> bytes:
+    return struct.pack("!iq", 8, (value - _PG_EPOCH) // _MICROSECOND)
+
+
+def _texts(values: Sequence[str]) -> bytes:
+    if not values:
+        return _bytes(struct.pack("!iii", 0, 0, _TEXT_OID))
+    array = struct.pack("!iiiii", 1, 0, _TEXT_OID, len(values), 1)
+    return _bytes(array + b"".join(_text(v) for v in values))
+
+
+def entry_row(entry: Entry, leaf_hash: bytes) -> bytes:
+    """``entries``' fields after ``seq``, in ``repository.ENTRY_COLUMNS`` order."""
+    version = (
+        _NULL if entry.consent_version is None else struct.pack("!ii", 4, entry.consent_version)
+    )
+    return b"".join(
+        (
+            _bytes(bytes.fromhex(entry.event_id.replace("-", ""))),
+            _text(entry.producer),
+            _time(entry.accessed_at),
+            _time(entry.recorded_at),
+            _text(entry.organisation_id),
+            _text(entry.organisation_country),
+            _text(entry.actor),
+            _text(entry.subject_id),
+            _texts(entry.fields),
+            _text(entry.purpose),
+            _text(entry.legal_basis),
+            _text(entry.legal_reference),
+            _text(entry.channel),
+            _text(entry.decision),
+            _text(entry.decision_reason),
+            _text(entry.consent_id),
+            version,
+            _text(entry.grant_id),
+            _bytes(entry.personal_digest),
+            _bytes(leaf_hash),
+        )
+    )
+
+
+def personal_row(salt: bytes, subject_country: str | None) -> bytes:
+    """``entry_personal``'s fields after ``seq``: the salt and the subject's country."""
+    return _bytes(salt) + _text(subject_country)
+
+
+def copy_data(first: int, rows: Sequence[bytes], fields: int) -> bytes:
+    """A whole COPY BINARY stream: each row numbered from ``first`` (``fields`` counts
+    the ``seq``)."""
+    numbered = struct.Struct("!hiq")
+    parts = [HEADER]
+    for i, row in enumerate(rows):
+        parts.append(numbered.pack(fields, 8, first + i))
+        parts.append(row)
+    parts.append(TRAILER)
+    return b"".join(parts)

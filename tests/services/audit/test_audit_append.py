@@ -1,0 +1,105 @@
+"""The log's append path against the real database: copies turned away by the unique
+event ids, two replicas taking turns, and rows that read back as the leaves they hash."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.audit import service
+from services.audit import verify as verification
+from services.audit.main import MIGRATIONS
+from shared.db import Sessions, connect_raw, create_engine, create_sessions, migrate
+from tests.services.audit.test_audit_records import valid
+from tests.support import DATABASE_URL, unique
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    name = unique("t_append")
+    engine = create_engine(DATABASE_URL, name, pool_size=1)
+    await migrate(engine, MIGRATIONS, name)
+    yield name
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def engine(schema: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(DATABASE_URL, schema, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def conn(schema: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await connect_raw(DATABASE_URL, schema)
+    yield connection
+    await connection.close()
+
+
+def batch(count: int) -> service.Prepared:
+    bodies = []
+    for _ in range(count):
+        body = valid()
+        body["event_id"] = str(uuid.uuid4())
+        bodies.append(json.dumps(body).encode())
+    return service.read(bodies).ready
+
+
+async def positions(engine: AsyncEngine) -> list[tuple[int, str]]:
+    async with engine.connect() as c:
+        rows = await c.execute(text("SELECT seq, event_id::text FROM entries ORDER BY seq"))
+        return [(int(s), e) for s, e in rows]
+
+
+async def verified(sessions: Sessions) -> verification.Report:
+    report = await verification.verify(sessions, public_key=bytes(32))
+    assert report.ok, report
+    return report
+
+
+async def test_copies_of_logged_events_are_turned_away(
+    engine: AsyncEngine, conn: asyncpg.Connection
+) -> None:
+    sessions = create_sessions(engine)
+    audit_log = service.AuditLog()
+    first, second = batch(5), batch(5)
+    assert await service.write(conn, sessions, audit_log, first) == 5
+    assert await service.write(conn, sessions, audit_log, first) == 0
+    # half copies, half new: only the new are written, in order, after the others
+    mixed = service.merge([first, second])
+    assert await service.write(conn, sessions, audit_log, mixed) == 5
+    assert await positions(engine) == list(enumerate(first.event_ids + second.event_ids))
+    assert audit_log.size == 10
+    assert (await verified(sessions)).entries == 10
+
+
+async def test_two_replicas_taking_turns_number_the_log_without_gaps(
+    schema: str, engine: AsyncEngine, conn: asyncpg.Connection
+) -> None:
+    sessions = create_sessions(engine)
+    other_conn = await connect_raw(DATABASE_URL, schema)
+    mine, theirs = service.AuditLog(), service.AuditLog()
+    written = []
+    try:
+        for turn in range(4):  # each write finds the log grown by the other replica
+            ready = batch(3)
+            replica, connection = (mine, conn) if turn % 2 == 0 else (theirs, other_conn)
+            assert await service.write(connection, sessions, replica, ready) == 3
+            written += ready.event_ids
+    finally:
+        await other_conn.close()
+    assert await positions(engine) == list(enumerate(written))
+    fresh = service.AuditLog()
+    await service.load(sessions, fresh)
+    assert fresh.size == theirs.size == 12
+    assert fresh.root() == theirs.root()
+    assert (await verified(sessions)).entries == 12

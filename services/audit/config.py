@@ -28,10 +28,12 @@ class AuditSettings(ServiceSettings):
     """How long a disclosure naming a consent not yet in the history waits for it."""
     check_seconds: float = 1.0
     """How often unchecked disclosures are checked against the consent history."""
-    ingest_batch_size: int = 2000
-    ingest_workers: int = Field(default=1, ge=0, le=1)
-    """1: records are decoded and hashed in a worker process while the service reads and
-    writes; 0: in the service's own process."""
+    ingest_batch_size: int = 5000
+    """Records fetched and read at a time (the writer may merge several batches)."""
+    ingest_workers: int = Field(default=0, ge=0, le=1)
+    """0: records are decoded and hashed in a thread of the service, which the native
+    reading (``audit_native``) runs in without holding the GIL; 1: in a worker process,
+    which is faster only for the Python reading, when ``audit_native`` is not built."""
 
     @model_validator(mode="after")
     def _signing_key_outside_development(self) -> "AuditSettings":

@@ -39,9 +39,7 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
             signer=signer,
             reader=reader,
             writer=handlers.Writer(
-                lambda: connect_raw(settings.database_url, settings.schema_name),
-                runtime.sessions,
-                audit_log,
+                lambda: connect_raw(settings.database_url, settings.schema_name), audit_log
             ),
         )
         runtime.extras["tasks"] = [

@@ -46,9 +46,10 @@ async def appending(conn: asyncpg.Connection) -> AsyncIterator[None]:
     await conn.execute("COMMIT")
 
 
-async def size(session: AsyncSession) -> int:
+async def size(db: AsyncSession | asyncpg.Connection) -> int:
     """How many entries the log holds (entries are numbered from 0 without gaps)."""
-    last = (await session.execute(text("SELECT max(seq) FROM entries"))).scalar()
+    conn = db if isinstance(db, asyncpg.Connection) else await raw(db)
+    last = await conn.fetchval("SELECT max(seq) FROM entries")
     return 0 if last is None else int(last) + 1
 
 
@@ -89,26 +90,25 @@ async def append(
 
 
 async def hashes(
-    session: AsyncSession, keys: Iterable[tuple[int, int]]
+    db: AsyncSession | asyncpg.Connection, keys: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
     """Stored hashes of perfect subtrees; level 0 are the entries' leaf hashes."""
+    conn = db if isinstance(db, asyncpg.Connection) else await raw(db)
     keys = set(keys)
     leaves = [i for level, i in keys if level == 0]
     nodes = [(level, i) for level, i in keys if level > 0]
     found: dict[tuple[int, int], bytes] = {}
     if leaves:
-        rows = await session.execute(
-            text("SELECT seq, leaf_hash FROM entries WHERE seq = ANY(:s)"), {"s": leaves}
+        rows = await conn.fetch(
+            "SELECT seq, leaf_hash FROM entries WHERE seq = ANY($1::bigint[])", leaves
         )
         found.update({(0, int(seq)): bytes(h) for seq, h in rows})
     if nodes:
-        rows = await session.execute(
-            text(
-                "SELECT level, idx, hash FROM tree_nodes "
-                "WHERE (level, idx) IN (SELECT * FROM unnest(CAST(:l AS smallint[]), "
-                "CAST(:i AS bigint[])))"
-            ),
-            {"l": [k[0] for k in nodes], "i": [k[1] for k in nodes]},
+        rows = await conn.fetch(
+            "SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) IN "
+            "(SELECT * FROM unnest($1::smallint[], $2::bigint[]))",
+            [k[0] for k in nodes],
+            [k[1] for k in nodes],
         )
         found.update({(int(lv), int(ix)): bytes(h) for lv, ix, h in rows})
     return found

@@ -18,6 +18,7 @@ import asyncpg
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import merkle, pgcopy, records, repository
 from services.audit.domain import (
@@ -96,10 +97,10 @@ async def load(session_factory: Sessions, audit_log: AuditLog) -> None:
         await _reload(session, audit_log)
 
 
-async def _reload(session: Any, audit_log: AuditLog) -> None:
-    size = await repository.size(session)
+async def _reload(db: AsyncSession | asyncpg.Connection, audit_log: AuditLog) -> None:
+    size = await repository.size(db)
     keys = merkle.Frontier.keys(size)
-    stored = await repository.hashes(session, keys)
+    stored = await repository.hashes(db, keys)
     audit_log.frontier = merkle.Frontier(size, {level: stored[(level, i)] for level, i in keys})
 
 
@@ -241,9 +242,7 @@ _packer = msgspec.msgpack.Encoder()
 _unpacker = msgspec.msgpack.Decoder(Read)
 
 
-async def write(
-    conn: asyncpg.Connection, sessions: Sessions, audit_log: AuditLog, ready: Prepared
-) -> int:
+async def write(conn: asyncpg.Connection, audit_log: AuditLog, ready: Prepared) -> int:
     """Number the prepared entries not yet in the log and write them in one transaction,
     on the appender's connection ``conn``.
 
@@ -256,22 +255,17 @@ async def write(
     """
     async with audit_log.lock:
         try:
-            return await _append(conn, sessions, audit_log, ready, careful=False)
+            return await _append(conn, audit_log, ready, careful=False)
         except asyncpg.UniqueViolationError:
-            return await _append(conn, sessions, audit_log, ready, careful=True)
+            return await _append(conn, audit_log, ready, careful=True)
 
 
 async def _append(
-    conn: asyncpg.Connection,
-    sessions: Sessions,
-    audit_log: AuditLog,
-    ready: Prepared,
-    *,
-    careful: bool,
+    conn: asyncpg.Connection, audit_log: AuditLog, ready: Prepared, *, careful: bool
 ) -> int:
     async with repository.appending(conn):
         if careful:  # under the lock, so the log's edge cannot move while it is read
-            await load(sessions, audit_log)
+            await _reload(conn, audit_log)
             known = await repository.known_event_ids(conn, ready.event_ids)
             log.info("audit.copies_turned_away", copies=len(known))
             ready = merge([ready], skip=known)
@@ -286,7 +280,8 @@ async def _append(
 
 async def sign_tree_head(sessions: Sessions, audit_log: AuditLog, signer: Signer) -> int | None:
     """Sign and store a head for the current tree unless one exists; return its size."""
-    size, root = audit_log.size, audit_log.root()
+    frontier = audit_log.frontier  # one read: the writer's thread replaces it
+    size, root = frontier.size, frontier.root()
     if size == 0:
         return None
     async with transaction(sessions) as session:

@@ -72,11 +72,11 @@ async def test_copies_of_logged_events_are_turned_away(
     sessions = create_sessions(engine)
     audit_log = service.AuditLog()
     first, second = batch(5), batch(5)
-    assert await service.write(conn, sessions, audit_log, first) == 5
-    assert await service.write(conn, sessions, audit_log, first) == 0
+    assert await service.write(conn, audit_log, first) == 5
+    assert await service.write(conn, audit_log, first) == 0
     # half copies, half new: only the new are written, in order, after the others
     mixed = service.merge([first, second])
-    assert await service.write(conn, sessions, audit_log, mixed) == 5
+    assert await service.write(conn, audit_log, mixed) == 5
     assert await positions(engine) == list(enumerate(first.event_ids + second.event_ids))
     assert audit_log.size == 10
     assert (await verified(sessions)).entries == 10
@@ -93,7 +93,7 @@ async def test_two_replicas_taking_turns_number_the_log_without_gaps(
         for turn in range(4):  # each write finds the log grown by the other replica
             ready = batch(3)
             replica, connection = (mine, conn) if turn % 2 == 0 else (theirs, other_conn)
-            assert await service.write(connection, sessions, replica, ready) == 3
+            assert await service.write(connection, replica, ready) == 3
             written += ready.event_ids
     finally:
         await other_conn.close()

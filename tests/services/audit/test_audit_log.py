@@ -647,7 +647,7 @@ async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
 async def test_a_killed_worker_process_is_replaced_and_nothing_is_lost(
     schema: str, engine: AsyncEngine
 ) -> None:
-    app: FastAPI = build_app(settings(schema))
+    app: FastAPI = build_app(settings(schema, ingest_workers=1))
     async with app.router.lifespan_context(app):
         reader = app.state.runtime.extras["reader"]
         workers = list(reader._pool._processes)
@@ -678,16 +678,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("workers", ["0", "1"], ids=["reader-thread", "reader-process"])
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
-    schema: str, engine: AsyncEngine
+    schema: str, engine: AsyncEngine, workers: str
 ) -> None:
-    evs = [disclosure(unique("s")) for _ in range(3000)]
+    total = 10_000
+    evs = [disclosure(unique("s")) for _ in range(total)]
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "AUDIT_DB_SCHEMA": schema,
-        "AUDIT_HTTP_PORT": str(free_port()),
+        "AUDIT_HTTP_PORT": str(port),
         "AUDIT_INGEST_BATCH_SIZE": "200",
+        "AUDIT_INGEST_WORKERS": workers,
         "LOG_LEVEL": "WARNING",
     }
 
@@ -700,9 +704,23 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
             stderr=subprocess.DEVNULL,
         )
 
+    async def stream() -> None:  # still publishing when the kill comes
+        for i in range(0, total, 500):
+            await publish(*evs[i : i + 500])
+            await asyncio.sleep(0.05)
+
+    async def ready() -> bool:
+        async with httpx.AsyncClient() as client:
+            try:
+                return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
     first = spawn()
+    producing: asyncio.Task[None] | None = None
     try:
-        await publish(*evs)
+        await wait_until(ready, 60, "the service to start")
+        producing = asyncio.create_task(stream())
         ids = [str(e.event_id) for e in evs]
 
         async def some() -> bool:
@@ -712,20 +730,22 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
                 return False
 
         await wait_until(some, 90, "part of the batch stream")
-        workers = children(first.pid)
-        assert workers, "the service runs its reader in a worker process"
+        reader_processes = children(first.pid)  # the worker and multiprocessing's tracker
+        assert bool(reader_processes) == (workers == "1")
         first.send_signal(signal.SIGKILL)
         await asyncio.to_thread(first.wait, 30)
         partial = len(await stored(engine, ids))
-        assert partial < 3000, "the kill came after everything was stored; nothing was proven"
+        assert partial < total, "the kill came after everything was stored; nothing was proven"
 
         async def orphans_gone() -> bool:
-            return not any(Path(f"/proc/{pid}").exists() for pid in workers)
+            return not any(Path(f"/proc/{pid}").exists() for pid in reader_processes)
 
         await wait_until(orphans_gone, 10, "the killed service's worker to exit")
     finally:
         if first.poll() is None:
             first.kill()
+        if producing is not None:
+            await producing
     second = spawn()
     try:
         await until_stored(engine, evs, timeout=120)
@@ -734,5 +754,5 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
         second.terminate()
         await asyncio.to_thread(second.wait, 30)
     rows = await stored(engine, ids)
-    assert len(rows) == 3000
-    assert len({s for s, _ in rows}) == 3000
+    assert len(rows) == total
+    assert len({s for s, _ in rows}) == total

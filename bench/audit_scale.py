@@ -78,8 +78,7 @@ async def fill(schema: str, total: int) -> service.AuditLog:
         batch = entries(audit_log.size, min(BATCH, total - audit_log.size), start)
         leaves = [merkle.leaf_hash(e.leaf()) for e in batch]
         rows = [pgcopy.entry_row(e, leaf) for e, leaf in zip(batch, leaves, strict=True)]
-        grown = merkle.Frontier(audit_log.size, dict(audit_log.frontier.roots))
-        nodes = grown.append(leaves)
+        grown, nodes = service.grow(audit_log.frontier, leaves)
         async with repository.appending(conn):
             await repository.append(conn, audit_log.size, rows, [personal] * len(rows), nodes)
         audit_log.frontier = grown

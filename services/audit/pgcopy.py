@@ -8,7 +8,7 @@ See https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.4 for the for
 """
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.audit.domain import Entry
@@ -89,3 +89,11 @@ def copy_data(first: int, rows: Sequence[bytes], fields: int) -> bytes:
         parts.append(row)
     parts.append(TRAILER)
     return b"".join(parts)
+
+
+def node_data(nodes: Iterable[tuple[int, int, bytes]]) -> bytes:
+    """A whole COPY BINARY stream of ``tree_nodes`` rows (level, idx, hash)."""
+    row = struct.Struct("!hihiqi")
+    return b"".join(
+        (HEADER, *(row.pack(3, 2, level, 8, idx, 32) + hash for level, idx, hash in nodes), TRAILER)
+    )

@@ -16,6 +16,7 @@ from services.audit.domain import ConsentChange, Entry
 ENTRY_COLUMNS = ("seq", *Entry.__struct_fields__, "leaf_hash")
 """The columns of ``entries``: the position, every field of the entry, its leaf hash."""
 PERSONAL_COLUMNS = ("seq", "salt", "subject_country")
+NODE_COLUMNS = ("level", "idx", "hash")
 APPEND_LOCK = 7_110_001
 """Advisory lock key: one appender at a time, across replicas."""
 
@@ -65,10 +66,10 @@ async def append(
     first: int,
     rows: Sequence[bytes],
     personal: Sequence[bytes],
-    nodes: Iterable[tuple[int, int, bytes]],
+    nodes: bytes,
 ) -> None:
     """Write entries and their personal parts (``pgcopy`` rows, numbered from ``first``)
-    and the completed tree nodes, with COPY."""
+    and the completed tree nodes (a ``pgcopy.node_data`` stream), with COPY."""
     # memoryviews, because asyncpg takes bytes for a file's path
     await conn.copy_to_table(
         "entries",
@@ -82,10 +83,9 @@ async def append(
         columns=PERSONAL_COLUMNS,
         format="binary",
     )
-    node_rows = list(nodes)
-    if node_rows:
-        await conn.copy_records_to_table(
-            "tree_nodes", records=node_rows, columns=("level", "idx", "hash")
+    if len(nodes) > len(pgcopy.HEADER) + len(pgcopy.TRAILER):
+        await conn.copy_to_table(
+            "tree_nodes", source=memoryview(nodes), columns=NODE_COLUMNS, format="binary"
         )
 
 

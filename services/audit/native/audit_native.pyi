@@ -7,3 +7,10 @@ def prepare(
     the others, in order, event ids, leaf hashes, ``entries`` rows and
     ``entry_personal`` rows (COPY BINARY fields after the seq). ``recorded_at`` is in
     microseconds since 1970 (UTC); ``salts`` holds 16 bytes for each record."""
+
+def grow(
+    size: int, roots: dict[int, bytes], leaves: Sequence[bytes]
+) -> tuple[dict[int, bytes], bytes]:
+    """Grow the right edge of a tree of ``size`` leaves (``roots``: level to hash) by
+    ``leaves``: the new edge, and the perfect nodes completed as a COPY BINARY stream of
+    ``tree_nodes`` rows (level, idx, hash)."""

@@ -10,7 +10,7 @@ from typing import Any
 import audit_native  # built by `make venv`; the services read in Python without it
 import pytest
 
-from services.audit import records, service
+from services.audit import merkle, pgcopy, records, service
 from services.audit.domain import timestamp
 from tests.services.audit.test_audit_records import valid
 
@@ -163,3 +163,22 @@ def test_a_mixed_batch_reads_as_python_alone_reads_it() -> None:
 def test_bad_arguments_are_refused_by_name() -> None:
     with pytest.raises(ValueError, match="salts"):
         audit_native.prepare([b"{}"], MICROS, b"short")
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 1000, 2**20 - 3])
+def test_the_native_tree_grows_as_the_python_frontier_does(size: int) -> None:
+    rng = random.Random(size)
+    frontier = merkle.Frontier(
+        size, {lv: rng.randbytes(32) for lv, _ in merkle.Frontier.keys(size)}
+    )
+    leaves = [rng.randbytes(32) for _ in range(rng.randint(1, 3000))]
+    grown, nodes = service.grow(frontier, leaves)
+    python = merkle.Frontier(size, dict(frontier.roots))
+    assert nodes == pgcopy.node_data(python.append(leaves))
+    assert (grown.size, grown.roots) == (python.size, python.roots)
+    assert frontier.size == size  # left as it was
+
+
+def test_the_native_tree_refuses_a_hash_of_the_wrong_length() -> None:
+    with pytest.raises(ValueError, match="leaves"):
+        audit_native.grow(0, {}, [b"short"])

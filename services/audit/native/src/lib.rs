@@ -10,7 +10,7 @@
 //! checks both on random records.
 
 use std::borrow::Cow;
-use std::io::Write;
+use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -183,23 +183,33 @@ fn write_time(out: &mut Vec<u8>, unix_us: i64) {
     let (days, of_day) = (unix_us.div_euclid(DAY_US), unix_us.rem_euclid(DAY_US));
     let (year, month, day) = civil_from_days(days);
     let seconds = of_day / 1_000_000;
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        year,
-        month,
-        day,
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60,
-        of_day % 1_000_000
-    );
+    for (value, width, after) in [
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (seconds / 3600, 2, b':'),
+        (seconds / 60 % 60, 2, b':'),
+        (seconds % 60, 2, b'.'),
+        (of_day % 1_000_000, 6, b'Z'),
+    ] {
+        write_digits(out, value, width);
+        out.push(after);
+    }
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A JSON string as Python's ``json.dumps(..., ensure_ascii=False)`` writes it.
 fn write_json_text(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
-    for &b in text.as_bytes() {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -208,13 +218,23 @@ fn write_json_text(out: &mut Vec<u8>, text: &str) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            0..=0x1f => {
-                let _ = write!(out, "\\u{:04x}", b);
-            }
-            _ => out.push(b),
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
         }
     }
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+fn write_digits(out: &mut Vec<u8>, value: i64, width: usize) {
+    let mut buffer = [b'0'; 20];
+    let mut v = value;
+    let mut i = buffer.len();
+    while v > 0 || buffer.len() - i < width {
+        i -= 1;
+        buffer[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&buffer[i..]);
 }
 
 fn write_json_option(out: &mut Vec<u8>, text: &Option<Cow<str>>) {
@@ -262,7 +282,7 @@ fn field_option(out: &mut Vec<u8>, text: &Option<Cow<str>>) {
 }
 
 /// A one-dimensional ``text[]`` in PostgreSQL's binary array format.
-fn field_texts(out: &mut Vec<u8>, texts: &[Cow<str>]) {
+fn field_texts(out: &mut Vec<u8>, texts: &[&str]) {
     let mut array: Vec<u8> = Vec::with_capacity(20 + texts.iter().map(|t| 4 + t.len()).sum::<usize>());
     let dimensions: i32 = if texts.is_empty() { 0 } else { 1 };
     array.extend_from_slice(&dimensions.to_be_bytes());
@@ -319,9 +339,8 @@ fn read_one(value: &[u8], recorded_us: i64, recorded_text: &[u8], salt: &[u8]) -
     if !(FIRST_US..END_US).contains(&accessed_us) {
         return None;
     }
-    let mut fields: Vec<&Cow<str>> = p.fields.iter().collect();
-    fields.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    let fields: Vec<Cow<str>> = fields.into_iter().cloned().collect();
+    let mut fields: Vec<&str> = p.fields.iter().map(|f| f.as_ref()).collect();
+    fields.sort_unstable();
 
     let country = p.subject_country.as_deref().unwrap_or("");
     let digest: [u8; 32] = Sha256::new()
@@ -344,9 +363,7 @@ fn read_one(value: &[u8], recorded_us: i64, recorded_text: &[u8], salt: &[u8]) -
     write_json_option(&mut leaf, &p.consent_id);
     leaf.extend_from_slice(b",\"consent_version\":");
     match p.consent_version {
-        Some(version) => {
-            let _ = write!(leaf, "{version}");
-        }
+        Some(version) => write_digits(&mut leaf, version, 1),
         None => leaf.extend_from_slice(b"null"),
     }
     leaf.extend_from_slice(b",\"decision\":");
@@ -374,7 +391,7 @@ fn read_one(value: &[u8], recorded_us: i64, recorded_text: &[u8], salt: &[u8]) -
     write_json_text(&mut leaf, &p.organisation_id);
     leaf.extend_from_slice(b",\"personal_digest\":\"");
     for byte in digest {
-        let _ = write!(leaf, "{byte:02x}");
+        leaf.extend_from_slice(&[HEX[(byte >> 4) as usize], HEX[(byte & 15) as usize]]);
     }
     leaf.extend_from_slice(b"\",\"producer\":");
     write_json_text(&mut leaf, &access.producer);
@@ -389,14 +406,11 @@ fn read_one(value: &[u8], recorded_us: i64, recorded_text: &[u8], salt: &[u8]) -
 
     // The row of `entries` after its seq, in services.audit.repository.ENTRY_COLUMNS order.
     let mut row: Vec<u8> = Vec::with_capacity(value.len() + 160);
-    let uuid: Vec<u8> = access
-        .event_id
-        .bytes()
-        .filter(|c| *c != b'-')
-        .collect::<Vec<u8>>()
-        .chunks(2)
-        .map(|pair| hex_value(pair[0]) << 4 | hex_value(pair[1]))
-        .collect();
+    let mut uuid = [0u8; 16];
+    let hex: Vec<u8> = access.event_id.bytes().filter(|c| *c != b'-').collect();
+    for (i, pair) in hex.chunks(2).enumerate() {
+        uuid[i] = hex_value(pair[0]) << 4 | hex_value(pair[1]);
+    }
     field(&mut row, &uuid);
     field(&mut row, access.producer.as_bytes());
     field(&mut row, &(accessed_us - PG_EPOCH_US).to_be_bytes());
@@ -475,8 +489,67 @@ fn prepare(
     Ok(prepared)
 }
 
+fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    Sha256::new().chain_update([1u8]).chain_update(left).chain_update(right).finalize().into()
+}
+
+/// The COPY BINARY header: signature, flags, no extension.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+
+/// Grow the right edge of a tree of ``size`` leaves (``roots``: level to hash) by
+/// ``leaves``, as ``services.audit.merkle.Frontier.append`` does. Returns the new edge
+/// and the perfect nodes completed, as a COPY BINARY stream of ``tree_nodes`` rows
+/// (level, idx, hash), as ``pgcopy.node_data`` writes it.
+#[pyfunction]
+fn grow(
+    py: Python<'_>,
+    size: i64,
+    roots: HashMap<u32, Bound<'_, PyBytes>>,
+    leaves: Vec<Bound<'_, PyBytes>>,
+) -> PyResult<(HashMap<u32, Py<PyBytes>>, Py<PyBytes>)> {
+    let digest = |bytes: &Bound<'_, PyBytes>, name: &str| -> PyResult<[u8; 32]> {
+        bytes.as_bytes().try_into().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(format!("{name}: hashes are 32 bytes"))
+        })
+    };
+    let mut edge: HashMap<u32, [u8; 32]> = HashMap::new();
+    for (level, hash) in &roots {
+        edge.insert(*level, digest(hash, "roots")?);
+    }
+    let leaves: Vec<[u8; 32]> = leaves.iter().map(|l| digest(l, "leaves")).collect::<PyResult<_>>()?;
+    if size < 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("size: must not be negative"));
+    }
+    let data = py.allow_threads(|| {
+        let mut data: Vec<u8> = Vec::with_capacity(COPY_HEADER.len() + 2 + leaves.len() * 60);
+        data.extend_from_slice(COPY_HEADER);
+        let mut size = size;
+        for leaf in &leaves {
+            let (mut level, mut current) = (0u32, *leaf);
+            while let Some(left) = edge.remove(&level) {
+                current = node_hash(&left, &current);
+                level += 1;
+                data.extend_from_slice(&3i16.to_be_bytes());
+                data.extend_from_slice(&2i32.to_be_bytes());
+                data.extend_from_slice(&(level as i16).to_be_bytes());
+                data.extend_from_slice(&8i32.to_be_bytes());
+                data.extend_from_slice(&(size >> level).to_be_bytes());
+                data.extend_from_slice(&32i32.to_be_bytes());
+                data.extend_from_slice(&current);
+            }
+            edge.insert(level, current);
+            size += 1;
+        }
+        data.extend_from_slice(&(-1i16).to_be_bytes());
+        data
+    });
+    let edge = edge.into_iter().map(|(level, hash)| (level, PyBytes::new(py, &hash).unbind()));
+    Ok((edge.collect(), PyBytes::new(py, &data).unbind()))
+}
+
 #[pymodule]
 fn audit_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(prepare, module)?)?;
+    module.add_function(wrap_pyfunction!(grow, module)?)?;
     Ok(())
 }

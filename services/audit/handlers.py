@@ -169,10 +169,11 @@ class Writer:
         self, ready: service.Prepared, consumer: Any, consumed: Sequence[ConsumerRecord[Any, Any]]
     ) -> None:
         """Queue a batch for writing; waits while ``QUEUED_BATCHES`` are queued."""
-        offsets: dict[TopicPartition, int] = {}
+        last: dict[tuple[str, int], int] = {}
         for record in consumed:
-            partition = TopicPartition(record.topic, record.partition)
-            offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+            key = (record.topic, record.partition)
+            last[key] = max(last.get(key, -1), record.offset)
+        offsets = {TopicPartition(*partition): offset + 1 for partition, offset in last.items()}
         if self._thread is None:
             self._start()
         await self._in_thread(self._queue.put((ready, consumer, offsets)))

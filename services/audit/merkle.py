@@ -1,8 +1,9 @@
 """A Certificate-Transparency Merkle tree (RFC 6962 / RFC 9162 section 2.1) over stored nodes.
 
-The module holds no tree. Callers store the hash of every *perfect* subtree once it is complete,
-keyed by (level, index): level 0 holds the leaf hashes, and node (L, i) covers the leaves
-[i * 2**L, (i + 1) * 2**L). Perfect nodes never change once written, so the table is append-only.
+The module holds no tree. Callers keep the hash of every *perfect* subtree once it is complete
+(stored, or hashed again from its few leaves), keyed by (level, index): level 0 holds the leaf
+hashes, and node (L, i) covers the leaves [i * 2**L, (i + 1) * 2**L). Perfect nodes never change
+once written, so the table is append-only.
 Every subtree in RFC 6962's recursion splits into at most one perfect node per level, so roots and
 proofs for any past size are composed from O(log n) of those nodes, read through a getter. Writers
 keep a `Frontier` (the right edge of the tree) to hash new leaves without reading anything else.
@@ -31,6 +32,16 @@ def leaf_hash(data: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """The RFC 6962 hash of an interior node from its children's hashes."""
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+
+
+def perfect_hash(leaves: Sequence[bytes]) -> bytes:
+    """The hash of a perfect subtree (2**L leaves) from its leaf hashes."""
+    if not leaves or len(leaves) & (len(leaves) - 1):
+        raise ValueError(f"a perfect subtree has 2**L leaves, got {len(leaves)}")
+    level = list(leaves)
+    while len(level) > 1:
+        level = [node_hash(level[k], level[k + 1]) for k in range(0, len(level), 2)]
+    return level[0]
 
 
 def _split(n: int) -> int:

@@ -10,13 +10,17 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit import pgcopy
+from services.audit import merkle, pgcopy
 from services.audit.domain import ConsentChange, Entry
 
 ENTRY_COLUMNS = ("seq", *Entry.__struct_fields__, "leaf_hash")
 """The columns of ``entries``: the position, every field of the entry, its leaf hash."""
 PERSONAL_COLUMNS = ("seq", "salt", "subject_country")
 NODE_COLUMNS = ("level", "idx", "hash")
+LOWEST_STORED_LEVEL = 4
+"""Tree nodes are stored from this level up; a lower one is hashed from its 2 to 8 leaf
+hashes when asked for. Storing every level cost a row per entry, 3.8 µs of the
+database's time each (measured)."""
 APPEND_LOCK = 7_110_001
 """Advisory lock key: one appender at a time, across replicas."""
 
@@ -92,26 +96,35 @@ async def append(
 async def hashes(
     db: AsyncSession | asyncpg.Connection, keys: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """Stored hashes of perfect subtrees; level 0 are the entries' leaf hashes."""
+    """Hashes of perfect subtrees: level 0 are the entries' leaf hashes, levels from
+    ``LOWEST_STORED_LEVEL`` up are stored, the ones between are hashed from their leaves.
+    A key whose subtree is not complete in the log is left out."""
     conn = db if isinstance(db, asyncpg.Connection) else await raw(db)
     keys = set(keys)
-    leaves = [i for level, i in keys if level == 0]
-    nodes = [(level, i) for level, i in keys if level > 0]
+    hashed = [(level, i) for level, i in keys if 0 < level < LOWEST_STORED_LEVEL]
+    stored = [(level, i) for level, i in keys if level >= LOWEST_STORED_LEVEL]
+    leaves = {i for level, i in keys if level == 0}
+    for level, i in hashed:
+        leaves.update(range(i << level, (i + 1) << level))
     found: dict[tuple[int, int], bytes] = {}
     if leaves:
         rows = await conn.fetch(
-            "SELECT seq, leaf_hash FROM entries WHERE seq = ANY($1::bigint[])", leaves
+            "SELECT seq, leaf_hash FROM entries WHERE seq = ANY($1::bigint[])", sorted(leaves)
         )
         found.update({(0, int(seq)): bytes(h) for seq, h in rows})
-    if nodes:
+    for level, i in hashed:
+        span = [found[0, seq] for seq in range(i << level, (i + 1) << level) if (0, seq) in found]
+        if len(span) == 1 << level:
+            found[level, i] = merkle.perfect_hash(span)
+    if stored:
         rows = await conn.fetch(
             "SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) IN "
             "(SELECT * FROM unnest($1::smallint[], $2::bigint[]))",
-            [k[0] for k in nodes],
-            [k[1] for k in nodes],
+            [k[0] for k in stored],
+            [k[1] for k in stored],
         )
         found.update({(int(lv), int(ix)): bytes(h) for lv, ix, h in rows})
-    return found
+    return {key: value for key, value in found.items() if key in keys}
 
 
 async def add_tree_head(

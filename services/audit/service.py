@@ -279,13 +279,15 @@ async def _append(
 
 def grow(frontier: merkle.Frontier, leaves: list[bytes]) -> tuple[merkle.Frontier, bytes]:
     """The tree's edge grown by ``leaves`` (``frontier`` is left as it is), and the
-    perfect nodes completed, as a ``pgcopy.node_data`` stream. Natively when
-    ``audit_native`` is installed: 0.4 against 3.1 µs a leaf, nodes included (measured)."""
+    perfect nodes to store (``repository.LOWEST_STORED_LEVEL`` up), as a
+    ``pgcopy.node_data`` stream. Natively when ``audit_native`` is installed: 0.4
+    against 3.1 µs a leaf (measured)."""
+    lowest = repository.LOWEST_STORED_LEVEL
     if audit_native is not None:
-        roots, nodes = audit_native.grow(frontier.size, frontier.roots, leaves)
+        roots, nodes = audit_native.grow(frontier.size, frontier.roots, leaves, lowest)
         return merkle.Frontier(frontier.size + len(leaves), roots), nodes
     grown = merkle.Frontier(frontier.size, dict(frontier.roots))
-    return grown, pgcopy.node_data(grown.append(leaves))
+    return grown, pgcopy.node_data(n for n in grown.append(leaves) if n[0] >= lowest)
 
 
 async def sign_tree_head(sessions: Sessions, audit_log: AuditLog, signer: Signer) -> int | None:

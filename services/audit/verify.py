@@ -77,6 +77,8 @@ async def verify(sessions: Sessions, public_key: bytes) -> Report:
                         report.first_mismatch = {"tree_size": frontier.size, "problem": problem}
                         break
                     report.tree_heads += 1
+            # the lower levels are not stored: they are hashed from the leaves checked above
+            created = [n for n in created if n[0] >= repository.LOWEST_STORED_LEVEL]
             if report.ok and created:
                 nodes = await repository.hashes(session, [(lv, i) for lv, i, _ in created])
                 for level, index, value in created:

@@ -9,8 +9,8 @@ def prepare(
     microseconds since 1970 (UTC); ``salts`` holds 16 bytes for each record."""
 
 def grow(
-    size: int, roots: dict[int, bytes], leaves: Sequence[bytes]
+    size: int, roots: dict[int, bytes], leaves: Sequence[bytes], lowest: int
 ) -> tuple[dict[int, bytes], bytes]:
     """Grow the right edge of a tree of ``size`` leaves (``roots``: level to hash) by
-    ``leaves``: the new edge, and the perfect nodes completed as a COPY BINARY stream of
-    ``tree_nodes`` rows (level, idx, hash)."""
+    ``leaves``: the new edge, and the perfect nodes completed from level ``lowest`` up,
+    as a COPY BINARY stream of ``tree_nodes`` rows (level, idx, hash)."""

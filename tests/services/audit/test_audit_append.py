@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import service
+from services.audit import merkle, repository, service
 from services.audit import verify as verification
 from services.audit.main import MIGRATIONS
 from shared.db import Sessions, connect_raw, create_engine, create_sessions, migrate
@@ -103,3 +103,18 @@ async def test_two_replicas_taking_turns_number_the_log_without_gaps(
     assert fresh.size == theirs.size == 12
     assert fresh.root() == theirs.root()
     assert (await verified(sessions)).entries == 12
+
+
+async def test_unstored_tree_levels_are_hashed_again_from_the_leaves(
+    engine: AsyncEngine, conn: asyncpg.Connection
+) -> None:
+    ready = batch(40)
+    assert await service.write(conn, service.AuditLog(), ready) == 40
+    every = {(level, i): h for level, i, h in merkle.Frontier().append(ready.leaves)}
+    every |= {(0, i): leaf for i, leaf in enumerate(ready.leaves)}
+    assert await repository.hashes(conn, every) == every
+    async with engine.connect() as c:
+        lowest = (await c.execute(text("SELECT min(level) FROM tree_nodes"))).scalar_one()
+    assert lowest == repository.LOWEST_STORED_LEVEL
+    # a subtree the log does not hold yet is left out, not made up
+    assert await repository.hashes(conn, [(2, 10), (5, 1)]) == {}

@@ -17,6 +17,7 @@ from services.audit.merkle import (
     leaf_hash,
     needed,
     node_hash,
+    perfect_hash,
     range_hash,
     root,
     verify_consistency,
@@ -512,3 +513,12 @@ def test_needed_then_one_batch_read_gives_the_real_proofs() -> None:
             batch = {key: nodes[key] for key in needed(job)}
             assert job(dict_getter(batch)) == job(getter(size))
     assert needed(lambda get: root(0, get)) == set()
+
+
+def test_a_perfect_subtrees_hash_is_the_root_of_its_leaves() -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(8)]
+    frontier = Frontier()
+    frontier.append(leaves)
+    assert perfect_hash(leaves) == frontier.root()
+    with pytest.raises(ValueError, match="2\\*\\*L"):
+        perfect_hash(leaves[:6])

@@ -498,14 +498,15 @@ const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x0
 
 /// Grow the right edge of a tree of ``size`` leaves (``roots``: level to hash) by
 /// ``leaves``, as ``services.audit.merkle.Frontier.append`` does. Returns the new edge
-/// and the perfect nodes completed, as a COPY BINARY stream of ``tree_nodes`` rows
-/// (level, idx, hash), as ``pgcopy.node_data`` writes it.
+/// and the perfect nodes completed from level ``lowest`` up, as a COPY BINARY stream of
+/// ``tree_nodes`` rows (level, idx, hash), as ``pgcopy.node_data`` writes it.
 #[pyfunction]
 fn grow(
     py: Python<'_>,
     size: i64,
     roots: HashMap<u32, Bound<'_, PyBytes>>,
     leaves: Vec<Bound<'_, PyBytes>>,
+    lowest: u32,
 ) -> PyResult<(HashMap<u32, Py<PyBytes>>, Py<PyBytes>)> {
     let digest = |bytes: &Bound<'_, PyBytes>, name: &str| -> PyResult<[u8; 32]> {
         bytes.as_bytes().try_into().map_err(|_| {
@@ -529,6 +530,9 @@ fn grow(
             while let Some(left) = edge.remove(&level) {
                 current = node_hash(&left, &current);
                 level += 1;
+                if level < lowest {
+                    continue;
+                }
                 data.extend_from_slice(&3i16.to_be_bytes());
                 data.extend_from_slice(&2i32.to_be_bytes());
                 data.extend_from_slice(&(level as i16).to_be_bytes());

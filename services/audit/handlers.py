@@ -42,6 +42,24 @@ QUEUED_BATCHES = 2
 """Batches read and waiting for the log's writer; the reader waits beyond that."""
 
 
+LINKED_RECORDS = 128
+"""Records of a batch whose trace context its span is given: OpenTelemetry keeps the
+last 128 links of a span (its default limit) and drops the others, yet FastStream's
+telemetry extracted context and baggage from every record of a batch of 5,000 first
+(measured: a fifth of the event loop's time)."""
+
+
+async def last_headers_only(
+    records: tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parsing, with only the last ``LINKED_RECORDS`` records' headers left
+    for its telemetry: the links a span keeps are the same."""
+    message = await original(records)
+    message.batch_headers = message.batch_headers[-LINKED_RECORDS:]
+    return message
+
+
 async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
     """Leave each record's bytes as they are: the handler parses them one by one."""
     return list(message.body)
@@ -254,6 +272,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=20,
+        parser=last_headers_only,
         decoder=raw_bodies,
         **{**consumer_options(group, events.DATA_ACCESSED), "ack_policy": AckPolicy.MANUAL},
         description="Offsets are committed by the log's writer, once the batch is in the log.",

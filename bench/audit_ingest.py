@@ -1,6 +1,6 @@
 """End-to-end audit ingestion against a raw pipeline, in the same run.
 
-    .venv/bin/python -m bench.audit_ingest [EVENTS]      # default 50,000
+    .venv/bin/python -m bench.audit_ingest [EVENTS]      # default 200,000
 
 1. Raw pipeline (the baseline): EVENTS events on a topic of their own; aiokafka reads
    them in batches and COPYs each batch into a plain table with asyncpg. No parsing,
@@ -232,4 +232,4 @@ async def main(count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000))

@@ -1,11 +1,11 @@
 """Kafka side of the audit service: what it consumes and what it publishes.
 
 ``data.accessed`` is consumed in batches, in three stages that run side by side: the
-:class:`Reader` decodes each record (``records.decode``; what does not decode goes to
-the DLQ with the reason) and hashes the batch, in a worker process; the :class:`Writer`
-appends read batches to the log, one transaction each, and only then commits their
-offsets. A consumer killed mid-batch is handed the uncommitted batches again and the
-log's unique event ids turn the copies away.
+:class:`Reader` reads each record into its leaf hash and rows (``service.read``; what
+does not read goes to the DLQ with the reason), in a thread; the :class:`Writer`
+appends read batches to the log from a thread of its own, and only then are their
+offsets committed. A consumer killed mid-batch is handed the uncommitted batches again
+and the log's unique event ids turn the copies away.
 """
 
 import asyncio
@@ -79,9 +79,10 @@ async def parse(
 
 
 class Reader:
-    """Decodes and prepares batches, in a worker process when ``workers`` is 1. While a
-    batch is read there, the event loop goes on fetching from Kafka and writing the
-    batch before. A worker that dies is replaced, and its batch read in-process."""
+    """Reads batches in a thread (the native reading lets go of the GIL), or in a worker
+    process when ``workers`` is 1 (for the Python reading, when ``audit_native`` is not
+    built). Meanwhile the event loop goes on fetching from Kafka. A worker that dies is
+    replaced, and its batch read in-process."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers

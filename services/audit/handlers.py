@@ -174,8 +174,12 @@ class Writer:
         self._queue = asyncio.Queue(maxsize=QUEUED_BATCHES)
         self._task = self._loop.create_task(self._run())
         started.set()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass  # closed
+        except Exception:  # nothing will be written, nor committed, until a restart
+            log.exception("audit.writer_stopped")
         if self._conn is not None:
             self._conn.terminate()  # an unfinished transaction is rolled back
         self._loop.close()

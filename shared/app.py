@@ -59,6 +59,8 @@ class Runtime:
     broker: KafkaBroker
     relay: OutboxRelay | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    """A service's own readiness checks, by name: each returns what is wrong, or None."""
 
 
 Hook = Callable[[Runtime], Awaitable[None]]
@@ -206,6 +208,8 @@ def _operations_router(
                     checks[name] = "ok"
                 except Exception as exc:
                     checks[name] = f"unreachable: {type(exc).__name__}"
+            for name, check in runtime.readiness.items():
+                checks[name] = check() or "ok"
         ready = all(v == "ok" for v in checks.values())
         body = {"status": "ready" if ready else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)

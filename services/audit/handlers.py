@@ -158,6 +158,7 @@ class Writer:
         self._commits: asyncio.Queue[tuple[Any, dict[TopicPartition, int]]] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
         self._service_loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
 
     def _start(self) -> None:
         self._service_loop = asyncio.get_running_loop()
@@ -184,6 +185,12 @@ class Writer:
             self._conn.terminate()  # an unfinished transaction is rolled back
         self._loop.close()
 
+    def problem(self) -> str | None:
+        """What is wrong with the writer, for the readiness check; None if nothing."""
+        if self._thread is not None and not self._thread.is_alive() and not self._closing:
+            return "stopped: nothing is written until the service restarts (see its log)"
+        return None
+
     def _in_thread(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         """Run ``coroutine`` on the writer's loop; await the result on the caller's."""
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
@@ -199,15 +206,19 @@ class Writer:
         offsets = {TopicPartition(*partition): offset + 1 for partition, offset in last.items()}
         if self._thread is None:
             self._start()
+        elif not self._thread.is_alive():  # the batch is sought back, for after a restart
+            raise RuntimeError("the log's writer stopped on an error; see audit.writer_stopped")
         await self._in_thread(self._queue.put((ready, consumer, offsets)))
 
     async def close(self) -> None:
         """Let the queued batches be written, or give them up after ``CLOSE_SECONDS``."""
+        self._closing = True
         if self._thread is None:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._in_thread(self._queue.join()), CLOSE_SECONDS)
-        self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._thread.is_alive():  # else it stopped on an error, and its loop is closed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._in_thread(self._queue.join()), CLOSE_SECONDS)
+            self._loop.call_soon_threadsafe(self._task.cancel)
         await asyncio.to_thread(self._thread.join)
         with contextlib.suppress(TimeoutError):  # the last offsets, if the consumer is up
             await asyncio.wait_for(self._commits.join(), CLOSE_SECONDS)

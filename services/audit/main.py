@@ -42,6 +42,7 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
                 lambda: connect_raw(settings.database_url, settings.schema_name), audit_log
             ),
         )
+        runtime.readiness["log_writer"] = runtime.extras["writer"].problem
         runtime.extras["tasks"] = [
             asyncio.create_task(
                 _every(

@@ -756,3 +756,25 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
     rows = await stored(engine, ids)
     assert len(rows) == total
     assert len({s for s, _ in rows}) == total
+
+
+async def test_a_writer_that_stopped_makes_the_service_not_ready(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.audit import handlers
+
+    assert (await http.get("/readyz")).json()["checks"]["log_writer"] == "ok"
+
+    async def broken(self: Any, ready: Any) -> None:
+        raise RuntimeError("a bug in the writer")
+
+    monkeypatch.setattr(handlers.Writer, "_write", broken)
+    await publish(disclosure(unique("s")))
+
+    async def not_ready() -> bool:
+        return (await http.get("/readyz")).status_code == 503
+
+    await wait_until(not_ready, 30, "the readiness check to see the stopped writer")
+    checks = (await http.get("/readyz")).json()["checks"]
+    assert checks["log_writer"].startswith("stopped")
+    assert checks["database"] == checks["kafka"] == "ok"

@@ -151,7 +151,7 @@ class Writer:
         self.connect = connect
         self.audit_log = audit_log
         self._conn: asyncpg.Connection | None = None
-        self._loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop
         self._queue: asyncio.Queue[tuple[service.Prepared, Any, dict[TopicPartition, int]]]
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None]
@@ -162,6 +162,7 @@ class Writer:
 
     def _start(self) -> None:
         self._service_loop = asyncio.get_running_loop()
+        self._loop = asyncio.new_event_loop()
         self._committer = asyncio.create_task(self._commit_in_order())
         started = threading.Event()
         self._thread = threading.Thread(

@@ -1,4 +1,5 @@
-"""Database access of the audit service. The log's hot writes use COPY; reads use Core."""
+"""Database access of the audit service. The log's appends use binary COPY on a raw
+asyncpg connection; the other reads and writes go through SQLAlchemy Core."""
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence

@@ -3,7 +3,7 @@ event ids, two replicas taking turns, and rows that read back as the leaves they
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -15,20 +15,18 @@ from services.audit import verify as verification
 from services.audit.main import MIGRATIONS
 from shared.db import Sessions, connect_raw, create_engine, create_sessions, migrate
 from tests.services.audit.test_audit_records import valid
-from tests.support import DATABASE_URL, unique
+from tests.support import DATABASE_URL
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = unique("t_append")
+async def schema(schema_factory: Callable[[str], str]) -> str:
+    name = schema_factory("append")
     engine = create_engine(DATABASE_URL, name, pool_size=1)
     await migrate(engine, MIGRATIONS, name)
-    yield name
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
     await engine.dispose()
+    return name
 
 
 @pytest.fixture

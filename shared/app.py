@@ -1,19 +1,23 @@
 """One bootstrap for every service: HTTP app, Kafka broker, database, outbox relay.
 
-A service's ``main.py`` calls :func:`create_app` with its settings, routes and
-subscribers; tests build the very same app. Start-up order: migrate the schema, create
-missing topics, start the outbox relay, then start consuming. Shut-down runs backwards.
+A service's ``main.py`` calls :func:`create_app` with its settings, routes, subscribers
+and its ``bootstrap`` (which builds the service's typed :class:`Runtime`); tests build
+the very same app. Start-up order: migrate the schema, create missing topics, bootstrap
+and start the runtime, start the outbox relay, then start consuming. Shut-down runs
+backwards.
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Annotated, TypeVar
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
@@ -23,9 +27,11 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from shared.db import Sessions, create_engine, create_sessions, migrate, ping
+from shared.errors import ERROR_RESPONSES, ServiceError, error_body
 from shared.kafka import DeadLetterMiddleware, all_topics, broker_reachable, ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.relay import OutboxRelay
@@ -35,35 +41,93 @@ from shared.telemetry import configure_tracing
 log = get_logger(__name__)
 
 
-class ServiceError(Exception):
-    """Base of every service's own exceptions; ``status_code`` says how HTTP shows it."""
-
-    status_code = 400
-
-    def __init__(
-        self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.extra = extra or {}
-
-
-@dataclass
-class Runtime:
-    """What a running service holds: reached by routes and handlers alike."""
+@dataclass(kw_only=True)
+class Infrastructure:
+    """What every service is given before its own parts are built."""
 
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: Sessions
     broker: KafkaBroker
+
+
+@dataclass(kw_only=True)
+class Runtime(Infrastructure):
+    """A running service: its infrastructure and, in a subclass, its own typed parts.
+
+    Each service declares one subclass in its ``bootstrap.py`` (the parts it runs as
+    typed fields), built by one ``bootstrap`` function that tests can call with fakes.
+    Routes reach it through :func:`runtime_of`, subscribers through
+    ``Context("runtime")``.
+    """
+
     relay: OutboxRelay | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
     readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     """A service's own readiness checks, by name: each returns what is wrong, or None."""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start the service's own parts: after migration, before the relay and consumers."""
+
+    async def stop(self) -> None:
+        """Stop what :meth:`start` started; the base cancels the background jobs."""
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        """Run ``job`` every ``seconds`` until the service stops; a failure is logged and
+        the next round retries."""
+        self.tasks.append(
+            asyncio.create_task(_every(seconds, f"{self.settings.service_name}.{name}", job))
+        )
 
 
-Hook = Callable[[Runtime], Awaitable[None]]
+async def _every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception as exc:
+            log.warning("job.failed", job=name, error=repr(exc))
+
+
+R = TypeVar("R", bound=Runtime)
+Bootstrap = Callable[[Infrastructure], Awaitable[Runtime]]
+
+
+async def plain_runtime(infra: Infrastructure) -> Runtime:
+    """The bootstrap of a service that runs nothing beyond its infrastructure."""
+    return Runtime(**vars(infra))
+
+
+def current_runtime(request: Request, cls: type[R]) -> R:
+    """The running service's runtime, as the type the service declared."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if not isinstance(runtime, cls):
+        raise RuntimeError(f"the service is not running a {cls.__name__}")
+    return runtime
+
+
+def runtime_of(cls: type[R]) -> Callable[[Request], Awaitable[R]]:
+    """A FastAPI dependency giving the running service's typed runtime."""
+
+    # Async on purpose: FastAPI runs sync dependencies in a thread pool.
+    async def get(request: Request) -> R:
+        return current_runtime(request, cls)
+
+    return get
+
+
+async def _sessions(request: Request) -> Sessions:
+    return current_runtime(request, Runtime).sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(_sessions)]
+"""The service's database sessions, for a route."""
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -84,12 +148,13 @@ def create_app(
     routers: Sequence[APIRouter],
     migrations: Path,
     description: str,
+    bootstrap: Bootstrap = plain_runtime,
     relay: bool = True,
     untraced_paths: Sequence[str] = (),
-    on_start: Sequence[Hook] = (),
-    on_stop: Sequence[Hook] = (),
 ) -> FastAPI:
     """Wire a service: routes, health, docs, error mapping, and the start-up sequence.
+
+    ``bootstrap`` builds the service's typed runtime once its schema is migrated.
 
     ``untraced_paths`` are left out of the automatic HTTP tracing; their routes open
     their own spans where they need them (the consent decision API does).
@@ -100,11 +165,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, settings.schema_name)
-        runtime = Runtime(
+        infra = Infrastructure(
             settings=settings, engine=engine, sessions=create_sessions(engine), broker=broker
         )
-        app.state.runtime = runtime
-        broker.context.set_global("runtime", runtime)
+        runtime: Runtime | None = None
         try:
             await migrate(engine, migrations, settings.schema_name)
             if settings.kafka_create_topics:
@@ -114,8 +178,10 @@ def create_app(
                     partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
                 )
-            for hook in on_start:
-                await hook(runtime)
+            runtime = await bootstrap(infra)
+            app.state.runtime = runtime
+            broker.context.set_global("runtime", runtime)
+            await runtime.start()
             if relay:
                 runtime.relay = OutboxRelay(
                     schema=settings.schema_name,
@@ -132,10 +198,10 @@ def create_app(
             yield
         finally:
             await broker.stop()
-            if runtime.relay:
-                await runtime.relay.stop()
-            for hook in on_stop:
-                await hook(runtime)
+            if runtime is not None:
+                if runtime.relay:
+                    await runtime.relay.stop()
+                await runtime.stop()
             await engine.dispose()
             log.info("service.stopped")
 
@@ -144,6 +210,7 @@ def create_app(
         description=description,
         version="0.1.0",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     for router in routers:
@@ -228,12 +295,21 @@ def _operations_router(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def on_service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        detail: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message}
-        if exc.field:
-            detail["field"] = exc.field
-        for key, value in exc.extra.items():
-            detail.setdefault(key, value)
-        return JSONResponse({"detail": detail}, status_code=exc.status_code)
+        body = error_body(type(exc).__name__, exc.message, field=exc.field, **exc.extra)
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Authentication (401, 403) and routing (404, 405) errors, in the same shape.
+        try:
+            name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "")
+        except ValueError:
+            name = "HTTPError"
+        return JSONResponse(
+            error_body(name, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(DBAPIError)
     async def on_unstorable_text(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -242,13 +318,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.orig, asyncpg.exceptions.CharacterNotInRepertoireError) or (
             "\\x00" in str(exc.orig) or "0x00" in str(exc.orig)
         ):
-            detail = {"error": "InvalidRequest", "message": "a value contains a NUL character"}
-            return JSONResponse({"detail": detail}, status_code=422)
+            body = error_body("InvalidRequest", "a value contains a NUL character")
+            return JSONResponse(body, status_code=422)
         raise exc
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
+        problems = [
             {
                 "field": ".".join(str(p) for p in err["loc"] if p != "body"),
                 "problem": err["msg"],
@@ -256,4 +332,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        field = problems[0]["field"] if problems else None
+        message = f"{field}: {problems[0]['problem']}" if problems else "invalid request"
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more)"
+        body = error_body("InvalidRequest", message, field=field or None, problems=problems)
+        return JSONResponse(body, status_code=422)

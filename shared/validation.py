@@ -1,9 +1,11 @@
-"""Validated types for personal data: ISO country codes, phone numbers, language tags.
+"""Validated types: ISO country codes, phone numbers, language tags, and the bounded
+positions and instants every HTTP edge takes.
 
 Each raises a ``ValueError`` whose message says what is wrong, so the HTTP layer's 422
 names the field and the problem.
 """
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import phonenumbers
@@ -47,3 +49,38 @@ LanguageTag = Annotated[
     BeforeValidator(_strip),
     Field(pattern=_LANGUAGE, max_length=35, description="BCP 47 language tag.", examples=["en"]),
 ]
+
+
+# Bounded types for the HTTP edge: a value that passes them fits the column it is
+# compared with, so no input reaches the database to come back as a 500.
+BIGINT_MAX = 2**63 - 1
+"""The largest value of a PostgreSQL bigint (and of every position, size and count here)."""
+
+Position = Annotated[
+    int,
+    Field(ge=0, le=BIGINT_MAX, description="A position or size, 0 to 2^63-1.", examples=[5]),
+]
+"""A position in a log, a tree size, a cursor's key: what a bigint column holds."""
+
+
+def in_calendar(value: datetime) -> datetime:
+    """The instant in UTC; refused when it has no offset or leaves the calendar in UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must give a time zone offset, e.g. 2026-11-20T10:00:00Z")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"'{value.isoformat()}' is outside the calendar once turned to UTC (years 0001 to 9999)"
+        ) from None
+
+
+Instant = Annotated[
+    datetime,
+    AfterValidator(in_calendar),
+    Field(
+        description="An instant with its offset (ISO 8601), read in UTC.",
+        examples=["2026-11-20T10:00:00Z"],
+    ),
+]
+"""A moment from outside: it has an offset, and it stays in the calendar in UTC."""

@@ -17,9 +17,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from services.audit import queries, repository, service
+from services.audit.bootstrap import AuditRuntime
 from services.audit.exceptions import Forbidden, NotFound
 from services.audit.queries import Filters
-from shared.app import Runtime
+from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, require
 from shared.db import Sessions
 
@@ -31,14 +32,6 @@ Readers = Annotated[
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))]
 Security = Annotated[Principal, Depends(require(Role.SECURITY, Role.AUDITOR, Role.ADMIN))]
 Subject = Annotated[Principal, Depends(require(Role.SUBJECT, Role.AUDITOR, Role.ADMIN))]
-
-
-async def get_sessions(request: Request) -> Sessions:
-    runtime: Runtime = request.app.state.runtime
-    return runtime.sessions
-
-
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 
 
 class FilterParams(BaseModel):
@@ -169,7 +162,7 @@ async def tree_heads(
 
 @router.get("/public-key", summary="The Ed25519 key tree heads are signed with")
 async def public_key(_: CurrentPrincipal, request: Request) -> dict[str, str]:
-    signer: service.Signer = request.app.state.runtime.extras["signer"]
+    signer = current_runtime(request, AuditRuntime).signer
     return {
         "algorithm": "Ed25519",
         "key_id": signer.key_id,

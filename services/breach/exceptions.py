@@ -1,6 +1,6 @@
 """Errors of the breach service; the HTTP layer maps them by ``status_code``."""
 
-from shared.app import ServiceError
+from shared.errors import ServiceError
 
 
 class BreachError(ServiceError):

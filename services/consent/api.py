@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from services.consent import repository, service
+from services.consent.bootstrap import ConsentRuntime
 from services.consent.domain import DecisionRequest
 from services.consent.exceptions import Forbidden, NotFound
 from services.consent.models import (
@@ -24,9 +25,8 @@ from services.consent.models import (
     WithdrawRequest,
 )
 from services.consent.projection import Projection
-from shared.app import Runtime
+from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, principal_from_request, require
-from shared.db import Sessions
 
 router = APIRouter(tags=["consent"])
 tracer = trace.get_tracer(__name__)
@@ -38,22 +38,10 @@ Reader = Annotated[
 ]
 
 
-# Dependencies are async on purpose: FastAPI runs sync ones in a thread pool.
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def get_sessions(request: Request) -> Sessions:
-    return _runtime(request).sessions
-
-
 async def get_projection(request: Request) -> Projection:
-    projection: Projection = _runtime(request).extras["projection"]
-    return projection
+    return current_runtime(request, ConsentRuntime).projection
 
 
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 ProjectionDep = Annotated[Projection, Depends(get_projection)]
 
 
@@ -235,7 +223,7 @@ async def _decide(request: Request) -> Response:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from exc
-    projection: Projection = _runtime(request).extras["projection"]
+    projection = current_runtime(request, ConsentRuntime).projection
     decision = service.decide(
         projection,
         DecisionRequest(

@@ -8,8 +8,8 @@ from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from services.consent import service
+from services.consent.bootstrap import ConsentRuntime
 from shared import events
-from shared.app import Runtime
 from shared.kafka import consumer_options
 
 
@@ -25,29 +25,29 @@ def build_router(group: str) -> KafkaRouter:
 
     @router.subscriber(events.USER_REGISTERED, **consumer_options(group, events.USER_REGISTERED))
     async def on_user_registered(
-        event: events.UserRegistered, runtime: Runtime = Context("runtime")
+        event: events.UserRegistered, runtime: ConsentRuntime = Context("runtime")
     ) -> None:
         await service.handle_user_registered(
-            runtime.sessions, runtime.extras["projection"], event, events.USER_REGISTERED
+            runtime.sessions, runtime.projection, event, events.USER_REGISTERED
         )
 
     @router.subscriber(events.USER_ERASED, **consumer_options(group, events.USER_ERASED))
     async def on_user_erased(
-        event: events.UserErased, runtime: Runtime = Context("runtime")
+        event: events.UserErased, runtime: ConsentRuntime = Context("runtime")
     ) -> None:
         await service.handle_user_erased(
-            runtime.sessions, runtime.extras["projection"], event, events.USER_ERASED
+            runtime.sessions, runtime.projection, event, events.USER_ERASED
         )
 
     @router.subscriber(
         events.USER_RESTRICTION_CHANGED, **consumer_options(group, events.USER_RESTRICTION_CHANGED)
     )
     async def on_restriction_changed(
-        event: events.UserRestrictionChanged, runtime: Runtime = Context("runtime")
+        event: events.UserRestrictionChanged, runtime: ConsentRuntime = Context("runtime")
     ) -> None:
         await service.handle_restriction_changed(
             runtime.sessions,
-            runtime.extras["projection"],
+            runtime.projection,
             event,
             events.USER_RESTRICTION_CHANGED,
         )

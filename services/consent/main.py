@@ -4,9 +4,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.consent import api, handlers, service
+from services.consent import api, handlers
+from services.consent.bootstrap import bootstrap
 from services.consent.config import ConsentSettings
-from shared.app import Runtime, create_app, create_broker, serve
+from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Consent: purposes, consents and their history, organisations, grants and decisions."
@@ -18,9 +19,6 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
     broker = create_broker(settings)
     broker.include_router(handlers.build_router(group=settings.schema_name))
 
-    async def load_projection(runtime: Runtime) -> None:
-        runtime.extras["projection"] = await service.load_projection(runtime.sessions)
-
     return create_app(
         settings=settings,
         broker=broker,
@@ -28,7 +26,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         description=DESCRIPTION,
         untraced_paths=["decisions"],
-        on_start=[load_projection],
+        bootstrap=bootstrap,
     )
 
 

@@ -4,25 +4,23 @@ The publishers below document the events this service emits (they appear in its
 AsyncAPI document); the events themselves leave through the outbox relay.
 """
 
-from typing import Any
-
 from faststream.kafka import KafkaRouter
 
 from shared import events
 
-router = KafkaRouter()
-publishers: list[Any] = []
-publishers.append(
-    router.publisher(
-        events.NOTIFICATION_DELIVERED,
-        schema=events.EVENT_BY_TOPIC[events.NOTIFICATION_DELIVERED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
+PUBLISHED = (
+    events.NOTIFICATION_DELIVERED,
+    events.NOTIFICATION_FAILED,
 )
-publishers.append(
-    router.publisher(
-        events.NOTIFICATION_FAILED,
-        schema=events.EVENT_BY_TOPIC[events.NOTIFICATION_FAILED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-)
+
+
+def build_router(group: str) -> KafkaRouter:
+    """Subscribers in consumer group ``group`` (the service's schema name)."""
+    router = KafkaRouter()
+    for topic in PUBLISHED:
+        router.publisher(
+            topic,
+            schema=events.EVENT_BY_TOPIC[topic],
+            description="Published through the outbox relay, in a Kafka transaction.",
+        )
+    return router

@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notifier import api, handlers
+from services.notifier.bootstrap import bootstrap
 from services.notifier.config import NotifierSettings
 from shared.app import create_app, create_broker, serve
 
@@ -16,13 +17,14 @@ def build_app(settings: NotifierSettings | None = None) -> FastAPI:
     """The notifier service as an ASGI app; tests build it the same way."""
     settings = settings or NotifierSettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.router)
+    broker.include_router(handlers.build_router(group=settings.schema_name))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        bootstrap=bootstrap,
     )
 
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.registry import disclosure, service
+from services.registry.bootstrap import RegistryRuntime
 from services.registry.clients import ConsentClient
 from services.registry.exceptions import Forbidden, InvalidRequest
 from services.registry.models import (
@@ -36,9 +37,8 @@ from services.registry.models import (
     RestrictionOut,
     UserOut,
 )
-from shared.app import Runtime
+from shared.app import SessionsDep, current_runtime
 from shared.auth import Principal, Role, require
-from shared.db import Sessions
 from shared.validation import country_code
 
 router = APIRouter(tags=["registry"])
@@ -50,18 +50,10 @@ MemberOrg = Annotated[Principal, Depends(require(Role.MEMBER_ORG))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
-async def get_sessions(request: Request) -> Sessions:
-    runtime: Runtime = request.app.state.runtime
-    return runtime.sessions
-
-
 async def get_consent(request: Request) -> ConsentClient:
-    runtime: Runtime = request.app.state.runtime
-    client: ConsentClient = runtime.extras["consent"]
-    return client
+    return current_runtime(request, RegistryRuntime).consent
 
 
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,100}$", description="The user's id.")]
 ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
 

@@ -8,8 +8,8 @@ from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from services.registry import service
+from services.registry.bootstrap import RegistryRuntime
 from shared import events
-from shared.app import Runtime
 from shared.kafka import consumer_options
 
 PUBLISHED = (
@@ -35,7 +35,7 @@ def build_router(group: str) -> KafkaRouter:
 
     @router.subscriber(events.CONSENT_GRANTED, **consumer_options(group, events.CONSENT_GRANTED))
     async def on_consent_granted(
-        event: events.ConsentGranted, runtime: Runtime = Context("runtime")
+        event: events.ConsentGranted, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
         await service.handle_consent_changed(runtime.sessions, event, events.CONSENT_GRANTED)
 
@@ -43,7 +43,7 @@ def build_router(group: str) -> KafkaRouter:
         events.CONSENT_WITHDRAWN, **consumer_options(group, events.CONSENT_WITHDRAWN)
     )
     async def on_consent_withdrawn(
-        event: events.ConsentWithdrawn, runtime: Runtime = Context("runtime")
+        event: events.ConsentWithdrawn, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
         await service.handle_consent_changed(runtime.sessions, event, events.CONSENT_WITHDRAWN)
 

@@ -1,6 +1,15 @@
-"""Events produced by the breach service and the notifier."""
+"""Events produced by the breach service and the notifier.
+
+The breach service and the notifier meet at two contracts: a
+``breach.notification_requested`` event asks for one notice to one person (keyed by
+``notice_id``, so it is sent once however often it is asked for), and the notifier
+answers each with ``notification.delivered`` or ``notification.failed`` under the same
+``notice_id``. The outcome contracts name no breach in particular: the notifier sends
+other kinds of notice (``kind``) through the same path.
+"""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
@@ -8,11 +17,24 @@ from pydantic import Field
 from shared.events.envelope import Envelope, Payload
 
 
+class BreachKind(StrEnum):
+    """The kinds of breach (GDPR Art. 4(12); ENISA's and the EDPB's classification)."""
+
+    CONFIDENTIALITY = "confidentiality"
+    INTEGRITY = "integrity"
+    AVAILABILITY = "availability"
+
+
 class BreachDetectedPayload(Payload):
-    breach_id: str
+    breach_id: str = Field(description="The breach service's id for the breach.")
+    reference: str = Field(
+        description="The human reference quoted in notices.", examples=["BR-2026-0007"]
+    )
+    title: str
+    kinds: list[BreachKind] = Field(description="Confidentiality, integrity, availability.")
     aware_at: datetime = Field(description="When the platform became aware; starts the clock.")
     deadline_at: datetime = Field(description="aware_at + 72 hours.")
-    summary: str
+    data_categories: list[str] = Field(description="Data categories involved.")
 
 
 class BreachDetected(Envelope):
@@ -23,17 +45,37 @@ class BreachDetected(Envelope):
 
 
 class NotificationRequestedPayload(Payload):
+    notice_id: str = Field(
+        description="The idempotency key of this notice: one email per notice_id, ever. "
+        "For a breach notice, 'breach:<breach_id>:<user_id>'.",
+        examples=["breach:4f1c…:u-1"],
+    )
+    kind: str = Field(
+        default="breach_notice",
+        description="Which template the notifier renders.",
+        examples=["breach_notice"],
+    )
     breach_id: str
-    user_id: str
+    user_id: str = Field(description="The person to tell; the notifier knows their address.")
+    reference: str = Field(description="The breach's reference.", examples=["BR-2026-0007"])
+    title: str
     what_happened: str
-    likely_impact: str
+    started_at: datetime | None = Field(default=None, description="When the breach began.")
+    ended_at: datetime | None = Field(default=None, description="When it was contained.")
+    aware_at: datetime
+    data_categories: list[str] = Field(
+        description="Which of this person's data were involved (the categories that "
+        "reached the breached place, when known)."
+    )
+    likely_consequences: str
     measures_taken: str
     what_you_can_do: str
+    contact_point: str = Field(description="Whom to ask: name, email or phone.")
     deadline_at: datetime
 
 
 class BreachNotificationRequested(Envelope):
-    """One affected subject must be told about a breach."""
+    """One affected person must be told about a breach. ``subject_id`` is the user id."""
 
     EVENT_TYPE: ClassVar[str] = "breach.notification_requested"
     payload: NotificationRequestedPayload
@@ -41,34 +83,68 @@ class BreachNotificationRequested(Envelope):
 
 class DeadlinePayload(Payload):
     breach_id: str
+    reference: str
+    aware_at: datetime
     deadline_at: datetime
-    pending_notifications: int
+    point_hours: int | None = Field(
+        default=None, description="For a warning: the hours elapsed it marks (24, 48, 66)."
+    )
+    affected: int = Field(description="People affected so far.")
+    pending_notifications: int = Field(
+        description="People not yet notified nor covered by an announcement."
+    )
 
 
 class BreachDeadlineWarning(Envelope):
+    """A point of the 72-hour clock passed while people were still not notified."""
+
     EVENT_TYPE: ClassVar[str] = "breach.deadline_warning"
     payload: DeadlinePayload
 
 
 class BreachDeadlineMissed(Envelope):
+    """The 72-hour deadline passed with people not notified."""
+
     EVENT_TYPE: ClassVar[str] = "breach.deadline_missed"
     payload: DeadlinePayload
 
 
 class NotificationOutcomePayload(Payload):
-    notification_id: str
-    breach_id: str | None = None
-    user_id: str
-    channel: str = Field(examples=["email"])
-    at: datetime
-    detail: str | None = Field(default=None, description="SMTP reply, or the failure reason.")
+    notice_id: str = Field(description="The request's notice_id.")
+    kind: str = Field(examples=["breach_notice"])
+    breach_id: str | None = Field(default=None, description="For a breach notice.")
+    user_id: str | None = Field(default=None, description="The person told, if a person.")
+    channel: str = Field(default="email", examples=["email"])
+    at: datetime = Field(description="When the outcome was known.")
+    message_id: str | None = Field(
+        default=None, description="The RFC 5322 Message-ID, derived from the notice_id."
+    )
+    attempts: int = Field(description="SMTP attempts made, this one included.")
+    uncertain: bool = Field(
+        default=False,
+        description="Sent again after a crash that may have followed an earlier acceptance: "
+        "the person may hold two copies, with the same Message-ID.",
+    )
+    smtp_code: int | None = Field(default=None, description="The server's reply code.")
+    smtp_reply: str | None = Field(default=None, description="The server's reply text.")
+    queue_id: str | None = Field(default=None, description="The server's queue id, if it said.")
+    reason: str | None = Field(
+        default=None,
+        description="Why it failed: no_contact, erased, rejected (5xx), retries_exhausted, "
+        "bounced.",
+    )
+    detail: str | None = Field(default=None, description="More about a failure or a bounce.")
 
 
 class NotificationDelivered(Envelope):
+    """A mail server accepted the notice (250): accepted for delivery, not read."""
+
     EVENT_TYPE: ClassVar[str] = "notification.delivered"
     payload: NotificationOutcomePayload
 
 
 class NotificationFailed(Envelope):
+    """The notice could not be sent, or it bounced after acceptance."""
+
     EVENT_TYPE: ClassVar[str] = "notification.failed"
     payload: NotificationOutcomePayload

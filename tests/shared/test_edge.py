@@ -59,7 +59,7 @@ async def test_request_with_invalid_token_gets_401(
             "/probe", params={"n": 1}, headers={"Authorization": f"Bearer {bad_token}"}
         )
     assert response.status_code == 401
-    assert response.json()["detail"].startswith("invalid token")
+    assert response.json()["detail"]["message"].startswith("invalid token")
 
 
 async def test_request_with_wrong_role_gets_403(probe: tuple[FastAPI, str]) -> None:
@@ -68,14 +68,14 @@ async def test_request_with_wrong_role_gets_403(probe: tuple[FastAPI, str]) -> N
             "/probe", params={"n": 1}, headers=token(Role.MEMBER_ORG, org_id="org-1")
         )
     assert response.status_code == 403
-    assert "member_org" in response.json()["detail"]
+    assert "member_org" in response.json()["detail"]["message"]
 
 
 async def test_bad_query_parameter_gets_422_naming_it(probe: tuple[FastAPI, str]) -> None:
     async with client(probe[0]) as http:
         response = await http.post("/probe", params={"n": "many"}, headers=token(Role.PLATFORM))
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "query.n"
+    assert response.json()["detail"]["problems"][0]["field"] == "query.n"
 
 
 async def test_trace_id_from_the_http_edge_reaches_the_consumer(

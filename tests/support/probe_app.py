@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
-from shared.app import Runtime, create_app, create_broker
+from shared.app import Infrastructure, Runtime, create_app, create_broker
 from shared.auth import Principal, Role, require
 from shared.db import Sessions, transaction
 from shared.kafka import claim, consumer_options
@@ -96,8 +96,9 @@ def build_probe_app(schema: str, event_cls: type[ProbeEvent], group: str) -> Fas
             stage(session, event)
         return {"event_id": str(event.event_id), "by": principal.sub}
 
-    async def remember(runtime: Runtime) -> None:
-        holder["runtime"] = runtime
+    async def remember(infra: Infrastructure) -> Runtime:
+        holder["runtime"] = runtime = Runtime(**vars(infra))
+        return runtime
 
     return create_app(
         settings=settings,
@@ -105,5 +106,5 @@ def build_probe_app(schema: str, event_cls: type[ProbeEvent], group: str) -> Fas
         routers=[router],
         migrations=MIGRATIONS,
         description="Probe service for tests.",
-        on_start=[remember],
+        bootstrap=remember,
     )

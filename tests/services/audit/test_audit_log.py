@@ -649,7 +649,7 @@ async def test_a_killed_worker_process_is_replaced_and_nothing_is_lost(
 ) -> None:
     app: FastAPI = build_app(settings(schema, ingest_workers=1))
     async with app.router.lifespan_context(app):
-        reader = app.state.runtime.extras["reader"]
+        reader = app.state.runtime.reader
         workers = list(reader._pool._processes)
         assert len(workers) == 1
         os.kill(workers[0], signal.SIGKILL)
@@ -761,14 +761,14 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
 async def test_a_writer_that_stopped_makes_the_service_not_ready(
     http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.audit import handlers
+    from services.audit import ingest
 
     assert (await http.get("/readyz")).json()["checks"]["log_writer"] == "ok"
 
     async def broken(self: Any, ready: Any) -> None:
         raise RuntimeError("a bug in the writer")
 
-    monkeypatch.setattr(handlers.Writer, "_write", broken)
+    monkeypatch.setattr(ingest.Writer, "_write", broken)
     await publish(disclosure(unique("s")))
 
     async def not_ready() -> bool:

@@ -285,7 +285,7 @@ async def test_bad_fields_are_named(http: httpx.AsyncClient) -> None:
         },
         headers=headers,
     )
-    assert lower.status_code == 422 and lower.json()["detail"][0]["field"] == "country"
+    assert lower.status_code == 422 and lower.json()["detail"]["problems"][0]["field"] == "country"
     stale = await http.post(
         "/consents",
         json={"user_id": user, "purpose": SHARING, "notice_version": "1999-01-01"},
@@ -318,7 +318,7 @@ async def test_decision_api_checks_token_and_names_bad_fields(http: httpx.AsyncC
         "/decisions", json={**question, "data_categories": "email"}, headers=PLATFORM
     )
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["field"] == "data_categories"
+    assert bad.json()["detail"]["problems"][0]["field"] == "data_categories"
 
 
 async def test_decision_joins_the_callers_trace(http: httpx.AsyncClient) -> None:

@@ -165,4 +165,4 @@ async def test_each_bad_profile_field_gets_a_422_naming_it(
         f"/users/{uid}/profile", json={**PROFILE, **change}, headers=subject(uid)
     )
     assert response.status_code == 422
-    assert [e["field"] for e in response.json()["detail"]] == [field]
+    assert [e["field"] for e in response.json()["detail"]["problems"]] == [field]

@@ -72,13 +72,13 @@ async def test_each_bad_registration_field_gets_a_422_naming_it(
 ) -> None:
     response = await stack.registry.post("/users", json=registration(**change), headers=PLATFORM)
     assert response.status_code == 422
-    assert [e["field"] for e in response.json()["detail"]] == [field]
+    assert [e["field"] for e in response.json()["detail"]["problems"]] == [field]
 
 
 async def test_a_malformed_user_id_in_the_path_is_a_422(stack: Stack) -> None:
     response = await stack.registry.get("/users/a%00b", headers=ADMIN)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "path.user_id"
+    assert response.json()["detail"]["problems"][0]["field"] == "path.user_id"
 
 
 async def test_changing_only_the_reason_of_an_objection_is_recorded(stack: Stack) -> None:
@@ -99,8 +99,8 @@ async def test_a_missing_required_field_is_named(stack: Stack) -> None:
     del body["business_support_network"]
     response = await stack.registry.post("/users", json=body, headers=PLATFORM)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "business_support_network"
-    assert response.json()["detail"][0]["problem"] == "Field required"
+    assert response.json()["detail"]["problems"][0]["field"] == "business_support_network"
+    assert response.json()["detail"]["problems"][0]["problem"] == "Field required"
 
 
 async def test_rectification_changes_the_fields_and_emits_user_updated(stack: Stack) -> None:

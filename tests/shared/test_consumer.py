@@ -22,6 +22,7 @@ from tests.support import (
     KAFKA,
     ROOT,
     ProbeEvent,
+    end_offsets,
     make_probe,
     probe_event,
     read_topic,
@@ -148,8 +149,71 @@ async def test_malformed_messages_go_to_the_dlq_and_the_consumer_carries_on(
         assert headers["dlq-original-offset"].isdigit()
 
 
+async def test_an_event_without_event_id_is_dead_lettered_each_time_and_never_stored(
+    probe_schema: tuple[str, AsyncEngine],
+) -> None:
+    """A producer that omits event_id gets no fresh id per delivery: nothing to dedupe on."""
+    schema, engine = probe_schema
+    event_cls = probe_event(unique("noid"))
+    topic = event_cls.topic()
+    await ensure_topics(KAFKA, {topic: 1, dlq_topic(topic): 1})
+    without_id = json.loads(make_probe(event_cls, 3).to_bytes())
+    del without_id["event_id"]
+    raw = json.dumps(without_id).encode()
+    valid = make_probe(event_cls, 4)
+    await produce(topic, raw, raw, valid.to_bytes())  # the same message delivered twice
+
+    broker = create_broker(probe_settings(schema))
+    sessions = create_sessions(engine)
+    add_probe_subscriber(broker, event_cls, unique("group"), lambda: sessions)
+    await broker.start()
+    try:
+        await wait_until(lambda: _has_rows(engine), 30, "the valid event to be applied")
+    finally:
+        await broker.stop()
+
+    assert await rows(engine) == [(str(valid.event_id), 4)]
+    dead = await read_topic(dlq_topic(topic), until=lambda r: len(r) >= 2, settle=0.5)
+    assert [r.value for r in dead] == [raw, raw]
+    assert [dict(r.headers)["dlq-reason"].decode() for r in dead] == [
+        "invalid event: event_id: Field required"
+    ] * 2
+
+
 async def _has_rows(engine: AsyncEngine) -> bool:
     return bool(await rows(engine))
+
+
+async def test_transient_failures_are_retried_until_the_event_is_applied_once(
+    probe_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = probe_schema
+    event_cls = probe_event(unique("transient"))
+    topic = event_cls.topic()
+    await ensure_topics(KAFKA, {topic: 1, dlq_topic(topic): 1})
+    event = make_probe(event_cls, 21)
+    await produce(topic, event.to_bytes())
+    attempts: list[int] = []
+
+    async def database_away_twice(delivered: ProbeEvent) -> None:
+        attempts.append(delivered.payload.n)
+        if len(attempts) <= 2:
+            raise ConnectionRefusedError(111, "the database is away")
+
+    broker = create_broker(probe_settings(schema))
+    sessions = create_sessions(engine)
+    add_probe_subscriber(
+        broker, event_cls, unique("group"), lambda: sessions, on_delivery=database_away_twice
+    )
+    await broker.start()
+    try:
+        await wait_until(lambda: _has_rows(engine), 30, "the event, once the database is back")
+    finally:
+        await broker.stop()
+
+    assert attempts == [21, 21, 21]
+    assert await rows(engine) == [(str(event.event_id), 21)]
+    assert sum((await end_offsets(dlq_topic(topic))).values()) == 0
 
 
 async def test_handler_that_keeps_failing_is_dead_lettered_after_five_attempts(

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +24,7 @@ from tests.support import (
     end_offsets,
     make_probe,
     probe_event,
+    produce,
     read_topic,
     unique,
     wait_until,
@@ -49,16 +49,6 @@ async def rows(engine: AsyncEngine) -> list[tuple[str, int]]:
     async with engine.connect() as conn:
         result = await conn.execute(text("SELECT event_id::text, n FROM probe_rows ORDER BY id"))
         return [(r[0], r[1]) for r in result]
-
-
-async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(topic, value=value, key=key)
-    finally:
-        await producer.stop()
 
 
 async def test_consumer_killed_after_db_commit_does_not_write_twice(

@@ -3,9 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 NATIVE := services/audit/native
-# Rust's tools, where rustup puts them, for the audit log's native hot path.
+# Rust's tools, where rustup puts them, for the audit log's native hot path (optional:
+# without cargo the log runs in Python, slower; see docs/build.md).
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)
+CARGO := $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
+# The stamp names whether the native module was built, so that cargo appearing later
+# makes the next `make venv` build it.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)-$(if $(CARGO),native,python)
 
 .PHONY: demo test up down status venv lint format services token
 
@@ -21,11 +25,14 @@ test: venv ## ruff, mypy and pytest against the real broker and database.
 venv: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard $(NATIVE)/Cargo.* $(NATIVE)/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing; install Python 3.11 or newer."; exit 1; }
-	@command -v cargo >/dev/null || { echo "error: cargo is missing; install Rust with rustup (https://rustup.rs)."; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
+ifeq ($(CARGO),)
+	@echo "note: the audit log's native module was not built (no cargo); to build it, install Rust with rustup (https://rustup.rs), then run 'make venv' again."
+else
 	$(VENV)/bin/pip install -q ./$(NATIVE)
+endif
 	@rm -f $(VENV)/.installed-* && touch $@
 
 up: venv ## Kafka and PostgreSQL, started if not running.
@@ -48,7 +55,8 @@ status:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services tests bench deploy
+	$(VENV)/bin/mypy shared services tests bench deploy devtools
+	$(VENV)/bin/lint-imports
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

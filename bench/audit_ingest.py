@@ -33,11 +33,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
+from devtools.stack import DATABASE_URL, KAFKA, ROOT
 from shared import events
 from shared.db import asyncpg_dsn, create_engine
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.kafka import ensure_topics
-from tests.support import DATABASE_URL, KAFKA, ROOT
 
 
 def event(n: int) -> DataAccessed:

@@ -23,12 +23,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from devtools.stack import DATABASE_URL
 from services.audit import merkle, pgcopy, queries, repository, service
 from services.audit.config import AuditSettings
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS
 from shared.db import connect_raw, create_engine, create_sessions, migrate
-from tests.support import DATABASE_URL
 
 ORGS = [f"org-{i:02d}" for i in range(58)]
 SUBJECTS = 100_000

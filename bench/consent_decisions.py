@@ -143,8 +143,8 @@ def main(seconds: int, connections: int) -> None:
 async def _drop(schema: str) -> None:
     from sqlalchemy import text
 
+    from devtools.stack import DATABASE_URL
     from shared.db import create_engine
-    from tests.support import DATABASE_URL
 
     engine = create_engine(DATABASE_URL, "public", pool_size=1)
     async with engine.begin() as conn:

@@ -15,11 +15,12 @@ import uuid
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
+from devtools.probe import ProbeEvent, make_probe, probe_event
+from devtools.stack import DATABASE_URL, KAFKA
 from shared.db import create_engine, create_sessions, transaction
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OUTBOX_DDL, stage
 from shared.relay import OutboxRelay
-from tests.support import DATABASE_URL, KAFKA, ProbeEvent, make_probe, probe_event
 
 
 async def raw_producer(topic: str, payloads: list[tuple[bytes, bytes]]) -> float:

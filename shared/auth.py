@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import jwt
+from cachetools import TLRUCache
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
@@ -82,21 +83,39 @@ def decode_token(token: str, secret: str, *, issuer: str = "privacy-events") -> 
     on every request pays for the signature check once.
     """
     key = (token, secret, issuer)
-    cached = _verified.get(key)
-    if cached is not None and cached[1] > time.time():
-        return cached[0]
-    principal, expires = _verify(token, secret, issuer)
-    if len(_verified) >= _CACHE_SIZE:
-        _verified.clear()
-    _verified[key] = (principal, expires)
-    return principal
+    verified = _verified.get(key)
+    if verified is None:
+        verified = _verified[key] = _verify(token, secret, issuer)
+    return verified.principal
 
 
-_CACHE_SIZE = 10_000
-_verified: dict[tuple[str, str, str], tuple[Principal, float]] = {}
+class Verified(NamedTuple):
+    """A verified token's principal and its expiry (``exp``, seconds since the epoch)."""
+
+    principal: Principal
+    expires: float
 
 
-def _verify(token: str, secret: str, issuer: str) -> tuple[Principal, float]:
+def _until_expiry(_key: object, verified: Verified, _now: float) -> float:
+    return verified.expires
+
+
+def verified_tokens(
+    maxsize: int = 10_000, clock: Callable[[], float] = time.time
+) -> TLRUCache[tuple[str, str, str], Verified]:
+    """A bounded cache of verified tokens in which each lives only until its own ``exp``.
+
+    TLRU rather than TTL: every entry has its own expiry, the token's; ``clock`` must
+    count seconds since the epoch, as ``exp`` does. Used on the event loop only, so
+    without a lock.
+    """
+    return TLRUCache(maxsize=maxsize, ttu=_until_expiry, timer=clock)
+
+
+_verified = verified_tokens()
+
+
+def _verify(token: str, secret: str, issuer: str) -> Verified:
     try:
         claims = jwt.decode(
             token,
@@ -112,7 +131,7 @@ def _verify(token: str, secret: str, issuer: str) -> tuple[Principal, float]:
         raise InvalidToken("a member_org token must carry org_id")
     if principal.role is Role.SUBJECT and not principal.user_id:
         raise InvalidToken("a subject token must carry user_id")
-    return principal, float(claims["exp"])
+    return Verified(principal, float(claims["exp"]))
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT minted by the platform.")

@@ -7,7 +7,8 @@ Consumers in this project:
 - dedupe on ``event_id`` through the ``processed_events`` table, in that same transaction;
 - send what cannot be parsed, or what keeps failing, to ``<topic>.dlq`` with the reason
   in its headers, and carry on;
-- retry transient failures (database or broker unreachable) forever, with backoff.
+- retry transient failures (database or broker unreachable) forever, with capped
+  exponential backoff and jitter (tenacity).
 """
 
 import asyncio
@@ -15,7 +16,7 @@ import contextlib
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -30,6 +31,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    wait_exponential,
+    wait_incrementing,
+    wait_random,
+)
 
 from shared.events import CATALOGUE, Envelope, dlq_topic
 from shared.logging import get_logger
@@ -39,6 +48,11 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 5
 """A message that fails this many times for a non-transient reason is dead-lettered."""
+
+TRANSIENT_RETRY_SECONDS = 60.0
+"""How long transient failures are retried in place before the message is handed back
+to be delivered again: the consumer then polls, and Kafka, which drops a consumer that
+has not polled for ``max_poll_interval_ms`` (5 minutes), keeps it in its group."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -97,55 +111,95 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
 
 
+UNPROCESSABLE: tuple[type[Exception], ...] = (ValidationError, MalformedEvent, UnicodeDecodeError)
+"""What can never be processed, however often it is tried: dead-lettered at once."""
+
+# Transient failures: 0.4 s doubling to 10 s, plus up to 0.4 s so that consumers that
+# lost the database together do not come back together. Others: 0.1 s, 0.2 s, 0.3 s ...
+_transient_wait = wait_exponential(multiplier=0.4, max=10.0) + wait_random(0, 0.4)
+_failure_wait = wait_incrementing(start=0.1, increment=0.1)
+
+
+def _retryable(exc: BaseException) -> bool:
+    # Not BaseException: a cancelled consumer stops, it does not retry.
+    return isinstance(exc, Exception) and not isinstance(exc, UNPROCESSABLE)
+
+
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+def _wait(state: RetryCallState) -> float:
+    exc = _failure(state)
+    return _transient_wait(state) if exc and is_transient(exc) else _failure_wait(state)
+
+
+def _stop(state: RetryCallState) -> bool:
+    exc = _failure(state)
+    if exc is not None and is_transient(exc):
+        return (state.seconds_since_start or 0.0) >= TRANSIENT_RETRY_SECONDS
+    return state.attempt_number >= MAX_ATTEMPTS
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = _failure(state)
+    delay = state.upcoming_sleep
+    if exc is not None and is_transient(exc):
+        log.warning("kafka.transient_failure", error=repr(exc), retry_in=round(delay, 3))
+    else:
+        log.warning("kafka.handler_failed", error=repr(exc), attempt=state.attempt_number)
+
+
 class DeadLetterMiddleware(BaseMiddleware):
     """Dead-letters malformed or persistently failing messages; retries transient failures.
 
     Also binds the event id, topic and offset to every log line written while handling.
     """
 
-    # Middleware instances live for one message; the attempt count must outlive them.
-    attempts: ClassVar[dict[tuple[str, int, int], int]] = {}
-
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         raw = msg.raw_message
         if isinstance(raw, tuple):  # batch subscribers handle their own dead letters
             return await call_next(msg)
-        position = (raw.topic, raw.partition, raw.offset)
         event_id = msg.headers.get("event-id")
         with structlog.contextvars.bound_contextvars(
             event_id=event_id, topic=raw.topic, partition=raw.partition, offset=raw.offset
         ):
-            return await self._consume(call_next, msg, position)
+            return await self._consume(call_next, msg)
 
-    async def _consume(
-        self, call_next: Any, msg: StreamMessage[Any], position: tuple[str, int, int]
-    ) -> Any:
+    async def _consume(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        # Retried in place: the offset is committed (or the message handed back) only when
+        # this returns or raises, by FastStream's acknowledgement, which wraps this.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=_stop,
+            wait=_wait,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
         try:
-            result = await call_next(msg)
-        except (ValidationError, MalformedEvent, UnicodeDecodeError) as exc:
-            await self._dead_letter(msg, reason=describe(exc))
+            return await retrying(call_next, msg)
+        except UNPROCESSABLE as exc:
+            await self._dead_letter(msg, reason=describe(exc, argument=self._argument(exc)))
             return None
         except Exception as exc:
             if is_transient(exc):
-                attempt = self.attempts.get(position, 0) + 1
-                self.attempts[position] = attempt
-                delay = min(0.2 * 2 ** min(attempt, 6), 10.0)
-                log.warning("kafka.transient_failure", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                raise
-            attempt = self.attempts.get(position, 0) + 1
-            if attempt >= MAX_ATTEMPTS:
-                self.attempts.pop(position, None)
-                await self._dead_letter(
-                    msg, reason=f"failed {attempt} times: {describe(exc)}", exc=exc
-                )
-                return None
-            self.attempts[position] = attempt
-            log.warning("kafka.handler_failed", error=repr(exc), attempt=attempt)
-            await asyncio.sleep(0.1 * attempt)
-            raise
-        self.attempts.pop(position, None)
-        return result
+                raise  # handed back after TRANSIENT_RETRY_SECONDS; delivered again
+            attempts = retrying.statistics["attempt_number"]
+            await self._dead_letter(
+                msg, reason=f"failed {attempts} times: {describe(exc)}", exc=exc
+            )
+            return None
+
+    def _argument(self, exc: Exception) -> bool:
+        """Whether ``exc`` is FastStream's check of the handler's argument.
+
+        Its first location is then the parameter's name (``event``), not part of the message.
+        """
+        if not isinstance(exc, ValidationError):
+            return False
+        subscriber = self.context.get("handler_")
+        names = {getattr(call, "name", None) for call in getattr(subscriber, "calls", ())}
+        return exc.title in names
 
     async def _dead_letter(
         self, msg: StreamMessage[Any], *, reason: str, exc: BaseException | None = None
@@ -178,13 +232,17 @@ async def dead_letter_record(
     log.error("kafka.dead_lettered", topic=record.topic, offset=record.offset, reason=reason)
 
 
-def describe(exc: BaseException) -> str:
-    """A one-line reason for a dead letter, naming each invalid field."""
+def describe(exc: BaseException, *, argument: bool = False) -> str:
+    """A one-line reason for a dead letter, naming each invalid field.
+
+    ``argument``: the error's locations start with the name of the handler's parameter,
+    which is left out so that the field is named as the message spells it.
+    """
     if isinstance(exc, ValidationError):
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '<message>'}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        problems = []
+        for err in exc.errors():
+            loc = err["loc"][1:] if argument else err["loc"]
+            problems.append(f"{'.'.join(str(p) for p in loc) or '<message>'}: {err['msg']}")
         return "invalid event: " + "; ".join(problems)
     return f"{type(exc).__name__}: {exc}"
 

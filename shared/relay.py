@@ -24,6 +24,13 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from sqlalchemy import Delete, Update, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    wait_exponential,
+    wait_random,
+)
 
 from shared.db import connect_raw, create_sessions, transaction
 from shared.logging import get_logger
@@ -35,6 +42,24 @@ log = get_logger(__name__)
 def progress_topic(schema: str) -> str:
     """The single-partition topic holding the progress markers of ``schema``'s relay."""
     return f"_outbox-progress.{schema}"
+
+
+RETRIED: tuple[type[Exception], ...] = (KafkaError, OSError, asyncpg.PostgresError, DBAPIError)
+"""Failures the relay retries forever: the broker or the database is away or refused."""
+
+# 0.2 s doubling to 10 s, plus up to 0.2 s so that relays that lost the broker together
+# do not come back together.
+_backoff = wait_exponential(multiplier=0.2, max=10.0) + wait_random(0, 0.2)
+
+
+def _transient(exc: BaseException) -> bool:
+    # A fenced relay stops: a newer one of its schema has taken over.
+    return isinstance(exc, RETRIED) and not isinstance(exc, ProducerFenced)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    log.warning("outbox.publish_failed", error=repr(exc), retry_in=round(state.upcoming_sleep, 3))
 
 
 class OutboxRelay:
@@ -189,20 +214,20 @@ class OutboxRelay:
         """Called between the Kafka commit and the database update; a seam for fault tests."""
 
     async def _run(self) -> None:
-        backoff = 0.2
+        # Each call starts a fresh retry state: the backoff starts again after a success.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            wait=_backoff,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
         while True:
             self._wake.clear()  # before reading, so a NOTIFY during the batch is not lost
             try:
-                count = await self.publish_pending()
-                backoff = 0.2
+                count: int = await retrying(self.publish_pending)
             except ProducerFenced:
                 log.error("outbox.relay_fenced", detail="another relay of this service took over")
                 return
-            except (KafkaError, OSError, asyncpg.PostgresError, DBAPIError) as exc:
-                log.warning("outbox.publish_failed", error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
             if count < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_seconds)

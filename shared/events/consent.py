@@ -15,12 +15,20 @@ class ConsentChangedPayload(Payload):
     version: int = Field(description="Increases with every change of this consent.")
     user_id: str
     purpose: str = Field(examples=["member_org_sharing"])
-    organisation_id: str | None = Field(default=None, description="Scope: one organisation.")
-    country: str | None = Field(default=None, description="Scope: organisations of one country.")
-    data_categories: list[str] = Field(default_factory=list)
+    # The scope and the end have no defaults: each "null" or "[]" widens the consent
+    # (any organisation, any country, every category, no end), so a producer states it.
+    organisation_id: str | None = Field(
+        description="Scope: one organisation; null for any organisation."
+    )
+    country: str | None = Field(
+        description="Scope: organisations of one country; null for any country."
+    )
+    data_categories: list[str] = Field(
+        description="The data categories covered; empty for all those of the purpose."
+    )
     notice_version: str = Field(description="The notice text version the user saw.")
     valid_from: datetime
-    valid_until: datetime | None = None
+    valid_until: datetime | None = Field(description="When it ends; null for no end.")
     reason: str | None = None
 
 

@@ -25,12 +25,13 @@ class Envelope(BaseModel):
     EVENT_TYPE: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
 
-    event_id: UUID = Field(default_factory=uuid4, description="Unique id; consumers dedupe on it.")
+    # No defaults for event_id and occurred_at: a producer that leaves them out must be
+    # refused, not given a fresh id on every redelivery (stored once per delivery) or
+    # the time a consumer happened to read it. create() fills them for our producers.
+    event_id: UUID = Field(description="Unique id; consumers dedupe on it.")
     event_type: str = Field(description="Dotted name, past tense.", examples=["user.registered"])
     schema_version: int = Field(description="Bumped only by breaking changes.", examples=[1])
-    occurred_at: AwareDatetime = Field(
-        default_factory=lambda: datetime.now(UTC), description="When it happened, in UTC."
-    )
+    occurred_at: AwareDatetime = Field(description="When it happened, in UTC.")
     producer: str = Field(description="The service or platform component that emitted it.")
     subject_id: str = Field(
         description="The data subject (user id) the event is about; also the partition key."
@@ -43,11 +44,22 @@ class Envelope(BaseModel):
         return f"{cls.EVENT_TYPE}.v{cls.VERSION}"
 
     @classmethod
-    def create(cls, *, producer: str, subject_id: str, payload: Any, **extra: Any) -> Self:
-        """Build an event with its type and version filled in."""
+    def create(
+        cls,
+        *,
+        producer: str,
+        subject_id: str,
+        payload: Any,
+        event_id: UUID | None = None,
+        occurred_at: datetime | None = None,
+        **extra: Any,
+    ) -> Self:
+        """Build an event with its type and version, a fresh id and the current time filled in."""
         return cls(
+            event_id=event_id or uuid4(),
             event_type=cls.EVENT_TYPE,
             schema_version=cls.VERSION,
+            occurred_at=occurred_at or datetime.now(UTC),
             producer=producer,
             subject_id=subject_id,
             payload=payload,

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,8 +21,10 @@ from tests.support import (
     KAFKA,
     ROOT,
     ProbeEvent,
+    end_offsets,
     make_probe,
     probe_event,
+    produce,
     read_topic,
     unique,
     wait_until,
@@ -48,16 +49,6 @@ async def rows(engine: AsyncEngine) -> list[tuple[str, int]]:
     async with engine.connect() as conn:
         result = await conn.execute(text("SELECT event_id::text, n FROM probe_rows ORDER BY id"))
         return [(r[0], r[1]) for r in result]
-
-
-async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(topic, value=value, key=key)
-    finally:
-        await producer.stop()
 
 
 async def test_consumer_killed_after_db_commit_does_not_write_twice(
@@ -148,8 +139,71 @@ async def test_malformed_messages_go_to_the_dlq_and_the_consumer_carries_on(
         assert headers["dlq-original-offset"].isdigit()
 
 
+async def test_an_event_without_event_id_is_dead_lettered_each_time_and_never_stored(
+    probe_schema: tuple[str, AsyncEngine],
+) -> None:
+    """A producer that omits event_id gets no fresh id per delivery: nothing to dedupe on."""
+    schema, engine = probe_schema
+    event_cls = probe_event(unique("noid"))
+    topic = event_cls.topic()
+    await ensure_topics(KAFKA, {topic: 1, dlq_topic(topic): 1})
+    without_id = json.loads(make_probe(event_cls, 3).to_bytes())
+    del without_id["event_id"]
+    raw = json.dumps(without_id).encode()
+    valid = make_probe(event_cls, 4)
+    await produce(topic, raw, raw, valid.to_bytes())  # the same message delivered twice
+
+    broker = create_broker(probe_settings(schema))
+    sessions = create_sessions(engine)
+    add_probe_subscriber(broker, event_cls, unique("group"), lambda: sessions)
+    await broker.start()
+    try:
+        await wait_until(lambda: _has_rows(engine), 30, "the valid event to be applied")
+    finally:
+        await broker.stop()
+
+    assert await rows(engine) == [(str(valid.event_id), 4)]
+    dead = await read_topic(dlq_topic(topic), until=lambda r: len(r) >= 2, settle=0.5)
+    assert [r.value for r in dead] == [raw, raw]
+    assert [dict(r.headers)["dlq-reason"].decode() for r in dead] == [
+        "invalid event: event_id: Field required"
+    ] * 2
+
+
 async def _has_rows(engine: AsyncEngine) -> bool:
     return bool(await rows(engine))
+
+
+async def test_transient_failures_are_retried_until_the_event_is_applied_once(
+    probe_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = probe_schema
+    event_cls = probe_event(unique("transient"))
+    topic = event_cls.topic()
+    await ensure_topics(KAFKA, {topic: 1, dlq_topic(topic): 1})
+    event = make_probe(event_cls, 21)
+    await produce(topic, event.to_bytes())
+    attempts: list[int] = []
+
+    async def database_away_twice(delivered: ProbeEvent) -> None:
+        attempts.append(delivered.payload.n)
+        if len(attempts) <= 2:
+            raise ConnectionRefusedError(111, "the database is away")
+
+    broker = create_broker(probe_settings(schema))
+    sessions = create_sessions(engine)
+    add_probe_subscriber(
+        broker, event_cls, unique("group"), lambda: sessions, on_delivery=database_away_twice
+    )
+    await broker.start()
+    try:
+        await wait_until(lambda: _has_rows(engine), 30, "the event, once the database is back")
+    finally:
+        await broker.stop()
+
+    assert attempts == [21, 21, 21]
+    assert await rows(engine) == [(str(event.event_id), 21)]
+    assert sum((await end_offsets(dlq_topic(topic))).values()) == 0
 
 
 async def test_handler_that_keeps_failing_is_dead_lettered_after_five_attempts(

@@ -2,15 +2,21 @@
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from shared import events
-from shared.events import Envelope, UserRegistered, UserRegisteredPayload
+from shared.events import (
+    ConsentChangedPayload,
+    Envelope,
+    UserRegistered,
+    UserRegisteredPayload,
+)
 
 
-def registered(**overrides: object) -> UserRegistered:
+def registered(**overrides: Any) -> UserRegistered:
     return UserRegistered.create(
         producer="registry",
         subject_id="u-1",
@@ -81,3 +87,48 @@ def test_events_are_frozen() -> None:
 def test_envelope_base_reads_any_event() -> None:
     envelope = Envelope.model_validate_json(registered().to_bytes())
     assert envelope.event_type == "user.registered"
+
+
+@pytest.mark.parametrize("field", ["event_id", "occurred_at"])
+def test_an_event_without_its_id_or_time_is_refused_naming_the_field(field: str) -> None:
+    body = json.loads(registered().to_bytes())
+    del body[field]
+    with pytest.raises(ValidationError) as refused:
+        UserRegistered.model_validate(body)
+    assert [(e["loc"], e["msg"]) for e in refused.value.errors()] == [((field,), "Field required")]
+
+
+def test_create_fills_a_fresh_id_and_the_time_for_our_producers() -> None:
+    before = datetime.now(UTC)
+    first, second = registered(), registered()
+    assert first.event_id != second.event_id
+    assert before <= first.occurred_at <= datetime.now(UTC)
+    moment = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert registered(occurred_at=moment).occurred_at == moment
+
+
+@pytest.mark.parametrize("field", ["organisation_id", "country", "data_categories", "valid_until"])
+def test_a_consent_change_must_state_its_scope_and_end(field: str) -> None:
+    payload = {
+        "consent_id": "c-1",
+        "version": 1,
+        "user_id": "u-1",
+        "purpose": "member_organisation_sharing",
+        "organisation_id": None,
+        "country": None,
+        "data_categories": [],
+        "notice_version": "2024-01-11",
+        "valid_from": "2026-01-01T00:00:00Z",
+        "valid_until": None,
+    }
+    assert ConsentChangedPayload.model_validate(payload).organisation_id is None
+    del payload[field]
+    with pytest.raises(ValidationError, match=f"{field}\n  Field required"):
+        ConsentChangedPayload.model_validate(payload)
+
+
+def test_a_default_that_is_honest_optionality_stays() -> None:
+    payload = UserRegisteredPayload(
+        user_id="u-1", full_name="Ana Cruz", email="ana@example.org", country="PH"
+    )
+    assert payload.language == "en"

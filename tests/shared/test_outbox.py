@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, ProducerFenced
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -229,3 +230,55 @@ async def test_relay_wakes_on_notify_without_waiting_for_the_poll(
         assert loop.time() - started < 5, "published by the 30 s poll, not by NOTIFY"
     finally:
         await relay.stop()
+
+
+class FailingFirst(OutboxRelay):
+    """A relay whose first publications fail with ``errors``, one each, in turn."""
+
+    errors: list[BaseException]
+    calls = 0
+
+    async def publish_pending(self) -> int:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return await super().publish_pending()
+
+
+async def test_relay_retries_while_the_broker_or_database_is_away_then_publishes(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("retry"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    event = make_probe(event_cls, 1)
+    async with transaction(create_sessions(engine)) as session:
+        stage(session, event)
+
+    relay = relay_for(schema, engine, FailingFirst)
+    assert isinstance(relay, FailingFirst)
+    relay.errors = [KafkaConnectionError("broker away"), ConnectionResetError(104, "reset")]
+    await relay.start()
+    try:
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 1, settle=1.0)
+    finally:
+        await relay.stop()
+    assert event_ids(records) == [str(event.event_id)]
+    assert relay.calls >= 3
+    assert await pending(engine) == 0
+
+
+async def test_a_fenced_relay_stops_instead_of_retrying(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    await ensure_topics(KAFKA, all_topics([schema]))
+    relay = relay_for(schema, engine, FailingFirst)
+    assert isinstance(relay, FailingFirst)
+    relay.errors = [ProducerFenced()]
+    await relay.start()
+    try:
+        await asyncio.sleep(1.0)
+    finally:
+        await relay.stop()
+    assert relay.calls == 1

@@ -1,0 +1,80 @@
+"""Reading and writing Kafka topics directly, as an outside producer or auditor would."""
+
+import asyncio
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from devtools.stack import KAFKA
+from shared.events import Envelope
+
+
+async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
+    """Send raw ``values`` to ``topic`` one after another, each acknowledged by all replicas."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def end_offsets(topic: str) -> dict[TopicPartition, int]:
+    """The current end of every partition of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        return dict(await consumer.end_offsets(tps)) if tps else {}
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 30.0,
+    isolation_level: str = "read_committed",
+    settle: float = 0.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read ``topic`` from the beginning until ``until(records)`` holds, then ``settle`` more
+    seconds (to catch late duplicates); raise TimeoutError if it never holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=KAFKA,
+        isolation_level=isolation_level,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while not until(records):
+            if loop.time() > deadline:
+                raise TimeoutError(f"{topic}: condition not met; {len(records)} records read")
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+        settle_end = loop.time() + settle
+        while loop.time() < settle_end:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def event_ids(records: list[ConsumerRecord[bytes, bytes]]) -> list[str]:
+    """The event ids in ``records``, in order, duplicates kept."""
+    ids = []
+    for record in records:
+        assert record.value is not None
+        ids.append(str(Envelope.model_validate_json(record.value).event_id))
+    return ids

@@ -34,6 +34,7 @@ Sessions = async_sessionmaker[AsyncSession]
 GRANTABLE = frozenset(TABLE_DEFAULT)
 """The table privileges a service's role may be given; never TRUNCATE, REFERENCES, TRIGGER."""
 VERSION_TABLE = "alembic_version"
+"""Alembic's; a service's role may read it (to see the schema is migrated), nothing more."""
 
 
 def create_engine(database_url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -78,7 +79,13 @@ def _upgrade(
     # One migrator at a time per schema, even with several replicas starting together
     # (concurrent GRANTs on one object fail, so the grants are inside the lock too).
     connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
-    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    # Only when missing: CREATE SCHEMA checks the privilege first, even with IF NOT EXISTS,
+    # and a service started with just its own role must pass here on a migrated schema.
+    exists = connection.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+    ).first()
+    if exists is None:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
     if grant_to is not None:
@@ -131,7 +138,7 @@ def grant_service_role(
     connection: Connection, schema: str, role: str, privileges: TablePrivileges
 ) -> None:
     """Give ``role`` exactly what a service's role may do in ``schema``: use the schema,
-    each table's privileges (``privileges`` or TABLE_DEFAULT; nothing on the version
+    each table's privileges (``privileges`` or TABLE_DEFAULT; only SELECT on the version
     table), its sequences, and the same by default on tables the owner adds later."""
     quote = connection.dialect.identifier_preparer.quote
     s, r = quote(schema), quote(role)
@@ -154,7 +161,7 @@ def grant_service_role(
     for table in sorted(tables):
         # Revoked first, so a privilege the service no longer declares goes away.
         statements.append(f"REVOKE ALL ON TABLE {s}.{quote(table)} FROM {r}")
-        granted = () if table == VERSION_TABLE else privileges.get(table, TABLE_DEFAULT)
+        granted = ("SELECT",) if table == VERSION_TABLE else privileges.get(table, TABLE_DEFAULT)
         if granted:
             statements.append(f"GRANT {', '.join(granted)} ON TABLE {s}.{quote(table)} TO {r}")
     default = ", ".join(TABLE_DEFAULT)

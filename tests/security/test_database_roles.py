@@ -195,7 +195,7 @@ async def test_each_table_grants_exactly_what_the_service_declares(
             await conn.close()
         declared = settings_cls.table_privileges
         expected = {
-            t: () if t == "alembic_version" else tuple(declared.get(t, TABLE_DEFAULT))
+            t: ("SELECT",) if t == "alembic_version" else tuple(declared.get(t, TABLE_DEFAULT))
             for t in granted
         }
         assert granted == expected, settings_cls.service_name
@@ -351,3 +351,15 @@ async def test_a_declared_table_the_migrations_did_not_make_stops_the_start(
             await migrate_service(engine, CONSENT_MIGRATIONS, settings)
     finally:
         await engine.dispose()
+
+
+async def test_a_service_given_only_its_own_role_starts_on_a_migrated_schema(
+    audit_schema: str,
+) -> None:
+    """Migrations may run as a separate step, the owner's URL kept out of the service."""
+    url = role_url(AuditSettings)
+    app: FastAPI = build_audit(
+        AuditSettings(db_schema=audit_schema, database_url=url, migration_database_url=url)
+    )
+    async with app.router.lifespan_context(app):
+        pass

@@ -85,7 +85,7 @@ def _upgrade(
         text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
     ).first()
     if exists is None:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        connection.exec_driver_sql(f"CREATE SCHEMA {_quote(connection, schema)}")
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
     if grant_to is not None:
@@ -140,8 +140,7 @@ def grant_service_role(
     """Give ``role`` exactly what a service's role may do in ``schema``: use the schema,
     each table's privileges (``privileges`` or TABLE_DEFAULT; only SELECT on the version
     table), its sequences, and the same by default on tables the owner adds later."""
-    quote = connection.dialect.identifier_preparer.quote
-    s, r = quote(schema), quote(role)
+    s, r = _quote(connection, schema), _quote(connection, role)
     tables = set(
         connection.execute(
             text(
@@ -154,16 +153,17 @@ def grant_service_role(
     unknown = sorted(set(privileges) - tables)
     if unknown:
         raise ValueError(f"table_privileges: {schema} has no table {', '.join(unknown)}")
-    for table, granted in privileges.items():
-        if not set(granted) <= GRANTABLE:
+    for table, declared in privileges.items():
+        if not set(declared) <= GRANTABLE:
             raise ValueError(f"table_privileges: {table}: only {sorted(GRANTABLE)} may be given")
     statements = [f"GRANT USAGE ON SCHEMA {s} TO {r}"]
     for table in sorted(tables):
+        t = f"{s}.{_quote(connection, table)}"
         # Revoked first, so a privilege the service no longer declares goes away.
-        statements.append(f"REVOKE ALL ON TABLE {s}.{quote(table)} FROM {r}")
+        statements.append(f"REVOKE ALL ON TABLE {t} FROM {r}")
         granted = ("SELECT",) if table == VERSION_TABLE else privileges.get(table, TABLE_DEFAULT)
         if granted:
-            statements.append(f"GRANT {', '.join(granted)} ON TABLE {s}.{quote(table)} TO {r}")
+            statements.append(f"GRANT {', '.join(granted)} ON TABLE {t} TO {r}")
     default = ", ".join(TABLE_DEFAULT)
     statements += [
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
@@ -172,7 +172,11 @@ def grant_service_role(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE ON SEQUENCES TO {r}",
     ]
     for statement in statements:
-        connection.execute(text(statement))
+        connection.exec_driver_sql(statement)
+
+
+def _quote(connection: Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote_identifier(name)
 
 
 def run_alembic_env(context: Any) -> None:

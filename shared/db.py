@@ -3,6 +3,9 @@
 Every connection sets ``search_path`` to the service's schema, so tables are declared
 unqualified (the shared outbox and inbox tables included) and each service still keeps
 to its own schema.
+
+A service migrates its schema as the owner role and then grants its own role what it
+needs there (:func:`migrate_service`); docs/database-roles.md has the roles.
 """
 
 from collections.abc import AsyncIterator
@@ -22,7 +25,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared.logging import get_logger
+from shared.settings import TABLE_DEFAULT, ServiceSettings, TablePrivileges
+
+log = get_logger(__name__)
+
 Sessions = async_sessionmaker[AsyncSession]
+GRANTABLE = frozenset(TABLE_DEFAULT)
+"""The table privileges a service's role may be given; never TRUNCATE, REFERENCES, TRIGGER."""
+VERSION_TABLE = "alembic_version"
+"""Alembic's; a service's role may read it (to see the schema is migrated), nothing more."""
 
 
 def create_engine(database_url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -57,21 +69,114 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-def _upgrade(connection: Connection, config: Config, schema: str) -> None:
-    # One migrator at a time per schema, even with several replicas starting together.
+def _upgrade(
+    connection: Connection,
+    config: Config,
+    schema: str,
+    grant_to: str | None = None,
+    privileges: TablePrivileges | None = None,
+) -> None:
+    # One migrator at a time per schema, even with several replicas starting together
+    # (concurrent GRANTs on one object fail, so the grants are inside the lock too).
     connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
-    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    # Only when missing: CREATE SCHEMA checks the privilege first, even with IF NOT EXISTS,
+    # and a service started with just its own role must pass here on a migrated schema.
+    exists = connection.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+    ).first()
+    if exists is None:
+        connection.exec_driver_sql(f"CREATE SCHEMA {_quote(connection, schema)}")
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    if grant_to is not None:
+        grant_service_role(connection, schema, grant_to, privileges or {})
 
 
-async def migrate(engine: AsyncEngine, migrations: Path, schema: str) -> None:
-    """Bring ``schema`` to the newest Alembic revision in ``migrations``."""
+def _config(migrations: Path, schema: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations))
     config.attributes["schema"] = schema
+    return config
+
+
+async def migrate(engine: AsyncEngine, migrations: Path, schema: str) -> None:
+    """Bring ``schema`` to the newest Alembic revision in ``migrations``, as ``engine``'s role."""
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, config, schema)
+        await conn.run_sync(_upgrade, _config(migrations, schema), schema)
+
+
+async def migrate_service(engine: AsyncEngine, migrations: Path, settings: ServiceSettings) -> None:
+    """Migrate the service's schema as the owner (``migration_database_url``), then grant
+    ``engine``'s role what the service needs there, in the same transaction."""
+    schema = settings.schema_name
+    async with engine.connect() as conn:
+        service_role = str((await conn.execute(text("SELECT current_user"))).scalar_one())
+    owner = (
+        engine
+        if settings.migration_database_url == settings.database_url
+        else create_engine(settings.migration_database_url, schema, pool_size=1)
+    )
+    try:
+        async with owner.begin() as conn:
+            owner_role = str((await conn.execute(text("SELECT current_user"))).scalar_one())
+            # One role doing both (a single-role deployment) has nothing to grant itself.
+            grant_to = None if owner_role == service_role else service_role
+            await conn.run_sync(
+                _upgrade,
+                _config(migrations, schema),
+                schema,
+                grant_to,
+                type(settings).table_privileges,
+            )
+    finally:
+        if owner is not engine:
+            await owner.dispose()
+    log.info("db.migrated", schema=schema, owner=owner_role, service_role=service_role)
+
+
+def grant_service_role(
+    connection: Connection, schema: str, role: str, privileges: TablePrivileges
+) -> None:
+    """Give ``role`` exactly what a service's role may do in ``schema``: use the schema,
+    each table's privileges (``privileges`` or TABLE_DEFAULT; only SELECT on the version
+    table), its sequences, and the same by default on tables the owner adds later."""
+    s, r = _quote(connection, schema), _quote(connection, role)
+    tables = set(
+        connection.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+            ),
+            {"s": schema},
+        ).scalars()
+    )
+    unknown = sorted(set(privileges) - tables)
+    if unknown:
+        raise ValueError(f"table_privileges: {schema} has no table {', '.join(unknown)}")
+    for table, declared in privileges.items():
+        if not set(declared) <= GRANTABLE:
+            raise ValueError(f"table_privileges: {table}: only {sorted(GRANTABLE)} may be given")
+    statements = [f"GRANT USAGE ON SCHEMA {s} TO {r}"]
+    for table in sorted(tables):
+        t = f"{s}.{_quote(connection, table)}"
+        # Revoked first, so a privilege the service no longer declares goes away.
+        statements.append(f"REVOKE ALL ON TABLE {t} FROM {r}")
+        granted = ("SELECT",) if table == VERSION_TABLE else privileges.get(table, TABLE_DEFAULT)
+        if granted:
+            statements.append(f"GRANT {', '.join(granted)} ON TABLE {t} TO {r}")
+    default = ", ".join(TABLE_DEFAULT)
+    statements += [
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {default} ON TABLES TO {r}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE ON SEQUENCES TO {r}",
+    ]
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def _quote(connection: Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote_identifier(name)
 
 
 def run_alembic_env(context: Any) -> None:

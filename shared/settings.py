@@ -4,8 +4,12 @@ Each service subclasses :class:`ServiceSettings` with its own prefix (``REGISTRY
 ``CONSENT_`` ...). A prefixed variable wins over the plain one, so
 ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` point the whole stack at an existing
 cluster while ``AUDIT_DATABASE_URL`` can still move one service elsewhere.
+
+Each service connects as a role of its own (``database_url``) and migrates its schema as
+the owner role (``migration_database_url``); see docs/database-roles.md.
 """
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -18,8 +22,31 @@ from pydantic_settings import (
 )
 
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"
-DEFAULT_DATABASE_URL = "postgresql+asyncpg://privacy:privacy@127.0.0.1:15432/privacy"
+LOCAL_DATABASE = "127.0.0.1:15432/privacy"
+"""Where the local stack's PostgreSQL listens, and its database."""
+DEFAULT_MIGRATION_DATABASE_URL = (
+    f"postgresql+asyncpg://privacy_owner:privacy_owner@{LOCAL_DATABASE}"
+)
+"""The owner role of the local stack: it migrates every service's schema."""
+DEFAULT_DATABASE_URL = DEFAULT_MIGRATION_DATABASE_URL
+"""Where tools and tests do their own work on the local stack (as the owner); services
+default to a role of their own, :func:`local_database_url`."""
 DEFAULT_KAFKA = "127.0.0.1:19092"
+
+TablePrivileges = Mapping[str, tuple[str, ...]]
+"""Table name -> what the service's role may do on it, for tables that get less than
+:data:`TABLE_DEFAULT`."""
+TABLE_DEFAULT = ("SELECT", "INSERT", "UPDATE", "DELETE")
+"""What a service's role may do on a table of its schema unless the service says less."""
+APPEND_ONLY = ("SELECT", "INSERT")
+"""Rows are added and read, never changed or removed."""
+ERASABLE = ("SELECT", "INSERT", "DELETE")
+"""Rows are added, read and deleted (erasure), never changed."""
+
+
+def local_database_url(service_name: str) -> str:
+    """The local stack's URL for a service's own role (named after it, password the same)."""
+    return f"postgresql+asyncpg://{service_name}:{service_name}@{LOCAL_DATABASE}"
 
 
 class Environment(StrEnum):
@@ -34,10 +61,16 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="PRIVACY_")
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
+    table_privileges: ClassVar[TablePrivileges] = {}
+    """Tables of the service's schema on which its role gets less than TABLE_DEFAULT."""
 
     environment: Environment = Environment.DEVELOPMENT
     db_schema: str | None = None
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = ""
+    """The service's own role; unset, the local stack's role named after the service."""
+    migration_database_url: str = ""
+    """The owner role that migrates the schema; unset, ``database_url`` when that was
+    given (one role does both), else the local stack's owner."""
     kafka_bootstrap_servers: str = DEFAULT_KAFKA
     kafka_create_topics: bool = True
     kafka_topic_partitions: int = 3
@@ -52,6 +85,23 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
     outbox_retain_published: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_roles(cls, data: Any) -> Any:
+        # The local defaults come as a pair (the service's role, the owner); a deployment
+        # that gives only DATABASE_URL runs its migrations with it, as before.
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("database_url"):
+            data["database_url"] = local_database_url(cls.service_name)
+            data["migration_database_url"] = (
+                data.get("migration_database_url") or DEFAULT_MIGRATION_DATABASE_URL
+            )
+        elif not data.get("migration_database_url"):
+            data["migration_database_url"] = data["database_url"]
+        return data
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> "ServiceSettings":

@@ -1,7 +1,10 @@
 """Fixtures shared by the whole suite.
 
 Integration tests (marked ``integration``) use the real Kafka and PostgreSQL that
-``make test`` starts; each test gets schemas and topics of its own.
+``make test`` starts; each test gets schemas and topics of its own. The services under
+test connect as their own database roles and migrate as the owner; the tests' own work
+(making and dropping schemas, reading rows, tampering on purpose) is done as the owner,
+``tests.support.DATABASE_URL`` (docs/database-roles.md).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +23,7 @@ configure_tracing("tests")
 
 @pytest.fixture(scope="session")
 async def admin_engine() -> AsyncIterator[AsyncEngine]:
+    """The owner role, which made (and may drop) every schema the services migrated."""
     engine = create_engine(DATABASE_URL, "public", pool_size=2)
     yield engine
     await engine.dispose()

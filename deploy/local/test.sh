@@ -17,6 +17,8 @@ for item in kafka postgres; do
     started+=("$item")
   fi
 done
+# A PostgreSQL already running (perhaps made before the roles existed) gets them too.
+if [[ ! " ${started[*]} " =~ " postgres " ]]; then bash deploy/local/postgres.sh roles; fi
 
 say "ruff"
 .venv/bin/ruff check .

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import Environment, ServiceSettings
+from shared.settings import APPEND_ONLY, ERASABLE, Environment, ServiceSettings, TablePrivileges
 
 
 class AuditSettings(ServiceSettings):
@@ -16,6 +16,13 @@ class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="AUDIT_")
     service_name: ClassVar[str] = "audit"
     default_port: ClassVar[int] = 8003
+    table_privileges: ClassVar[TablePrivileges] = {
+        **dict.fromkeys(
+            ("entries", "tree_nodes", "tree_heads", "consent_changes", "checks", "erasures"),
+            APPEND_ONLY,
+        ),
+        "entry_personal": ERASABLE,  # deleted on erasure, never changed
+    }
 
     signing_key: SecretStr | None = None
     """Ed25519 private key seed, 32 bytes in base64. Development derives one from the

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from shared.db import Sessions, create_engine, create_sessions, migrate, ping
+from shared.db import Sessions, create_engine, create_sessions, migrate_service, ping
 from shared.errors import ERROR_RESPONSES, ServiceError, error_body
 from shared.kafka import DeadLetterMiddleware, all_topics, broker_reachable, ensure_topics
 from shared.logging import configure_logging, get_logger
@@ -170,7 +170,7 @@ def create_app(
         )
         runtime: Runtime | None = None
         try:
-            await migrate(engine, migrations, settings.schema_name)
+            await migrate_service(engine, migrations, settings)
             if settings.kafka_create_topics:
                 await ensure_topics(
                     settings.kafka_bootstrap_servers,

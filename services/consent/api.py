@@ -1,16 +1,17 @@
 """HTTP routes of the consent service: thin, each calls one service function."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+import msgspec
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from starlette.routing import Route
 
-from services.consent import repository, service
+from services.consent import service
 from services.consent.bootstrap import ConsentRuntime
 from services.consent.domain import DecisionRequest
 from services.consent.exceptions import Forbidden, NotFound
@@ -20,13 +21,18 @@ from services.consent.models import (
     DecisionOut,
     DecisionQuery,
     GrantCreate,
+    GrantOut,
     HistoryOut,
     OrganisationCreate,
+    OrganisationOut,
+    PurposeOut,
+    Receipt,
     WithdrawRequest,
 )
 from services.consent.projection import Projection
 from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, principal_from_request, require
+from shared.validation import Instant
 
 router = APIRouter(tags=["consent"])
 tracer = trace.get_tracer(__name__)
@@ -39,10 +45,14 @@ Reader = Annotated[
 
 
 async def get_projection(request: Request) -> Projection:
+    """The running service's decision projection."""
     return current_runtime(request, ConsentRuntime).projection
 
 
 ProjectionDep = Annotated[Projection, Depends(get_projection)]
+UserId = Annotated[str, Path(max_length=100, description="The user's id.")]
+Slug = Annotated[str, Path(max_length=100, description="The organisation's slug.")]
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def check_self(principal: Principal, user_id: str) -> None:
@@ -52,27 +62,26 @@ def check_self(principal: Principal, user_id: str) -> None:
 
 
 @router.get("/purposes", summary="Purposes, their legal basis and current notice")
-async def list_purposes(_: CurrentPrincipal, sessions: SessionsDep) -> list[dict[str, Any]]:
-    async with sessions() as session:
-        return [row.model_dump() for row in await repository.purposes(session)]
+async def list_purposes(_: CurrentPrincipal, sessions: SessionsDep) -> list[PurposeOut]:
+    return [PurposeOut.model_validate(row) for row in await service.purposes(sessions)]
 
 
 @router.get("/organisations", summary="The member-organisation directory")
-async def list_organisations(_: CurrentPrincipal, sessions: SessionsDep) -> list[dict[str, Any]]:
-    async with sessions() as session:
-        return [row.model_dump() for row in await repository.organisations(session)]
+async def list_organisations(_: CurrentPrincipal, sessions: SessionsDep) -> list[OrganisationOut]:
+    return [OrganisationOut.model_validate(r) for r in await service.organisations(sessions)]
 
 
 @router.post("/organisations", status_code=201, summary="Add an organisation (admin)")
 async def add_organisation(
     body: OrganisationCreate, _: Admin, sessions: SessionsDep, projection: ProjectionDep
-) -> dict[str, Any]:
-    return (await service.create_organisation(sessions, projection, body)).model_dump()
+) -> OrganisationOut:
+    row = await service.create_organisation(sessions, projection, body)
+    return OrganisationOut.model_validate(row)
 
 
 @router.post("/organisations/{slug}/retire", status_code=204, summary="Retire (admin)")
 async def retire_organisation(
-    slug: str, _: Admin, sessions: SessionsDep, projection: ProjectionDep
+    slug: Slug, _: Admin, sessions: SessionsDep, projection: ProjectionDep
 ) -> None:
     await service.retire_organisation(sessions, projection, slug)
 
@@ -80,30 +89,28 @@ async def retire_organisation(
 @router.post("/grants", status_code=201, summary="Grant an organisation time-bound access")
 async def add_grant(
     body: GrantCreate, principal: Admin, sessions: SessionsDep, projection: ProjectionDep
-) -> dict[str, Any]:
+) -> GrantOut:
     row = await service.create_grant(sessions, projection, body, created_by=principal.sub)
-    return row.model_dump(mode="json")
+    return GrantOut.model_validate(row)
 
 
 @router.get("/grants", summary="Access grants; an organisation sees only its own")
 async def list_grants(
     principal: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.MEMBER_ORG))],
     sessions: SessionsDep,
-    organisation: str | None = None,
-) -> list[dict[str, Any]]:
+    organisation: Annotated[str | None, Query(max_length=100)] = None,
+) -> list[GrantOut]:
     if principal.role is Role.MEMBER_ORG:
         if organisation not in (None, principal.org_id):
             raise Forbidden("an organisation sees only its own grants", field="organisation")
         organisation = principal.org_id
-    async with sessions() as session:
-        rows = await repository.grants(session, organisation)
-    return [row.model_dump(mode="json") for row in rows]
+    return [GrantOut.model_validate(row) for row in await service.grants(sessions, organisation)]
 
 
 @router.post("/consents", status_code=201, summary="Grant consent; returns the receipt")
 async def grant_consent(
     body: ConsentGrantRequest, principal: Actor, sessions: SessionsDep, projection: ProjectionDep
-) -> dict[str, Any]:
+) -> Receipt:
     check_self(principal, body.user_id)
     return await service.grant(
         sessions,
@@ -125,7 +132,7 @@ async def withdraw_consent(
     principal: Actor,
     sessions: SessionsDep,
     projection: ProjectionDep,
-) -> dict[str, Any]:
+) -> Receipt:
     owner = principal.user_id if principal.role is Role.SUBJECT else None
     return await service.withdraw(
         sessions, projection, consent_id=consent_id, reason=body.reason, owner=owner
@@ -134,58 +141,30 @@ async def withdraw_consent(
 
 @router.get("/users/{user_id}/consents", summary="Consents as they stood at an instant")
 async def user_consents(
-    user_id: str,
+    user_id: UserId,
     principal: Reader,
     sessions: SessionsDep,
-    at: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    at: Annotated[Instant | None, Query(description="Default: now.")] = None,
 ) -> list[ConsentOut]:
     check_self(principal, user_id)
     consents = await service.consents_at(sessions, user_id=user_id, at=at)
-    return [
-        ConsentOut(
-            consent_id=c.consent_id,
-            version=c.version,
-            purpose=c.purpose,
-            active=c.active,
-            granted_at=c.granted_at,
-            withdrawn_at=c.withdrawn_at,
-            organisation=c.organisation,
-            country=c.country,
-            data_categories=sorted(c.data_categories),
-            notice_version=c.notice_version,
-            valid_until=c.valid_until,
-        )
-        for c in consents
-    ]
+    return [ConsentOut.model_validate(c) for c in consents]
 
 
 @router.get("/users/{user_id}/consents/history", summary="Every change, oldest first")
-async def user_history(user_id: str, principal: Reader, sessions: SessionsDep) -> list[HistoryOut]:
+async def user_history(
+    user_id: UserId, principal: Reader, sessions: SessionsDep
+) -> list[HistoryOut]:
     check_self(principal, user_id)
-    return [
-        HistoryOut(
-            change_id=str(r.change_id),
-            consent_id=str(r.consent_id),
-            version=r.version,
-            purpose=r.purpose,
-            action=r.action,
-            at=r.at,
-            organisation=r.organisation,
-            country=r.country,
-            data_categories=r.data_categories,
-            notice_version=r.notice_version,
-            reason=r.reason,
-        )
-        for r in await service.history(sessions, user_id=user_id)
-    ]
+    return [HistoryOut.model_validate(r) for r in await service.history(sessions, user_id=user_id)]
 
 
 @router.get("/receipts/{receipt_id}", summary="A consent receipt")
-async def get_receipt(receipt_id: UUID, principal: Reader, sessions: SessionsDep) -> dict[str, Any]:
+async def get_receipt(receipt_id: UUID, principal: Reader, sessions: SessionsDep) -> Receipt:
     row = await service.get_receipt(sessions, change_id=receipt_id)
     if principal.role is Role.SUBJECT and principal.user_id != row.user_id:
         raise NotFound(f"no receipt {receipt_id}", field="receipt_id")
-    return row.receipt
+    return Receipt.model_validate(row.receipt)
 
 
 @router.post(
@@ -235,10 +214,7 @@ async def _decide(request: Request) -> Response:
             subject_country=body.subject_country,
         ),
     )
-    out = DecisionOut.model_validate(decision, from_attributes=True)
-    org = projection.view.organisations.get(body.organisation)
-    out.organisation_country = org.country if org else None
-    return Response(out.model_dump_json(), media_type="application/json")
+    return Response(_ENCODE(decision), media_type="application/json")
 
 
 # The decision API is served by a plain Starlette route placed ahead of the documented

@@ -15,12 +15,16 @@ MEMBER_SHARING = "member_organisation_sharing"
 
 
 class Action(StrEnum):
+    """What a change of a consent does."""
+
     GRANTED = "granted"
     WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
 class Purpose:
+    """A purpose of processing, as decisions see it."""
+
     code: str
     title: str
     legal_basis: str
@@ -31,6 +35,8 @@ class Purpose:
 
 @dataclass(frozen=True)
 class Organisation:
+    """A member organisation of the directory, as decisions see it."""
+
     slug: str
     name: str
     country: str | None
@@ -39,6 +45,7 @@ class Organisation:
     retired_at: datetime | None = None
 
     def active_at(self, at: datetime) -> bool:
+        """Not retired at ``at``."""
         return self.retired_at is None or at < self.retired_at
 
 
@@ -54,6 +61,7 @@ class AccessGrant:
     revoked_at: datetime | None = None
 
     def covers(self, categories: frozenset[str], at: datetime) -> bool:
+        """In force at ``at``, not revoked, and covering ``categories``."""
         in_window = self.valid_from <= at < self.valid_until
         revoked = self.revoked_at is not None and self.revoked_at <= at
         return in_window and not revoked and categories <= self.data_categories
@@ -141,16 +149,21 @@ def apply(current: Consent | None, change: ConsentChange) -> Consent:
 
 @dataclass(frozen=True)
 class Restriction:
+    """Whether the user restricted processing of their data, or objected to it."""
+
     restricted: bool = False
     objected: bool = False
 
     @property
     def any(self) -> bool:
+        """Restricted, or objected to."""
         return self.restricted or self.objected
 
 
 @dataclass(frozen=True)
 class DecisionRequest:
+    """One question to the decision API."""
+
     user_id: str
     organisation: str
     purpose: str
@@ -161,12 +174,16 @@ class DecisionRequest:
 
 @dataclass(frozen=True)
 class Decision:
+    """Allow or deny, why, and what decided it."""
+
     allow: bool
     reason: str
     consent_id: str | None = None
     consent_version: int | None = None
     grant_id: str | None = None
     legal_basis: str | None = None
+    organisation_country: str | None = None
+    """The organisation's country, when the directory knows it."""
 
 
 @dataclass
@@ -185,12 +202,25 @@ def decide(
     restriction: Restriction,
 ) -> Decision:
     """Allow or deny one disclosure, with the reason and what decided it."""
+    org = view.organisations.get(request.organisation)
+    if org is None:
+        if request.purpose not in view.purposes:
+            return Decision(False, f"unknown purpose '{request.purpose}'")
+        return Decision(False, f"unknown organisation '{request.organisation}'")
+    decision = _decide(request, view, org, consents, restriction)
+    return replace(decision, organisation_country=org.country)
+
+
+def _decide(
+    request: DecisionRequest,
+    view: PolicyView,
+    org: Organisation,
+    consents: Iterable[Consent],
+    restriction: Restriction,
+) -> Decision:
     purpose = view.purposes.get(request.purpose)
     if purpose is None:
         return Decision(False, f"unknown purpose '{request.purpose}'")
-    org = view.organisations.get(request.organisation)
-    if org is None:
-        return Decision(False, f"unknown organisation '{request.organisation}'")
     if not org.active_at(request.at):
         return Decision(False, f"organisation '{org.slug}' was retired")
     if restriction.any:
@@ -242,22 +272,35 @@ def _matching(
 
 
 class ConsentRuleError(ValueError):
-    """A command breaks a consent rule."""
+    """A command breaks a consent rule; ``field`` names what it concerns."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidField(ConsentRuleError):
+    """A value the consent service cannot act on (a 422 at the HTTP edge)."""
 
 
 class ConsentNotFound(ConsentRuleError):
-    pass
+    """A change names a consent with no history."""
+
+    def __init__(self, consent_id: str) -> None:
+        super().__init__("consent_id", f"no consent {consent_id}")
 
 
 def check_categories(purpose: Purpose, categories: frozenset[str]) -> None:
     """A consent may cover only categories its purpose names."""
     unknown = categories - set(purpose.data_categories)
     if unknown:
-        raise ConsentRuleError(
-            f"data_categories: {', '.join(sorted(unknown))} not covered by '{purpose.code}'"
+        raise InvalidField(
+            "data_categories", f"{', '.join(sorted(unknown))} not covered by '{purpose.code}'"
         )
 
 
 def check_window(valid_from: datetime, valid_until: datetime | None) -> None:
+    """A period ends after it starts."""
     if valid_until is not None and valid_until <= valid_from:
-        raise ConsentRuleError("valid_until: must be after valid_from")
+        raise InvalidField("valid_until", "must be after valid_from")

@@ -27,6 +27,7 @@ def build_router(group: str) -> KafkaRouter:
     async def on_user_registered(
         event: events.UserRegistered, runtime: ConsentRuntime = Context("runtime")
     ) -> None:
+        """Record the subject and the consents registering implies."""
         await service.handle_user_registered(
             runtime.sessions, runtime.projection, event, events.USER_REGISTERED
         )
@@ -35,6 +36,7 @@ def build_router(group: str) -> KafkaRouter:
     async def on_user_erased(
         event: events.UserErased, runtime: ConsentRuntime = Context("runtime")
     ) -> None:
+        """Forget the erased subject."""
         await service.handle_user_erased(
             runtime.sessions, runtime.projection, event, events.USER_ERASED
         )
@@ -45,6 +47,7 @@ def build_router(group: str) -> KafkaRouter:
     async def on_restriction_changed(
         event: events.UserRestrictionChanged, runtime: ConsentRuntime = Context("runtime")
     ) -> None:
+        """Deny or allow again every disclosure of the subject."""
         await service.handle_restriction_changed(
             runtime.sessions,
             runtime.projection,

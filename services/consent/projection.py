@@ -25,24 +25,30 @@ from services.consent.domain import (
 
 @dataclass
 class Projection:
+    """The directory, the grants and every user's consents, in memory."""
+
     view: PolicyView = field(default_factory=lambda: PolicyView(purposes={}, organisations={}))
     consents: dict[str, dict[str, Consent]] = field(default_factory=lambda: defaultdict(dict))
     restrictions: dict[str, Restriction] = field(default_factory=dict)
     countries: dict[str, str | None] = field(default_factory=dict)
 
     def put_purpose(self, purpose: Purpose) -> None:
+        """Add or replace a purpose."""
         self.view.purposes[purpose.code] = purpose
 
     def put_organisation(self, org: Organisation) -> None:
+        """Add or replace an organisation."""
         self.view.organisations[org.slug] = org
 
     def put_grant(self, grant: AccessGrant) -> None:
+        """Add or replace an access grant."""
         grants = [
             g for g in self.view.grants.get(grant.organisation, []) if g.grant_id != grant.grant_id
         ]
         self.view.grants[grant.organisation] = [*grants, grant]
 
     def apply_change(self, change: ConsentChange) -> None:
+        """Apply one change of a consent, unless already applied."""
         user = self.consents[change.user_id]
         current = user.get(change.consent_id)
         if current is not None and current.version >= change.version:
@@ -50,10 +56,12 @@ class Projection:
         user[change.consent_id] = apply(current, change)
 
     def put_subject(self, user_id: str, country: str | None, restriction: Restriction) -> None:
+        """Record a user's country and restriction."""
         self.countries[user_id] = country
         self.restrictions[user_id] = restriction
 
     def forget_subject(self, user_id: str) -> None:
+        """Drop everything held about an erased user."""
         self.consents.pop(user_id, None)
         self.countries.pop(user_id, None)
         self.restrictions.pop(user_id, None)

@@ -66,6 +66,7 @@ async def seed_directory(session: AsyncSession) -> None:
 
 
 def to_purpose(row: PurposeRow) -> Purpose:
+    """The domain's view of a purpose row."""
     return Purpose(
         code=row.code,
         title=row.title,
@@ -77,6 +78,7 @@ def to_purpose(row: PurposeRow) -> Purpose:
 
 
 def to_organisation(row: OrganisationRow) -> Organisation:
+    """The domain's view of an organisation row."""
     return Organisation(
         slug=row.slug,
         name=row.name,
@@ -88,6 +90,7 @@ def to_organisation(row: OrganisationRow) -> Organisation:
 
 
 def to_grant(row: GrantRow) -> AccessGrant:
+    """The domain's view of a grant row."""
     return AccessGrant(
         grant_id=str(row.grant_id),
         organisation=row.organisation,
@@ -99,6 +102,7 @@ def to_grant(row: GrantRow) -> AccessGrant:
 
 
 def to_change(row: HistoryRow) -> ConsentChange:
+    """The domain's view of a history row."""
     return ConsentChange(
         change_id=str(row.change_id),
         consent_id=str(row.consent_id),
@@ -117,15 +121,18 @@ def to_change(row: HistoryRow) -> ConsentChange:
 
 
 async def purposes(session: AsyncSession) -> Sequence[PurposeRow]:
+    """Every purpose, by code."""
     return (await session.execute(select(PurposeRow).order_by(PurposeRow.code))).scalars().all()
 
 
 async def organisations(session: AsyncSession) -> Sequence[OrganisationRow]:
+    """Every organisation, by slug."""
     query = select(OrganisationRow).order_by(OrganisationRow.slug)
     return (await session.execute(query)).scalars().all()
 
 
 async def grants(session: AsyncSession, organisation: str | None = None) -> Sequence[GrantRow]:
+    """Access grants, oldest first; of one organisation when named."""
     query = select(GrantRow).order_by(GrantRow.created_at)  # type: ignore[arg-type]
     if organisation is not None:
         query = query.where(col(GrantRow.organisation) == organisation)
@@ -135,6 +142,7 @@ async def grants(session: AsyncSession, organisation: str | None = None) -> Sequ
 async def history(
     session: AsyncSession, user_id: str | None = None, consent_id: UUID | None = None
 ) -> Sequence[HistoryRow]:
+    """The history in the order it was written; of one user or one consent when named."""
     query = select(HistoryRow).order_by(HistoryRow.seq)  # type: ignore[arg-type]
     if user_id is not None:
         query = query.where(col(HistoryRow.user_id) == user_id)
@@ -144,15 +152,18 @@ async def history(
 
 
 async def change(session: AsyncSession, change_id: UUID) -> HistoryRow | None:
+    """One change of the history, by id."""
     return await session.get(HistoryRow, change_id)
 
 
 async def subjects(session: AsyncSession) -> Sequence[SubjectRow]:
+    """Every user not erased."""
     query = select(SubjectRow).where(SubjectRow.erased_at.is_(None))  # type: ignore[union-attr]
     return (await session.execute(query)).scalars().all()
 
 
 async def upsert_subject(session: AsyncSession, user_id: str, **values: Any) -> SubjectRow:
+    """Create or update what the service keeps of a user."""
     statement = (
         insert(SubjectRow)
         .values(user_id=user_id, **values)
@@ -164,10 +175,12 @@ async def upsert_subject(session: AsyncSession, user_id: str, **values: Any) -> 
 
 
 def restriction_of(row: SubjectRow) -> Restriction:
+    """The domain's view of a user's restriction."""
     return Restriction(restricted=row.restricted, objected=row.objected)
 
 
 async def retire_organisation(session: AsyncSession, slug: str, at: datetime) -> None:
+    """Mark an organisation retired from ``at``."""
     await session.execute(
         update(OrganisationRow).where(col(OrganisationRow.slug) == slug).values(retired_at=at)
     )

@@ -3,13 +3,13 @@
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.consent import repository
 from services.consent.domain import (
     Action,
+    Consent,
     ConsentChange,
     ConsentRuleError,
     Decision,
@@ -19,13 +19,15 @@ from services.consent.domain import (
     check_window,
     fold,
 )
-from services.consent.exceptions import Conflict, InvalidRequest, NotFound
+from services.consent.exceptions import Conflict, InvalidRequest, NotFound, refused
 from services.consent.models import (
     GrantCreate,
     GrantRow,
     HistoryRow,
     OrganisationCreate,
     OrganisationRow,
+    PurposeRow,
+    Receipt,
 )
 from services.consent.projection import Projection
 from shared.db import Sessions, transaction
@@ -61,32 +63,34 @@ async def load_projection(sessions: Sessions) -> Projection:
     return projection
 
 
-def receipt(change: ConsentChange, purpose_title: str) -> dict[str, Any]:
+def receipt(change: ConsentChange, purpose_title: str) -> Receipt:
     """A consent receipt after the Kantara Consent Receipt / ISO/IEC TS 27560 fields."""
-    return {
-        "receipt_id": change.change_id,
-        "version": "KI-CR-v1.1.0",
-        "jurisdiction": "ASEAN member states",
-        "consent_timestamp": change.at.isoformat(),
-        "collection_method": "privacy-events consent API",
-        "pii_principal_id": change.user_id,
-        "pii_controllers": [{"name": "The platform's administrators"}],
-        "action": change.action.value,
-        "consent_id": change.consent_id,
-        "consent_version": change.version,
-        "services": [
-            {
-                "purpose": change.purpose,
-                "purpose_title": purpose_title,
-                "pii_categories": sorted(change.data_categories) or ["all the purpose names"],
-                "organisations": [change.organisation] if change.organisation else [],
-                "country": change.country,
-                "valid_until": change.valid_until.isoformat() if change.valid_until else None,
-            }
-        ],
-        "notice_version": change.notice_version,
-        "how_to_withdraw": f"POST /consents/{change.consent_id}/withdraw",
-    }
+    return Receipt.model_validate(
+        {
+            "receipt_id": change.change_id,
+            "version": "KI-CR-v1.1.0",
+            "jurisdiction": "ASEAN member states",
+            "consent_timestamp": change.at.isoformat(),
+            "collection_method": "privacy-events consent API",
+            "pii_principal_id": change.user_id,
+            "pii_controllers": [{"name": "The platform's administrators"}],
+            "action": change.action.value,
+            "consent_id": change.consent_id,
+            "consent_version": change.version,
+            "services": [
+                {
+                    "purpose": change.purpose,
+                    "purpose_title": purpose_title,
+                    "pii_categories": sorted(change.data_categories) or ["all the purpose names"],
+                    "organisations": [change.organisation] if change.organisation else [],
+                    "country": change.country,
+                    "valid_until": change.valid_until.isoformat() if change.valid_until else None,
+                }
+            ],
+            "notice_version": change.notice_version,
+            "how_to_withdraw": f"POST /consents/{change.consent_id}/withdraw",
+        }
+    )
 
 
 def _event(change: ConsentChange) -> ConsentGranted | ConsentWithdrawn:
@@ -107,9 +111,7 @@ def _event(change: ConsentChange) -> ConsentGranted | ConsentWithdrawn:
     return cls.create(producer=PRODUCER, subject_id=change.user_id, payload=payload)
 
 
-async def _record(
-    session: AsyncSession, projection: Projection, change: ConsentChange
-) -> dict[str, Any]:
+async def _record(session: AsyncSession, projection: Projection, change: ConsentChange) -> Receipt:
     purpose = projection.view.purposes[change.purpose]
     body = receipt(change, purpose.title)
     session.add(
@@ -127,7 +129,7 @@ async def _record(
             notice_version=change.notice_version,
             valid_until=change.valid_until,
             reason=change.reason,
-            receipt=body,
+            receipt=body.model_dump(mode="json"),
         )
     )
     stage(session, _event(change))
@@ -161,8 +163,7 @@ def _new_grant(
         check_categories(known, data_categories)
         check_window(now, valid_until)
     except ConsentRuleError as exc:
-        field, _, message = str(exc).partition(": ")
-        raise InvalidRequest(message, field=field) from exc
+        raise refused(exc) from exc
     return ConsentChange(
         change_id=str(uuid.uuid4()),
         consent_id=str(uuid.uuid4()),
@@ -192,7 +193,7 @@ async def grant(
     notice_version: str,
     valid_until: datetime | None = None,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> Receipt:
     """Record a new consent; return its receipt."""
     change = _new_grant(
         projection,
@@ -218,7 +219,7 @@ async def withdraw(
     consent_id: uuid.UUID,
     reason: str | None,
     owner: str | None = None,
-) -> dict[str, Any]:
+) -> Receipt:
     """Withdraw a consent (future processing stops); return the receipt."""
     async with transaction(sessions) as session:
         rows = await repository.history(session, consent_id=consent_id)
@@ -247,7 +248,7 @@ async def withdraw(
     return body
 
 
-async def consents_at(sessions: Sessions, *, user_id: str, at: datetime | None) -> list[Any]:
+async def consents_at(sessions: Sessions, *, user_id: str, at: datetime | None) -> list[Consent]:
     """The user's consents as they stood at ``at`` (now if None), from the history."""
     async with sessions() as session:
         rows = await repository.history(session, user_id=user_id)
@@ -255,16 +256,36 @@ async def consents_at(sessions: Sessions, *, user_id: str, at: datetime | None) 
 
 
 async def history(sessions: Sessions, *, user_id: str) -> list[HistoryRow]:
+    """Every change of the user's consents, oldest first."""
     async with sessions() as session:
         return list(await repository.history(session, user_id=user_id))
 
 
 async def get_receipt(sessions: Sessions, *, change_id: uuid.UUID) -> HistoryRow:
+    """The change a receipt was issued for, with the receipt; or 404."""
     async with sessions() as session:
         row = await repository.change(session, change_id)
     if row is None:
         raise NotFound(f"no receipt {change_id}", field="receipt_id")
     return row
+
+
+async def purposes(sessions: Sessions) -> list[PurposeRow]:
+    """The purposes, by code."""
+    async with sessions() as session:
+        return list(await repository.purposes(session))
+
+
+async def organisations(sessions: Sessions) -> list[OrganisationRow]:
+    """The member-organisation directory, by slug."""
+    async with sessions() as session:
+        return list(await repository.organisations(session))
+
+
+async def grants(sessions: Sessions, organisation: str | None = None) -> list[GrantRow]:
+    """Access grants, oldest first; of one organisation when it is named."""
+    async with sessions() as session:
+        return list(await repository.grants(session, organisation))
 
 
 def decide(projection: Projection, request: DecisionRequest) -> Decision:
@@ -275,12 +296,13 @@ def decide(projection: Projection, request: DecisionRequest) -> Decision:
 async def create_grant(
     sessions: Sessions, projection: Projection, body: GrantCreate, *, created_by: str
 ) -> GrantRow:
+    """Give an organisation access to some categories for a period."""
     if body.organisation not in projection.view.organisations:
         raise InvalidRequest(f"unknown organisation '{body.organisation}'", field="organisation")
     try:
         check_window(body.valid_from, body.valid_until)
     except ConsentRuleError as exc:
-        raise InvalidRequest("must be after valid_from", field="valid_until") from exc
+        raise refused(exc) from exc
     row = GrantRow(
         grant_id=uuid.uuid4(),
         organisation=body.organisation,
@@ -299,6 +321,7 @@ async def create_grant(
 async def create_organisation(
     sessions: Sessions, projection: Projection, body: OrganisationCreate
 ) -> OrganisationRow:
+    """Add an organisation to the directory."""
     if body.slug in projection.view.organisations:
         raise Conflict(f"organisation '{body.slug}' exists", field="slug")
     row = OrganisationRow(**body.model_dump())
@@ -309,6 +332,7 @@ async def create_organisation(
 
 
 async def retire_organisation(sessions: Sessions, projection: Projection, slug: str) -> None:
+    """Retire an organisation: from now on every decision for it is a refusal."""
     org = projection.view.organisations.get(slug)
     if org is None:
         raise NotFound(f"no organisation '{slug}'", field="slug")

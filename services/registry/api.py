@@ -13,12 +13,13 @@ Who may call what:
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import TypeAdapter
 
-from services.registry import disclosure, service
+from services.registry import disclosure, profiles, service
 from services.registry.bootstrap import RegistryRuntime
 from services.registry.clients import ConsentClient
 from services.registry.exceptions import Forbidden, InvalidRequest
@@ -39,7 +40,8 @@ from services.registry.models import (
 )
 from shared.app import SessionsDep, current_runtime
 from shared.auth import Principal, Role, require
-from shared.validation import country_code
+from shared.errors import ErrorResponse
+from shared.validation import Instant, country_code
 
 router = APIRouter(tags=["registry"])
 public = APIRouter(tags=["public profiles"])
@@ -51,11 +53,16 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 async def get_consent(request: Request) -> ConsentClient:
+    """The running registry's consent client."""
     return current_runtime(request, RegistryRuntime).consent
 
 
 UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,100}$", description="The user's id.")]
 ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
+
+NO_CONSENT_SERVICE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "The consent service did not answer."}
+}
 
 
 def check_self(principal: Principal, user_id: str) -> None:
@@ -133,7 +140,7 @@ async def restrict(
 @router.put(
     "/users/{user_id}/profile",
     summary="Create or replace the profile",
-    responses={201: {"description": "Created"}},
+    responses={201: {"model": ProfileOut, "description": "Created"}},
 )
 async def put_profile(
     user_id: UserId,
@@ -143,33 +150,36 @@ async def put_profile(
     response: Response,
 ) -> ProfileOut:
     check_self(principal, user_id)
-    row, created = await service.put_profile(sessions, user_id, body)
+    profile, created = await profiles.put_profile(sessions, user_id, body)
     response.status_code = 201 if created else 200
-    return service.profile_out(row)
+    return profile
 
 
 @router.get("/users/{user_id}/profile", summary="The user's profile, published or not")
 async def get_profile(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
     check_self(principal, user_id)
-    return service.profile_out(await service.get_profile(sessions, user_id))
+    return await profiles.get_profile(sessions, user_id)
 
 
 @router.post(
     "/users/{user_id}/profile/publish",
     summary="Publish (needs consent to public visibility)",
-    responses={409: {"description": "No consent, or processing restricted"}},
+    responses={
+        409: {"model": ErrorResponse, "description": "No consent, or processing restricted"},
+        **NO_CONSENT_SERVICE,
+    },
 )
 async def publish(
     user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, consent: ConsentDep
 ) -> ProfileOut:
     check_self(principal, user_id)
-    return service.profile_out(await service.publish(sessions, consent, user_id))
+    return await profiles.publish(sessions, consent, user_id)
 
 
 @router.post("/users/{user_id}/profile/unpublish", summary="Take the profile down")
 async def unpublish(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
     check_self(principal, user_id)
-    return service.profile_out(await service.unpublish(sessions, user_id))
+    return await profiles.unpublish(sessions, user_id)
 
 
 # --- Disclosure to member organisations -----------------------------------------------
@@ -178,7 +188,10 @@ async def unpublish(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsD
 @router.get(
     "/users/{user_id}/data",
     summary="A member organisation reads a user's data, for a purpose",
-    responses={403: {"description": "Refused; the attempt is recorded"}},
+    responses={
+        403: {"model": ErrorResponse, "description": "Refused; the attempt is recorded"},
+        **NO_CONSENT_SERVICE,
+    },
 )
 async def read_data(
     user_id: UserId,
@@ -218,6 +231,10 @@ async def legal_disclosure(
 # --- Published profiles: public -------------------------------------------------------
 
 
+_CURSOR_KEY = TypeAdapter(tuple[Instant, UUID])
+"""What a cursor holds: the last profile's publication and id, each checked again."""
+
+
 def _cursor(row: PublicProfile) -> str:
     raw = f"{row.published_at.isoformat()}|{row.profile_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -228,8 +245,8 @@ def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
         return None
     try:
         at, _, profile_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), UUID(profile_id)
-    except (ValueError, binascii.Error) as exc:
+        return _CURSOR_KEY.validate_python((at, profile_id))
+    except (ValueError, binascii.Error) as exc:  # pydantic's ValidationError is a ValueError
         raise InvalidRequest("not a cursor this API returned", field="cursor") from exc
 
 
@@ -238,7 +255,7 @@ async def list_profiles(
     sessions: SessionsDep,
     country: Annotated[str | None, Query(description="Country of company registration.")] = None,
     service_type: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PublicProfilePage:
     if country is not None:
@@ -246,7 +263,7 @@ async def list_profiles(
             country = country_code(country)
         except ValueError as exc:
             raise InvalidRequest(str(exc), field="country") from exc
-    rows = await service.public_profiles(
+    rows = await profiles.public_profiles(
         sessions, country=country, service_type=service_type, after=_after(cursor), limit=limit
     )
     items = [PublicProfile.model_validate(r, from_attributes=True) for r in rows]
@@ -256,5 +273,5 @@ async def list_profiles(
 
 @public.get("/profiles/{profile_id}", summary="One published profile; no login needed")
 async def get_public_profile(profile_id: UUID, sessions: SessionsDep) -> PublicProfile:
-    row = await service.public_profile(sessions, profile_id)
+    row = await profiles.public_profile(sessions, profile_id)
     return PublicProfile.model_validate(row, from_attributes=True)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from services.registry import service
+from services.registry import profiles
 from services.registry.clients import ConsentClient
 from services.registry.config import RegistrySettings
 from shared.app import Infrastructure, Runtime
@@ -35,7 +35,7 @@ class RegistryRuntime(Runtime):
 
     async def sweep(self) -> None:
         """Unpublish profiles whose visibility consent ran out."""
-        taken_down = await service.unpublish_lapsed(self.sessions)
+        taken_down = await profiles.unpublish_lapsed(self.sessions)
         if taken_down:
             log.info("registry.profiles_unpublished", reason="consent_expired", count=taken_down)
 

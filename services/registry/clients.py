@@ -4,47 +4,58 @@ One pooled aiohttp session for the life of the process, authenticated with a pla
 token the registry mints from the stack's shared secret and renews before it expires.
 (aiohttp, not httpx: on this path httpx cost 3 ms of CPU per call against aiohttp's
 0.2 ms, which capped the read path at a few hundred requests per second.)
-Any failure to get an answer is :class:`ConsentUnavailable`; the registry then
-refuses the disclosure (it fails closed).
+Answers are decoded from their bytes in one call into pydantic models (the decision
+in 1.6 µs, against msgspec's 0.3 µs: nothing beside a round trip, and the registry's
+record of a decision shares its fields with it). Any failure to get an answer, or an
+answer of the wrong shape, is :class:`ConsentUnavailable`; the registry then refuses
+the disclosure (it fails closed).
 """
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import msgspec
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from services.registry.models import ConsentDecision
 from shared.auth import Role, mint_token
 from shared.settings import ServiceSettings
 
 TOKEN_TTL = timedelta(hours=1)
+T = TypeVar("T")
+Decode = Callable[[bytes], T]
 
 
 class ConsentUnavailable(Exception):
     """The consent service did not answer, or answered with an error."""
 
 
-@dataclass(frozen=True)
-class ConsentDecision:
-    allow: bool
-    reason: str
-    consent_id: str | None = None
-    consent_version: int | None = None
-    grant_id: str | None = None
-    legal_basis: str | None = None
-    organisation_country: str | None = None
+class ConsentState(BaseModel):
+    """One of a user's consents as it stands (``GET /users/{id}/consents``)."""
 
+    model_config = ConfigDict(frozen=True)
 
-@dataclass(frozen=True)
-class ConsentState:
     consent_id: str
     version: int
     purpose: str
     active: bool
-    scoped: bool
-    valid_until: datetime | None
+    valid_until: datetime | None = None
+    organisation: str | None = None
+    country: str | None = None
+
+    @property
+    def scoped(self) -> bool:
+        """Limited to one organisation or country."""
+        return bool(self.organisation or self.country)
+
+
+_CONSENTS = TypeAdapter(list[ConsentState])
+_ENCODER = msgspec.json.Encoder()
+_JSON = {"Content-Type": "application/json"}
 
 
 class ConsentClient:
@@ -59,11 +70,13 @@ class ConsentClient:
         self._renew_at = 0.0
 
     async def start(self) -> None:
+        """Open the pooled HTTP session."""
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=64), timeout=self._timeout, raise_for_status=False
         )
 
     async def close(self) -> None:
+        """Close the pooled HTTP session."""
         if self._http is not None:
             await self._http.close()
 
@@ -80,20 +93,27 @@ class ConsentClient:
             self._renew_at = now + TOKEN_TTL.total_seconds() / 2
         return {"Authorization": f"Bearer {self._token}"}
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, decode: Decode[T], body: Any = None) -> T:
         assert self._http is not None, "start() the client first"
+        headers = self._headers()
+        data = None
+        if body is not None:
+            headers.update(_JSON)
+            data = _ENCODER.encode(body)
         try:
             async with self._http.request(
-                method, self._base_url + path, headers=self._headers(), **kwargs
+                method, self._base_url + path, headers=headers, data=data
             ) as response:
                 if response.status != 200:
                     text = (await response.text())[:200]
                     raise ConsentUnavailable(f"consent service answered {response.status}: {text}")
-                return await response.json()
+                raw = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ConsentUnavailable(f"consent service unreachable: {type(exc).__name__}") from exc
-        except ValueError as exc:
-            raise ConsentUnavailable("consent service answered with no JSON") from exc
+        try:
+            return decode(raw)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise ConsentUnavailable(f"consent service answered oddly: {exc}") from exc
 
     async def decide(
         self,
@@ -106,47 +126,17 @@ class ConsentClient:
         subject_country: str | None,
     ) -> ConsentDecision:
         """May ``organisation`` receive these categories of this user now?"""
-        body = await self._call(
-            "POST",
-            "/decisions",
-            json={
-                "user_id": user_id,
-                "organisation": organisation,
-                "purpose": purpose,
-                "data_categories": data_categories,
-                "at": at.isoformat(),
-                "subject_country": subject_country,
-            },
-        )
-        try:
-            return ConsentDecision(
-                allow=bool(body["allow"]),
-                reason=str(body["reason"]),
-                consent_id=body.get("consent_id"),
-                consent_version=body.get("consent_version"),
-                grant_id=body.get("grant_id"),
-                legal_basis=body.get("legal_basis"),
-                organisation_country=body.get("organisation_country"),
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ConsentUnavailable(f"consent service answered an odd decision: {exc}") from exc
+        question = {
+            "user_id": user_id,
+            "organisation": organisation,
+            "purpose": purpose,
+            "data_categories": data_categories,
+            "at": at,
+            "subject_country": subject_country,
+        }
+        return await self._call("POST", "/decisions", ConsentDecision.model_validate_json, question)
 
     async def consents(self, user_id: str) -> list[ConsentState]:
         """The user's consents as they stand now."""
-        body = await self._call("GET", f"/users/{quote(user_id, safe='')}/consents")
-        try:
-            return [
-                ConsentState(
-                    consent_id=c["consent_id"],
-                    version=int(c["version"]),
-                    purpose=c["purpose"],
-                    active=bool(c["active"]),
-                    scoped=bool(c.get("organisation") or c.get("country")),
-                    valid_until=(
-                        datetime.fromisoformat(c["valid_until"]) if c.get("valid_until") else None
-                    ),
-                )
-                for c in body
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConsentUnavailable(f"consent service answered odd consents: {exc}") from exc
+        path = f"/users/{quote(user_id, safe='')}/consents"
+        return await self._call("GET", path, _CONSENTS.validate_json)

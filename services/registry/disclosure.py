@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import repository
-from services.registry.clients import ConsentClient, ConsentDecision, ConsentUnavailable
+from services.registry.clients import ConsentClient, ConsentUnavailable
 from services.registry.domain import (
     LEGAL_DISCLOSURE,
     RegistryRuleError,
@@ -21,8 +21,15 @@ from services.registry.domain import (
     check_fields,
     select_fields,
 )
-from services.registry.exceptions import Denied, Gone, InvalidRequest, NotFound, Unavailable
-from services.registry.models import DecisionOut, DisclosureOut, LegalDisclosureIn, UserRow
+from services.registry.exceptions import Denied, Gone, NotFound, Unavailable, refused
+from services.registry.models import (
+    ConsentDecision,
+    DecisionGrounds,
+    DecisionOut,
+    DisclosureOut,
+    LegalDisclosureIn,
+    UserRow,
+)
 from shared.db import Sessions, transaction
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.outbox import stage
@@ -35,7 +42,7 @@ def _fields(requested: list[str]) -> frozenset[str]:
     try:
         return check_fields(requested)
     except RegistryRuleError as exc:
-        raise InvalidRequest(str(exc).partition(": ")[2], field="fields") from exc
+        raise refused(exc) from exc
 
 
 async def _load(
@@ -170,12 +177,9 @@ async def disclose(
         purpose=purpose,
         data=data,
         decision=DecisionOut(
+            **decision.model_dump(include=set(DecisionGrounds.model_fields)),
             decision=Decision.ALLOW,
-            reason=decision.reason,
             legal_basis=event.payload.legal_basis,
-            consent_id=decision.consent_id,
-            consent_version=decision.consent_version,
-            grant_id=decision.grant_id,
         ),
         accessed_at=at,
     )

@@ -1,14 +1,17 @@
-"""Registry rules: pure functions over plain data, no I/O and no framework.
+"""Registry rules: pure functions over plain data, no I/O.
 
 The registry speaks one vocabulary with the consent service: a field of a user's
 registration or profile is named by the data category the purposes list
 (``email_address``, ``contact_person_phone`` ...), so a member organisation asks for
-exactly the categories a consent or grant covers.
+exactly the categories a consent or grant covers. The names of the fields are read
+from the models that define them, never written again.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from services.registry.models import ProfileBase, RegistrationBase
 
 PUBLIC_VISIBILITY = "public_profile_visibility"
 """The consent purpose that publishing a profile needs."""
@@ -16,38 +19,15 @@ PUBLIC_VISIBILITY = "public_profile_visibility"
 LEGAL_DISCLOSURE = "legal_disclosure"
 """The purpose recorded for a disclosure under a legal obligation."""
 
-REGISTRATION_FIELDS: tuple[str, ...] = (
-    "full_name",
-    "email_address",
-    "country_of_residence",
-    "company_name",
-    "company_country",
-    "company_registration_number",
-    "business_support_network",
-    "referral_source",
-    "personal_address",
-    "phone_number",
-    "organisation_type",
-    "tax_number",
-    "number_of_employees",
-    "language",
-)
+REGISTRATION_FIELDS: tuple[str, ...] = tuple(RegistrationBase.model_fields)
 """What registration holds, required ones first (the first policy's list)."""
 
-PROFILE_FIELDS: tuple[str, ...] = (
-    "contact_person_full_name",
-    "contact_person_gender",
-    "contact_person_email",
-    "contact_person_phone",
-    "service_name",
-    "service_type",
-    "service_description",
-    "organisation_name",
-    "organisation_email",
-    "organisation_phone",
-    "organisation_logo",
-    "company_registration_country",
+OPTIONAL_FIELDS: frozenset[str] = frozenset(
+    name for name, f in RegistrationBase.model_fields.items() if f.default is None
 )
+"""Registration fields a user may leave empty, or empty again by rectification."""
+
+PROFILE_FIELDS: tuple[str, ...] = tuple(ProfileBase.model_fields)
 """A service-provider profile: all required, all public once published."""
 
 DISCLOSABLE_FIELDS: frozenset[str] = frozenset(REGISTRATION_FIELDS) | frozenset(PROFILE_FIELDS)
@@ -64,19 +44,36 @@ announces the new value in ``user.updated``."""
 
 
 class RegistryRuleError(ValueError):
-    """A command breaks a registry rule; the message starts with the field it concerns."""
+    """A command breaks a registry rule; ``field`` names what it concerns."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidField(RegistryRuleError):
+    """A value the registry cannot act on (a 422 at the HTTP edge)."""
+
+
+class NotPublishable(RegistryRuleError):
+    """The profile may not be published in the user's present state (a 409)."""
 
 
 @dataclass(frozen=True)
 class Restriction:
+    """Whether the user restricted processing of their data, or objected to it."""
+
     restricted: bool = False
     objected: bool = False
 
     @property
     def any(self) -> bool:
+        """Restricted, or objected to."""
         return self.restricted or self.objected
 
     def reason(self) -> str:
+        """Why nothing may be disclosed or published, in a sentence."""
         which = "objected to" if self.objected else "restricted"
         return f"the user has {which} processing of their data"
 
@@ -85,12 +82,13 @@ def check_fields(requested: Iterable[str]) -> frozenset[str]:
     """The requested fields, each one a field the registry holds; at least one."""
     fields = frozenset(requested)
     if not fields:
-        raise RegistryRuleError("fields: name at least one field")
+        raise InvalidField("fields", "name at least one field")
     unknown = fields - DISCLOSABLE_FIELDS
     if unknown:
-        raise RegistryRuleError(
-            f"fields: {', '.join(sorted(unknown))} not held by the registry; "
-            f"known fields: {', '.join(sorted(DISCLOSABLE_FIELDS))}"
+        raise InvalidField(
+            "fields",
+            f"{', '.join(sorted(unknown))} not held by the registry; "
+            f"known fields: {', '.join(sorted(DISCLOSABLE_FIELDS))}",
         )
     return fields
 
@@ -114,8 +112,8 @@ def changed_fields(current: Mapping[str, Any], update: Mapping[str, Any]) -> dic
 def check_publishable(*, has_consent: bool, restriction: Restriction) -> None:
     """A profile is published only with consent to public visibility and no restriction."""
     if restriction.any:
-        raise RegistryRuleError(f"restriction: {restriction.reason()}; lift it to publish")
+        raise NotPublishable("restriction", f"{restriction.reason()}; lift it to publish")
     if not has_consent:
-        raise RegistryRuleError(
-            f"consent: publishing needs the user's consent to '{PUBLIC_VISIBILITY}'"
+        raise NotPublishable(
+            "consent", f"publishing needs the user's consent to '{PUBLIC_VISIBILITY}'"
         )

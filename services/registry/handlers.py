@@ -7,7 +7,7 @@ AsyncAPI document); the events themselves leave through the outbox relay.
 from faststream import Context
 from faststream.kafka import KafkaRouter
 
-from services.registry import service
+from services.registry import profiles
 from services.registry.bootstrap import RegistryRuntime
 from shared import events
 from shared.kafka import consumer_options
@@ -37,7 +37,8 @@ def build_router(group: str) -> KafkaRouter:
     async def on_consent_granted(
         event: events.ConsentGranted, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
-        await service.handle_consent_changed(runtime.sessions, event, events.CONSENT_GRANTED)
+        """Keep a new visibility consent."""
+        await profiles.handle_consent_changed(runtime.sessions, event, events.CONSENT_GRANTED)
 
     @router.subscriber(
         events.CONSENT_WITHDRAWN, **consumer_options(group, events.CONSENT_WITHDRAWN)
@@ -45,6 +46,7 @@ def build_router(group: str) -> KafkaRouter:
     async def on_consent_withdrawn(
         event: events.ConsentWithdrawn, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
-        await service.handle_consent_changed(runtime.sessions, event, events.CONSENT_WITHDRAWN)
+        """Keep a withdrawal; the last one in force takes the profile down."""
+        await profiles.handle_consent_changed(runtime.sessions, event, events.CONSENT_WITHDRAWN)
 
     return router

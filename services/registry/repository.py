@@ -32,6 +32,7 @@ async def user(
 
 
 async def email_taken(session: AsyncSession, email: str, *, other_than: str | None = None) -> bool:
+    """Another user registered ``email``, in any letter case."""
     query = select(col(UserRow.user_id)).where(func.lower(UserRow.email_address) == email.lower())
     if other_than is not None:
         query = query.where(col(UserRow.user_id) != other_than)
@@ -39,12 +40,14 @@ async def email_taken(session: AsyncSession, email: str, *, other_than: str | No
 
 
 async def erasure(session: AsyncSession, user_id: str) -> ErasureRow | None:
+    """The trace of the user's erasure, if they were erased."""
     return await session.get(ErasureRow, user_id)
 
 
 async def profile_of(
     session: AsyncSession, user_id: str, *, lock: bool = False
 ) -> ProfileRow | None:
+    """The user's profile; ``lock`` takes it FOR UPDATE."""
     query = select(ProfileRow).where(col(ProfileRow.user_id) == user_id)
     if lock:
         query = query.with_for_update()
@@ -52,6 +55,7 @@ async def profile_of(
 
 
 async def published_profile(session: AsyncSession, profile_id: UUID) -> ProfileRow | None:
+    """The profile, if it is published."""
     query = select(ProfileRow).where(
         col(ProfileRow.profile_id) == profile_id, col(ProfileRow.published_at).is_not(None)
     )
@@ -83,6 +87,7 @@ async def published_profiles(
 async def visibility_consents(
     session: AsyncSession, user_id: str
 ) -> Sequence[VisibilityConsentRow]:
+    """The user's visibility consents, by id."""
     query = select(VisibilityConsentRow).where(col(VisibilityConsentRow.user_id) == user_id)
     result = await session.execute(query.order_by(col(VisibilityConsentRow.consent_id)))
     return result.scalars().all()
@@ -127,6 +132,7 @@ async def lapsed_publications(session: AsyncSession, at: datetime) -> Sequence[s
 
 
 async def rights_requests(session: AsyncSession, user_id: str) -> Sequence[RightsRequestRow]:
+    """The log of the user's rights requests, oldest first."""
     query = select(RightsRequestRow).where(col(RightsRequestRow.user_id) == user_id)
     return (await session.execute(query.order_by(col(RightsRequestRow.request_id)))).scalars().all()
 

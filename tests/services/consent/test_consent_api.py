@@ -240,7 +240,8 @@ async def test_registration_records_the_consents_it_implies(
         response = await http.get(f"/users/{user}/consents/history", headers=ADMIN)
         return sorted(h["purpose"] for h in response.json())
 
-    await wait_until(implied, 30, "the implied consents")
+    # A fresh consumer group reads every user.registered on the topic before this one.
+    await wait_until(implied, 120, "the implied consents")
     assert await implied() == [
         "aggregate_admin_reporting",
         "feedback_contact",

@@ -225,7 +225,13 @@ async def test_erasure_leaves_no_personal_data_and_emits_user_erased(
 
     await wait_until(drained, what="the outbox to drain")
     assert (await stack.registry.get(f"/users/{uid}", headers=ADMIN)).status_code == 410
-    # An organisation cannot tell an erased user from one it has no consent for.
+
+    # An organisation cannot tell an erased user from one it has no consent for, once
+    # the consent service has read the erasure (behind every user.erased on the topic).
+    async def consent_forgot() -> bool:
+        return (await stack.read(uid, PH_ORG, "full_name")).status_code != 410
+
+    await wait_until(consent_forgot, timeout=120, what="the consent service to read the erasure")
     refused = await stack.read(uid, PH_ORG, "full_name")
     assert refused.status_code == 403
     assert "no consent" in refused.json()["detail"]["message"]

@@ -5,7 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 from sqlalchemy import text
@@ -210,6 +210,52 @@ async def entries_from(
         {"first": first, "before": recorded_before, "limit": limit},
     )
     return [(int(r.seq), to_entry(r._mapping), bytes(r.leaf_hash)) for r in rows]
+
+
+class Stored(NamedTuple):
+    """An entry as stored, with its personal part (None for both once erased or lost)."""
+
+    seq: int
+    entry: Entry
+    leaf_hash: bytes
+    salt: bytes | None
+    subject_country: str | None
+    has_personal: bool
+
+
+async def stored_range(session: AsyncSession, first: int, end: int) -> list[Stored]:
+    """Entries at positions ``first`` to ``end`` (excluded), in order, with their
+    personal parts: everything a leaf or a digest was made from, as it is stored now."""
+    columns = ", ".join(f"e.{c}" for c in ENTRY_COLUMNS)
+    rows = await session.execute(
+        text(
+            f"SELECT {columns}, p.salt, p.subject_country, p.seq IS NOT NULL AS has_personal "
+            "FROM entries e LEFT JOIN entry_personal p ON p.seq = e.seq "
+            # both ranges spelled out, so neither side is scanned from the log's start
+            "AND p.seq >= :first AND p.seq < :end "
+            "WHERE e.seq >= :first AND e.seq < :end ORDER BY e.seq"
+        ),
+        {"first": first, "end": end},
+    )
+    return [
+        Stored(
+            seq=int(r.seq),
+            entry=to_entry(r._mapping),
+            leaf_hash=bytes(r.leaf_hash),
+            salt=None if r.salt is None else bytes(r.salt),
+            subject_country=r.subject_country,
+            has_personal=bool(r.has_personal),
+        )
+        for r in rows
+    ]
+
+
+async def erased(session: AsyncSession, user_ids: Iterable[str]) -> set[str]:
+    """Which of ``user_ids`` were erased (their entries' personal parts deleted)."""
+    rows = await session.execute(
+        text("SELECT user_id FROM erasures WHERE user_id = ANY(:ids)"), {"ids": list(set(user_ids))}
+    )
+    return {r[0] for r in rows}
 
 
 def to_entry(row: Any) -> Entry:

@@ -18,6 +18,7 @@ class AuditRuntime(Runtime):
     signer: service.Signer
     reader: ingest.Reader
     writer: ingest.Writer
+    clock: service.Clock = service.utc_now
 
     async def start(self) -> None:
         """Start the reader, and the jobs that sign tree heads and check consents."""
@@ -29,12 +30,14 @@ class AuditRuntime(Runtime):
         self.every(
             settings.tree_head_seconds,
             "tree_head",
-            lambda: service.sign_tree_head(self.sessions, self.audit_log, self.signer),
+            lambda: service.sign_tree_head(self.sessions, self.audit_log, self.signer, self.clock),
         )
         self.every(
             settings.check_seconds,
             "consent_check",
-            lambda: service.check_settled(self.sessions, grace=grace, unknown_after=unknown_after),
+            lambda: service.check_settled(
+                self.sessions, grace=grace, unknown_after=unknown_after, clock=self.clock
+            ),
         )
 
     async def stop(self) -> None:
@@ -44,8 +47,11 @@ class AuditRuntime(Runtime):
         await super().stop()
 
 
-async def bootstrap(infra: Infrastructure) -> AuditRuntime:
-    """Load the log's edge and build the reader, the writer and the signer."""
+async def bootstrap(
+    infra: Infrastructure, *, clock: service.Clock = service.utc_now
+) -> AuditRuntime:
+    """Load the log's edge and build the reader, the writer and the signer; ``clock``
+    is where the consent check takes the time from."""
     settings = infra.settings
     if not isinstance(settings, AuditSettings):
         raise TypeError("the audit service runs on AuditSettings")
@@ -59,4 +65,5 @@ async def bootstrap(infra: Infrastructure) -> AuditRuntime:
         writer=ingest.Writer(
             lambda: connect_raw(settings.database_url, settings.schema_name), audit_log
         ),
+        clock=clock,
     )

@@ -193,9 +193,47 @@ async def consent_changes(session: AsyncSession, consent_ids: Iterable[str]) -> 
 
 
 async def checked_up_to(session: AsyncSession) -> int:
-    """The next entry to check (checks go in log order)."""
-    last = (await session.execute(text("SELECT max(seq) FROM checks"))).scalar()
+    """The next entry to check: checks go in log order, but for the ones put off."""
+    last = (
+        await session.execute(
+            text(
+                "SELECT greatest((SELECT max(seq) FROM checks), "
+                "(SELECT max(seq) FROM checks_deferred))"
+            )
+        )
+    ).scalar()
     return 0 if last is None else int(last) + 1
+
+
+async def deferred(
+    session: AsyncSession, *, after: int, limit: int
+) -> list[tuple[int, Entry, bytes]]:
+    """Entries whose check was put off, after position ``after``, in order."""
+    rows = await session.execute(
+        text(
+            f"SELECT {', '.join(f'e.{c}' for c in ENTRY_COLUMNS)} FROM checks_deferred d "
+            "JOIN entries e ON e.seq = d.seq WHERE d.seq > :after ORDER BY d.seq LIMIT :limit"
+        ),
+        {"after": after, "limit": limit},
+    )
+    return [(int(r.seq), to_entry(r._mapping), bytes(r.leaf_hash)) for r in rows]
+
+
+async def defer_checks(session: AsyncSession, seqs: Sequence[int], at: datetime) -> None:
+    """Put off the checks of the entries at ``seqs``."""
+    if seqs:
+        await session.execute(
+            text("INSERT INTO checks_deferred (seq, deferred_at) VALUES (:s, :t)"),
+            [{"s": seq, "t": at} for seq in seqs],
+        )
+
+
+async def undefer_checks(session: AsyncSession, seqs: Sequence[int]) -> None:
+    """The checks of the entries at ``seqs`` were made."""
+    if seqs:
+        await session.execute(
+            text("DELETE FROM checks_deferred WHERE seq = ANY(:s)"), {"s": list(seqs)}
+        )
 
 
 async def entries_from(

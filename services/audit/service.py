@@ -9,7 +9,7 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -290,7 +290,9 @@ def grow(frontier: merkle.Frontier, leaves: list[bytes]) -> tuple[merkle.Frontie
     return grown, pgcopy.node_data(n for n in grown.append(leaves) if n[0] >= lowest)
 
 
-async def sign_tree_head(sessions: Sessions, audit_log: AuditLog, signer: Signer) -> int | None:
+async def sign_tree_head(
+    sessions: Sessions, audit_log: AuditLog, signer: Signer, clock: "Clock | None" = None
+) -> int | None:
     """Sign and store a head for the current tree unless one exists; return its size."""
     frontier = audit_log.frontier  # one read: the writer's thread replaces it
     size, root = frontier.size, frontier.root()
@@ -300,7 +302,7 @@ async def sign_tree_head(sessions: Sessions, audit_log: AuditLog, signer: Signer
         latest = await repository.tree_heads(session, limit=1, before=None)
         if latest and latest[0].tree_size >= size:
             return None
-        now = datetime.now(UTC)  # to the millisecond, as the signed message carries it
+        now = (clock or utc_now)()  # to the millisecond, as the signed message carries it
         signed_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
         signature = signer.sign(tree_head_message(size, root, signed_at))
         await repository.add_tree_head(session, size, root, signed_at, signature, signer.key_id)
@@ -368,63 +370,114 @@ async def consistency(sessions: Sessions, first: int, second: int) -> dict[str, 
     }
 
 
+Clock = Callable[[], datetime]
+"""Where the consent check and the signer take the time from (tests move it)."""
+
+
+def utc_now() -> datetime:
+    """The real time, in UTC."""
+    return datetime.now(UTC)
+
+
 async def check_pending(
     sessions: Sessions,
     *,
     grace: timedelta,
     unknown_after: timedelta,
     limit: int,
+    clock: Clock = utc_now,
 ) -> int:
-    """Check settled disclosures, in log order, against the consent history.
+    """Check settled disclosures not checked yet, in log order, against the consent
+    history; return how many were looked at (at most ``limit``).
 
-    A disclosure naming a consent the history has not heard of waits (and so do the
-    ones after it) until ``unknown_after``: the consent's events may still be on their
-    way. After that it is flagged.
+    A disclosure naming a consent the history has not heard of waits on its own (it is
+    put off, see :func:`check_deferred`): its consent's events may still be on their
+    way. Every other disclosure behind it is judged on time.
     """
-    now = datetime.now(UTC)
+    now = clock()
     async with transaction(sessions) as session:
         first = await repository.checked_up_to(session)
         pending = await repository.entries_from(
             session, first, recorded_before=now - grace, limit=limit
         )
-        if not pending:
-            return 0
-        consent_ids = [e.consent_id for _, e, _ in pending if e.consent_id]
-        changes = await repository.consent_changes(session, consent_ids)
-        rows = []
-        for seq, entry, _ in pending:
-            if awaits_history(entry, changes) and entry.recorded_at > now - unknown_after:
-                break
-            verdict, reason = check(entry, changes)
-            rows.append((seq, verdict.value, reason, now))
-            if verdict is Verdict.VIOLATION:
-                log.warning("audit.violation", seq=seq, reason=reason)
-                stage(
-                    session,
-                    ViolationDetected.create(
-                        producer=PRODUCER,
-                        subject_id=entry.subject_id,
-                        payload=ViolationDetectedPayload(
-                            disclosure_event_id=entry.event_id,
-                            log_index=seq,
-                            organisation_id=entry.organisation_id,
-                            purpose=entry.purpose,
-                            reason=reason,
-                        ),
+        if pending:
+            put_off = await _judge(session, pending, now=now, unknown_after=unknown_after)
+            await repository.defer_checks(session, put_off, now)
+    return len(pending)
+
+
+async def check_deferred(
+    sessions: Sessions, *, unknown_after: timedelta, batch: int, clock: Clock = utc_now
+) -> int:
+    """Check the disclosures put off whose consent is now known, or that waited
+    ``unknown_after`` (those are flagged: the consent is unknown); return how many."""
+    now = clock()
+    done = 0
+    after = -1
+    async with transaction(sessions) as session:
+        while waiting := await repository.deferred(session, after=after, limit=batch):
+            still = await _judge(session, waiting, now=now, unknown_after=unknown_after)
+            decided = [seq for seq, _, _ in waiting if seq not in set(still)]
+            await repository.undefer_checks(session, decided)
+            done += len(decided)
+            after = waiting[-1][0]
+    return done
+
+
+async def _judge(
+    session: AsyncSession,
+    entries: Sequence[tuple[int, Entry, bytes]],
+    *,
+    now: datetime,
+    unknown_after: timedelta,
+) -> list[int]:
+    """Record the verdicts of ``entries``, announcing violations; return the positions
+    of those that wait for their consent's history."""
+    consent_ids = [e.consent_id for _, e, _ in entries if e.consent_id]
+    changes = await repository.consent_changes(session, consent_ids)
+    rows = []
+    waiting = []
+    for seq, entry, _ in entries:
+        if awaits_history(entry, changes) and entry.recorded_at > now - unknown_after:
+            waiting.append(seq)
+            continue
+        verdict, reason = check(entry, changes)
+        rows.append((seq, verdict.value, reason, now))
+        if verdict is Verdict.VIOLATION:
+            log.warning("audit.violation", seq=seq, reason=reason)
+            stage(
+                session,
+                ViolationDetected.create(
+                    producer=PRODUCER,
+                    subject_id=entry.subject_id,
+                    payload=ViolationDetectedPayload(
+                        disclosure_event_id=entry.event_id,
+                        log_index=seq,
+                        organisation_id=entry.organisation_id,
+                        purpose=entry.purpose,
+                        reason=reason,
                     ),
-                )
-        await repository.add_checks(session, rows)
-    return len(rows)
+                ),
+            )
+    await repository.add_checks(session, rows)
+    return waiting
 
 
 async def check_settled(
-    sessions: Sessions, *, grace: timedelta, unknown_after: timedelta, batch: int = 250
+    sessions: Sessions,
+    *,
+    grace: timedelta,
+    unknown_after: timedelta,
+    batch: int = 250,
+    clock: Clock = utc_now,
 ) -> int:
-    """Check every settled disclosure not yet checked, a batch at a time."""
-    total = 0
-    while (
-        done := await check_pending(sessions, grace=grace, unknown_after=unknown_after, limit=batch)
-    ) > 0:
+    """Check every settled disclosure not yet checked, a batch at a time, and the ones
+    put off that can be decided now; return how many were looked at."""
+    total = await check_deferred(sessions, unknown_after=unknown_after, batch=batch, clock=clock)
+    for _ in range(10_000):  # bounded: a round of 2,500,000 entries at most
+        done = await check_pending(
+            sessions, grace=grace, unknown_after=unknown_after, limit=batch, clock=clock
+        )
         total += done
         if done < batch:
             break

@@ -15,11 +15,11 @@ from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
-from services.audit import service
+from services.audit import records, service
 from services.audit.bootstrap import AuditRuntime
 from shared import events
 from shared.app import Runtime
-from shared.kafka import consumer_options, dead_letter_record, describe
+from shared.kafka import MalformedEvent, consumer_options, dead_letter_record, describe
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -54,9 +54,15 @@ async def parse(
     parsed: list[EventT] = []
     for record in message.raw_message:
         try:
-            parsed.append(event_type.model_validate_json(record.value or b""))
+            event = event_type.model_validate_json(record.value or b"")
         except (ValidationError, ValueError) as exc:
             await dead_letter_record(runtime.broker, record, reason=describe(exc))
+            continue
+        if missing := records.unsent(event):
+            reason = f"invalid event: {missing}: Field required"
+            await dead_letter_record(runtime.broker, record, reason=reason)
+            continue
+        parsed.append(event)
     return parsed
 
 
@@ -121,6 +127,8 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
     async def on_user_erased(
         event: events.UserErased, runtime: AuditRuntime = Context("runtime")
     ) -> None:
+        if missing := records.unsent(event):
+            raise MalformedEvent(f"invalid event: {missing}: Field required")
         await service.erase(runtime.sessions, event)
 
     return router

@@ -788,3 +788,34 @@ async def test_a_writer_that_stopped_makes_the_service_not_ready(
     checks = (await http.get("/readyz")).json()["checks"]
     assert checks["log_writer"].startswith("stopped")
     assert checks["database"] == checks["kafka"] == "ok"
+
+
+async def test_an_event_without_an_event_id_goes_to_the_dlq_at_every_delivery(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    subject = unique("s")
+    body = json.loads(disclosure(subject).to_bytes())
+    del body["event_id"]
+    value = json.dumps(body).encode()
+    good = disclosure(unique("s"))
+    await produce(
+        (events.DATA_ACCESSED, value, subject),
+        (events.DATA_ACCESSED, value, subject),  # delivered again
+        (good.topic(), good.to_bytes(), good.subject_id),
+    )
+    await until_stored(engine, [good])
+    records = await read_topic(
+        events.dlq_topic(events.DATA_ACCESSED),
+        until=lambda rs: sum(r.key == subject.encode() for r in rs) >= 2,
+    )
+    reasons = [
+        dict((k, v.decode()) for k, v in r.headers)["dlq-reason"]
+        for r in records
+        if r.key == subject.encode()
+    ]
+    assert reasons == ["invalid event: event_id: Field required"] * 2
+    async with engine.connect() as conn:
+        count = await conn.execute(
+            text("SELECT count(*) FROM entries WHERE subject_id = :s"), {"s": subject}
+        )
+        assert count.scalar_one() == 0

@@ -183,3 +183,11 @@ def test_the_native_tree_grows_as_the_python_frontier_does(size: int) -> None:
 def test_the_native_tree_refuses_a_hash_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="leaves"):
         audit_native.grow(0, {}, [b"short"], 0)
+
+
+@pytest.mark.parametrize("name", ["event_id", "occurred_at", "producer", "subject_id"])
+def test_the_native_path_leaves_a_record_without_an_envelope_field_to_python(name: str) -> None:
+    body = valid()
+    del body[name]
+    left, ids, *_ = audit_native.prepare([json.dumps(body).encode()], MICROS, bytes(16))
+    assert left == [0] and ids == []

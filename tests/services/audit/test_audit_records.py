@@ -225,3 +225,25 @@ def test_batches_merged_for_one_write_keep_each_event_once_in_order() -> None:
     assert merged.leaves == [*one.leaves, two.leaves[1]]
     assert merged.rows == [*one.rows, two.rows[1]]
     assert merged.personal == [*one.personal, two.personal[1]]
+
+
+@pytest.mark.parametrize("name", ["event_id", "occurred_at"])
+def test_a_record_without_what_the_contract_fills_in_for_producers_is_refused(
+    name: str,
+) -> None:
+    """Given a default, a record without its event id would get a new one at each
+    delivery and be stored once per delivery."""
+    body = valid()
+    del body[name]
+    assert f"{name}: Field required" in reason(body)
+
+
+def test_both_readings_refuse_a_record_without_its_event_id() -> None:
+    from services.audit import service
+
+    body = valid()
+    del body["event_id"]
+    for native in (True, False):
+        read = service.read([encode(valid()), encode(body)], native=native)
+        assert len(read.ready.event_ids) == 1
+        assert read.refused == [(1, "invalid event: event_id: Field required")]

@@ -2,10 +2,15 @@
 
 Who may call what:
 - ``auditor`` and ``admin``: everything;
-- ``member_org``: only its own disclosures (the filter is forced to its organisation);
+- ``member_org``: only its own disclosures and entries (the filter is forced to its
+  organisation), and inclusion proofs of its own entries;
 - ``subject``: the report of who received their data;
-- ``security``: which subjects an organisation received data of in a window, and the
-  tree heads and proofs.
+- ``security``: which subjects an organisation received data of in a window, the tree
+  heads, the public key and the proofs; not disclosure rows, exports, violations or
+  entries of any organisation. An inclusion proof carries the entry's leaf hash, which
+  is all a proof needs, so the entry itself (who received which fields of whom) stays
+  with the auditors;
+- anyone with a token: the tree heads, the public key and consistency proofs.
 """
 
 import base64
@@ -14,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel, Field
 
 from services.audit import queries, repository, service
 from services.audit.bootstrap import AuditRuntime
@@ -24,13 +29,18 @@ from services.audit.queries import Filters
 from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, require
 from shared.db import Sessions
-from shared.validation import Instant
+from shared.validation import BIGINT_MAX, Instant
 
 router = APIRouter(tags=["audit"])
 TEXT = r"^[^\x00]*$"
 """Text a text column can hold (no NUL character)."""
+Cursor = Annotated[
+    int | None, Query(ge=0, le=BIGINT_MAX, description="next_cursor of the last page")
+]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
-Readers = Annotated[
+Readers = Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN, Role.MEMBER_ORG))]
+Provers = Annotated[
     Principal, Depends(require(Role.AUDITOR, Role.ADMIN, Role.MEMBER_ORG, Role.SECURITY))
 ]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))]
@@ -39,13 +49,13 @@ Subject = Annotated[Principal, Depends(require(Role.SUBJECT, Role.AUDITOR, Role.
 
 
 class FilterParams(BaseModel):
-    subject: str | None = None
-    organisation: str | None = None
-    country: str | None = Query(default=None, pattern=r"^[A-Z]{2}$")
-    purpose: str | None = None
-    legal_basis: str | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    subject: str | None = Field(default=None, pattern=TEXT)
+    organisation: str | None = Field(default=None, pattern=TEXT)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    purpose: str | None = Field(default=None, pattern=TEXT)
+    legal_basis: str | None = Field(default=None, pattern=TEXT)
+    since: Instant | None = None
+    until: Instant | None = None
     violations: bool = False
 
 
@@ -82,8 +92,8 @@ async def disclosures(
     principal: Readers,
     sessions: SessionsDep,
     params: Annotated[FilterParams, Query()],
-    cursor: Annotated[int | None, Query(ge=-1, description="next_cursor of the last page")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = 100,
 ) -> DisclosurePage:
     rows = await queries.page(sessions, _filters(principal, params), after=cursor, limit=limit)
     return DisclosurePage.of(rows, limit)
@@ -96,7 +106,7 @@ async def export(
     params: Annotated[FilterParams, Query()],
     format: Literal["csv", "jsonl"] = "jsonl",
 ) -> StreamingResponse:
-    rows = queries.stream(sessions, _filters(principal, params))
+    rows = await queries.stream(sessions, _filters(principal, params))
     body = queries.csv_lines(rows) if format == "csv" else queries.jsonl(rows)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -111,8 +121,8 @@ async def export(
 async def violations(
     _: Auditor,
     sessions: SessionsDep,
-    cursor: Annotated[int | None, Query(ge=-1)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = 100,
 ) -> DisclosurePage:
     rows = await queries.page(sessions, Filters(violations_only=True), after=cursor, limit=limit)
     return DisclosurePage.of(rows, limit)
@@ -120,11 +130,11 @@ async def violations(
 
 @router.get("/subjects/{user_id}/report", summary="Who received my data: the right to be informed")
 async def subject_report(
-    user_id: str,
+    user_id: Annotated[str, Path(pattern=TEXT)],
     principal: Subject,
     sessions: SessionsDep,
-    cursor: Annotated[int | None, Query(ge=-1)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = 100,
 ) -> DisclosurePage:
     if principal.role is Role.SUBJECT and principal.user_id != user_id:
         raise Forbidden("a data subject sees only their own report", field="user_id")
@@ -193,8 +203,8 @@ async def latest_tree_head(_: CurrentPrincipal, sessions: SessionsDep) -> dict[s
 async def tree_heads(
     _: CurrentPrincipal,
     sessions: SessionsDep,
-    before: Annotated[int | None, Query(ge=1)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     async with sessions() as session:
         rows = await repository.tree_heads(session, limit=limit, before=before)
@@ -213,10 +223,10 @@ async def public_key(_: CurrentPrincipal, request: Request) -> dict[str, str]:
 
 @router.get("/proofs/inclusion", summary="Entry seq is in the signed tree of tree_size")
 async def inclusion_proof(
-    principal: Readers,
+    principal: Provers,
     sessions: SessionsDep,
-    seq: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int, Query(ge=1)],
+    seq: Annotated[int, Query(ge=0, le=BIGINT_MAX)],
+    tree_size: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
 ) -> dict[str, Any]:
     if principal.role is Role.MEMBER_ORG:
         await _own_entry(sessions, principal, seq)
@@ -227,21 +237,20 @@ async def inclusion_proof(
 async def consistency_proof(
     _: CurrentPrincipal,
     sessions: SessionsDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
+    second: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
 ) -> dict[str, Any]:
     return await service.consistency(sessions, first, second)
 
 
 @router.get("/entries/{seq}", summary="One entry, with the exact leaf data that was hashed")
-async def get_entry(seq: int, principal: Readers, sessions: SessionsDep) -> dict[str, Any]:
+async def get_entry(
+    seq: Annotated[int, Path(ge=0, le=BIGINT_MAX)], principal: Readers, sessions: SessionsDep
+) -> dict[str, Any]:
     row = await _own_entry(sessions, principal, seq)
-    async with sessions() as session:
-        found = await repository.entries_from(
-            session, seq, recorded_before=datetime.max.replace(tzinfo=UTC), limit=1
-        )
-    leaf = found[0][1].leaf()
-    return {**row, "leaf_data": base64.b64encode(leaf).decode()}
+    leaf = repository.to_entry(row).leaf()
+    shown = {name: row[name] for name in queries.EXPORT_FIELDS}
+    return {**shown, "leaf_data": base64.b64encode(leaf).decode()}
 
 
 async def _own_entry(sessions: Sessions, principal: Principal, seq: int) -> dict[str, Any]:

@@ -8,11 +8,14 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import merkle, pgcopy
 from services.audit.domain import ConsentChange, Entry
+from shared.events import Envelope
+from shared.outbox import OutboxMessage
+from shared.telemetry import current_trace_headers
 
 ENTRY_COLUMNS = ("seq", *Entry.__struct_fields__, "leaf_hash")
 """The columns of ``entries``: the position, every field of the entry, its leaf hash."""
@@ -205,16 +208,20 @@ async def checked_up_to(session: AsyncSession) -> int:
     return 0 if last is None else int(last) + 1
 
 
-async def deferred(
-    session: AsyncSession, *, after: int, limit: int
+async def decidable(
+    session: AsyncSession, *, recorded_before: datetime, after: int, limit: int
 ) -> list[tuple[int, Entry, bytes]]:
-    """Entries whose check was put off, after position ``after``, in order."""
+    """Entries whose check was put off and can be made now, after position ``after``, in
+    order: their consent has been heard of, or they were recorded before
+    ``recorded_before`` and have waited long enough."""
     rows = await session.execute(
         text(
             f"SELECT {', '.join(f'e.{c}' for c in ENTRY_COLUMNS)} FROM checks_deferred d "
-            "JOIN entries e ON e.seq = d.seq WHERE d.seq > :after ORDER BY d.seq LIMIT :limit"
+            "JOIN entries e ON e.seq = d.seq WHERE d.seq > :after AND (e.recorded_at < :before "
+            "OR EXISTS (SELECT 1 FROM consent_changes c WHERE c.consent_id = e.consent_id)) "
+            "ORDER BY d.seq LIMIT :limit"
         ),
-        {"after": after, "limit": limit},
+        {"after": after, "before": recorded_before, "limit": limit},
     )
     return [(int(r.seq), to_entry(r._mapping), bytes(r.leaf_hash)) for r in rows]
 
@@ -318,6 +325,27 @@ def to_entry(row: Any) -> Entry:
         grant_id=row["grant_id"],
         personal_digest=bytes(row["personal_digest"]),
     )
+
+
+async def stage_events(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Add events to the outbox in the session's transaction, in one statement:
+    ``shared.outbox.stage`` builds an ORM object a row, which cost two thirds of the
+    consent check's time when a history of violations was checked (measured)."""
+    if events:
+        headers = current_trace_headers()
+        await session.execute(
+            insert(OutboxMessage.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "event_id": e.event_id,
+                    "topic": e.topic(),
+                    "key": e.subject_id,
+                    "value": e.model_dump_json(),
+                    "headers": headers,
+                }
+                for e in events
+            ],
+        )
 
 
 async def add_checks(session: AsyncSession, rows: Sequence[tuple[int, str, str, datetime]]) -> None:

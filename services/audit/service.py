@@ -42,7 +42,6 @@ from shared.events import (
     ViolationDetectedPayload,
 )
 from shared.logging import get_logger
-from shared.outbox import stage
 
 try:
     import audit_native
@@ -415,11 +414,14 @@ async def check_deferred(
     done = 0
     after = -1
     async with transaction(sessions) as session:
-        while waiting := await repository.deferred(session, after=after, limit=batch):
-            still = await _judge(session, waiting, now=now, unknown_after=unknown_after)
-            decided = [seq for seq, _, _ in waiting if seq not in set(still)]
-            await repository.undefer_checks(session, decided)
-            done += len(decided)
+        while waiting := await repository.decidable(
+            session, recorded_before=now - unknown_after, after=after, limit=batch
+        ):
+            still = set(await _judge(session, waiting, now=now, unknown_after=unknown_after))
+            await repository.undefer_checks(
+                session, [seq for seq, _, _ in waiting if seq not in still]
+            )
+            done += len(waiting) - len(still)
             after = waiting[-1][0]
     return done
 
@@ -437,6 +439,7 @@ async def _judge(
     changes = await repository.consent_changes(session, consent_ids)
     rows = []
     waiting = []
+    flagged: list[ViolationDetected] = []
     for seq, entry, _ in entries:
         if awaits_history(entry, changes) and entry.recorded_at > now - unknown_after:
             waiting.append(seq)
@@ -444,9 +447,7 @@ async def _judge(
         verdict, reason = check(entry, changes)
         rows.append((seq, verdict.value, reason, now))
         if verdict is Verdict.VIOLATION:
-            log.warning("audit.violation", seq=seq, reason=reason)
-            stage(
-                session,
+            flagged.append(
                 ViolationDetected.create(
                     producer=PRODUCER,
                     subject_id=entry.subject_id,
@@ -457,9 +458,13 @@ async def _judge(
                         purpose=entry.purpose,
                         reason=reason,
                     ),
-                ),
+                )
             )
     await repository.add_checks(session, rows)
+    await repository.stage_events(session, flagged)
+    if flagged:  # one line a batch: each violation is listed and announced already
+        seqs = [v.payload.log_index for v in flagged]
+        log.warning("audit.violations", count=len(seqs), seqs=seqs[:20])
     return waiting
 
 
@@ -468,7 +473,7 @@ async def check_settled(
     *,
     grace: timedelta,
     unknown_after: timedelta,
-    batch: int = 250,
+    batch: int = 1000,
     clock: Clock = utc_now,
 ) -> int:
     """Check every settled disclosure not yet checked, a batch at a time, and the ones

@@ -13,22 +13,28 @@ Who may call what:
 - anyone with a token: the tree heads, the public key and consistency proofs.
 """
 
-import base64
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.audit import queries, repository, service
+from services.audit import proofs, service, signing
 from services.audit.bootstrap import AuditRuntime
-from services.audit.exceptions import Forbidden, InvalidRequest, NotFound
-from services.audit.models import SubjectsPage
-from services.audit.queries import Filters
+from services.audit.exceptions import Forbidden, InvalidRequest
+from services.audit.models import (
+    ConsistencyProof,
+    DisclosurePage,
+    EntryOut,
+    InclusionProof,
+    PublicKey,
+    SubjectsPage,
+    TreeHead,
+)
+from services.audit.service import Filters
 from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, require
-from shared.db import Sessions
 from shared.validation import BIGINT_MAX, Instant
 
 router = APIRouter(tags=["audit"])
@@ -77,16 +83,6 @@ def _filters(principal: Principal, params: FilterParams) -> Filters:
     )
 
 
-class DisclosurePage(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: int | None
-
-    @classmethod
-    def of(cls, rows: list[dict[str, Any]], limit: int) -> "DisclosurePage":
-        """A full page points at the next one; a short page is the last."""
-        return cls(items=rows, next_cursor=rows[-1]["seq"] if len(rows) == limit else None)
-
-
 @router.get("/disclosures", summary="Disclosures, filtered, a page at a time")
 async def disclosures(
     principal: Readers,
@@ -95,8 +91,9 @@ async def disclosures(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> DisclosurePage:
-    rows = await queries.page(sessions, _filters(principal, params), after=cursor, limit=limit)
-    return DisclosurePage.of(rows, limit)
+    return await service.disclosures(
+        sessions, _filters(principal, params), after=cursor, limit=limit
+    )
 
 
 @router.get("/disclosures/export", summary="The same, streamed as CSV or JSON lines")
@@ -106,8 +103,7 @@ async def export(
     params: Annotated[FilterParams, Query()],
     format: Literal["csv", "jsonl"] = "jsonl",
 ) -> StreamingResponse:
-    rows = await queries.stream(sessions, _filters(principal, params))
-    body = queries.csv_lines(rows) if format == "csv" else queries.jsonl(rows)
+    body = await service.export(sessions, _filters(principal, params), format)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
@@ -124,8 +120,9 @@ async def violations(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> DisclosurePage:
-    rows = await queries.page(sessions, Filters(violations_only=True), after=cursor, limit=limit)
-    return DisclosurePage.of(rows, limit)
+    return await service.disclosures(
+        sessions, Filters(violations_only=True), after=cursor, limit=limit
+    )
 
 
 @router.get("/subjects/{user_id}/report", summary="Who received my data: the right to be informed")
@@ -138,8 +135,7 @@ async def subject_report(
 ) -> DisclosurePage:
     if principal.role is Role.SUBJECT and principal.user_id != user_id:
         raise Forbidden("a data subject sees only their own report", field="user_id")
-    rows = await queries.page(sessions, Filters(subject=user_id), after=cursor, limit=limit)
-    return DisclosurePage.of(rows, limit)
+    return await service.disclosures(sessions, Filters(subject=user_id), after=cursor, limit=limit)
 
 
 def _categories(value: str | None) -> list[str] | None:
@@ -181,7 +177,7 @@ async def subjects_accessed(
     if until < since:
         raise InvalidRequest("until: must not be before since", field="until")
     wanted = _categories(categories)
-    subjects = await queries.subjects_accessed(
+    subjects = await service.subjects_accessed(
         sessions, organisation, since, until, categories=wanted, after=after, limit=limit
     )
     return SubjectsPage(
@@ -195,8 +191,8 @@ async def subjects_accessed(
 
 
 @router.get("/tree-heads/latest", summary="The newest signed tree head")
-async def latest_tree_head(_: CurrentPrincipal, sessions: SessionsDep) -> dict[str, Any]:
-    return await service.latest_tree_head(sessions)
+async def latest_tree_head(_: CurrentPrincipal, sessions: SessionsDep) -> TreeHead:
+    return await signing.latest_tree_head(sessions)
 
 
 @router.get("/tree-heads", summary="Signed tree heads, newest first")
@@ -205,20 +201,13 @@ async def tree_heads(
     sessions: SessionsDep,
     before: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     limit: Limit = 100,
-) -> list[dict[str, Any]]:
-    async with sessions() as session:
-        rows = await repository.tree_heads(session, limit=limit, before=before)
-    return [service.tree_head_out(r) for r in rows]
+) -> list[TreeHead]:
+    return await signing.tree_heads(sessions, limit=limit, before=before)
 
 
 @router.get("/public-key", summary="The Ed25519 key tree heads are signed with")
-async def public_key(_: CurrentPrincipal, request: Request) -> dict[str, str]:
-    signer = current_runtime(request, AuditRuntime).signer
-    return {
-        "algorithm": "Ed25519",
-        "key_id": signer.key_id,
-        "public_key": base64.b64encode(signer.public_key).decode(),
-    }
+async def public_key(_: CurrentPrincipal, request: Request) -> PublicKey:
+    return current_runtime(request, AuditRuntime).signer.described()
 
 
 @router.get("/proofs/inclusion", summary="Entry seq is in the signed tree of tree_size")
@@ -227,10 +216,10 @@ async def inclusion_proof(
     sessions: SessionsDep,
     seq: Annotated[int, Query(ge=0, le=BIGINT_MAX)],
     tree_size: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
-) -> dict[str, Any]:
-    if principal.role is Role.MEMBER_ORG:
-        await _own_entry(sessions, principal, seq)
-    return await service.inclusion(sessions, seq, tree_size)
+) -> InclusionProof:
+    if principal.role is Role.MEMBER_ORG:  # only its own entries; others are not found
+        await service.entry(sessions, seq, organisation=principal.org_id)
+    return await proofs.inclusion(sessions, seq, tree_size)
 
 
 @router.get("/proofs/consistency", summary="The tree of first is a prefix of that of second")
@@ -239,24 +228,13 @@ async def consistency_proof(
     sessions: SessionsDep,
     first: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
     second: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
-) -> dict[str, Any]:
-    return await service.consistency(sessions, first, second)
+) -> ConsistencyProof:
+    return await proofs.consistency(sessions, first, second)
 
 
 @router.get("/entries/{seq}", summary="One entry, with the exact leaf data that was hashed")
 async def get_entry(
     seq: Annotated[int, Path(ge=0, le=BIGINT_MAX)], principal: Readers, sessions: SessionsDep
-) -> dict[str, Any]:
-    row = await _own_entry(sessions, principal, seq)
-    leaf = repository.to_entry(row).leaf()
-    shown = {name: row[name] for name in queries.EXPORT_FIELDS}
-    return {**shown, "leaf_data": base64.b64encode(leaf).decode()}
-
-
-async def _own_entry(sessions: Sessions, principal: Principal, seq: int) -> dict[str, Any]:
-    row = await queries.entry(sessions, seq)
-    if row is None or (
-        principal.role is Role.MEMBER_ORG and row["organisation_id"] != principal.org_id
-    ):
-        raise NotFound(f"no entry {seq}", field="seq")
-    return row
+) -> EntryOut:
+    own = principal.org_id if principal.role is Role.MEMBER_ORG else None
+    return await service.entry(sessions, seq, organisation=own)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit import merkle, repository
 from services.audit.config import AuditSettings
 from services.audit.domain import personal_digest, tree_head_message
-from services.audit.service import Signer
+from services.audit.signing import Signer
 from shared.db import Sessions, create_engine, create_sessions
 
 BATCH = 10_000

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import service
+from services.audit import ingestion
 from services.audit.bootstrap import bootstrap
 from services.audit.config import AuditSettings
 from services.audit.main import MIGRATIONS, build_app
@@ -64,11 +64,11 @@ Append = Callable[[list[dict[str, Any]]], Any]
 async def append(audit_schema: str) -> AsyncIterator[Append]:
     """Append records to the log through the service's reading and writing."""
     conn: asyncpg.Connection = await connect_raw(DATABASE_URL, audit_schema)
-    audit_log = service.AuditLog()  # the schema is new: the log is empty
+    audit_log = ingestion.AuditLog()  # the schema is new: the log is empty
 
-    async def add(records: list[dict[str, Any]]) -> service.Prepared:
-        ready = service.read([json.dumps(r).encode() for r in records]).ready
-        assert await service.write(conn, audit_log, ready) == len(records)
+    async def add(records: list[dict[str, Any]]) -> ingestion.Prepared:
+        ready = ingestion.read([json.dumps(r).encode() for r in records]).ready
+        assert await ingestion.write(conn, audit_log, ready) == len(records)
         return ready
 
     yield add

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import service
+from services.audit import checks
 from shared.db import create_sessions
 from shared.events import ConsentChangedPayload, ConsentGranted
 from tests.services.audit.conftest import Append, body
@@ -62,7 +62,7 @@ async def test_an_unknown_consent_waits_alone_and_a_violation_behind_it_is_found
     await append([unknown_consent(), clear_violation()])
 
     async def check() -> int:
-        return await service.check_settled(
+        return await checks.check_settled(
             sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock
         )
 
@@ -93,7 +93,7 @@ async def test_a_waiting_disclosure_is_judged_once_its_consent_arrives(
     waiting = unknown_consent()
     await append([waiting, body(legal_basis="contract"), body(legal_basis="contract")])
     clock.advance(6)
-    await service.check_settled(sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock)
+    await checks.check_settled(sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock)
     assert sorted(await verdicts(audit_engine)) == [1, 2]
 
     payload = waiting["payload"]
@@ -110,9 +110,9 @@ async def test_a_waiting_disclosure_is_judged_once_its_consent_arrives(
             valid_from=datetime(2020, 1, 1, tzinfo=UTC),
         ),
     )
-    await service.record_consents(sessions, [granted])
+    await checks.record_consents(sessions, [granted])
     clock.advance(1)
-    await service.check_settled(sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock)
+    await checks.check_settled(sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock)
 
     verdict, reason = (await verdicts(audit_engine))[0]
     assert verdict == "valid", reason

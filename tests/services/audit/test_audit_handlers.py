@@ -13,7 +13,7 @@ from faststream.opentelemetry.middleware import _get_msg_links
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.sdk.util import BoundedList
 
-from services.audit import handlers
+from services.audit import ingest
 from shared import events
 
 
@@ -30,13 +30,13 @@ async def test_the_batch_span_keeps_the_same_links_from_fewer_headers() -> None:
     records = tuple(record(offset) for offset in range(1000))
     parser = AioKafkaBatchParser(msg_class=KafkaMessage, regex=None)
     full = await parser.parse_batch(records)
-    trimmed = await handlers.last_headers_only(records, parser.parse_batch)
-    assert len(trimmed.batch_headers) == handlers.LINKED_RECORDS < len(records)
+    trimmed = await ingest.last_headers_only(records, parser.parse_batch)
+    assert len(trimmed.batch_headers) == ingest.LINKED_RECORDS < len(records)
     assert trimmed.body == full.body  # every record is still read
     # OpenTelemetry keeps a span's last max_links links; FastStream made one per record
     kept = BoundedList.from_seq(SpanLimits().max_links, _get_msg_links(full))
     assert [link.context for link in kept] == [link.context for link in _get_msg_links(trimmed)]
-    assert SpanLimits().max_links == handlers.LINKED_RECORDS
+    assert SpanLimits().max_links == ingest.LINKED_RECORDS
 
 
 class FakeBroker:
@@ -74,7 +74,7 @@ async def test_a_consent_change_without_its_event_id_is_dead_lettered() -> None:
     message = SimpleNamespace(raw_message=consumed)
     runtime = SimpleNamespace(broker=broker)
 
-    parsed = await handlers.parse(message, events.ConsentGranted, runtime)  # type: ignore[arg-type]
+    parsed = await ingest.parse(message, events.ConsentGranted, runtime)  # type: ignore[arg-type]
 
     assert [e.event_id for e in parsed] == [change.event_id]
     assert [(t, h["dlq-reason"]) for t, h in broker.published] == [

@@ -32,7 +32,7 @@ from services.audit import verify as verification
 from services.audit.config import AuditSettings
 from services.audit.domain import tree_head_message
 from services.audit.main import build_app
-from services.audit.service import Signer
+from services.audit.signing import Signer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.db import create_engine, create_sessions
@@ -679,20 +679,20 @@ async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
 ) -> None:
     """Offsets are committed by the writer (the manual policy), so a batch that never
     reached it must be fetched again, or the next batch's commit would pass over it."""
-    from services.audit import service
+    from services.audit import ingestion
 
     first = disclosure(unique("s"))
     marker = str(first.event_id).encode()
     failures: list[int] = []
-    real_read = service.read
+    real_read = ingestion.read
 
-    def flaky(values: list[bytes]) -> service.Read:
+    def flaky(values: list[bytes]) -> ingestion.Read:
         if not failures and any(marker in value for value in values):
             failures.append(len(values))
             raise RuntimeError("the reader failed once")
         return real_read(values)
 
-    monkeypatch.setattr(service, "read", flaky)
+    monkeypatch.setattr(ingestion, "read", flaky)
     app: FastAPI = build_app(settings(schema, ingest_workers=0))
     async with app.router.lifespan_context(app):
         await publish(first)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import service
+from services.audit import ingestion, service, signing
 from services.audit import verify as verification
 from services.audit.config import AuditSettings
 from shared.db import create_sessions
@@ -18,7 +18,7 @@ from tests.services.audit.conftest import Append, body
 
 pytestmark = pytest.mark.integration
 
-SIGNER = service.Signer.from_seed(AuditSettings().signing_seed())
+SIGNER = signing.Signer.from_seed(AuditSettings().signing_seed())
 Tamper = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -38,9 +38,9 @@ async def log_of(audit_engine: AsyncEngine, append: Append, count: int) -> list[
     """``count`` entries, one subject each, and a signed head over them; their event ids."""
     ready = await append([body(subject_id=f"s-{i}") for i in range(count)])
     sessions = create_sessions(audit_engine)
-    audit_log = service.AuditLog()
-    await service.load(sessions, audit_log)
-    assert await service.sign_tree_head(sessions, audit_log, SIGNER) == count
+    audit_log = ingestion.AuditLog()
+    await ingestion.load(sessions, audit_log)
+    assert await signing.sign_tree_head(sessions, audit_log, SIGNER) == count
     return ready.event_ids
 
 

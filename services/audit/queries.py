@@ -15,42 +15,27 @@ from typing import Any
 
 from sqlalchemy import text
 
+from services.audit import fields
 from shared.db import Sessions
 
-EXPORT_FIELDS = (
-    "seq",
-    "event_id",
-    "accessed_at",
-    "recorded_at",
-    "organisation_id",
-    "organisation_country",
-    "actor",
-    "subject_id",
-    "subject_country",
-    "fields",
-    "purpose",
-    "legal_basis",
-    "legal_reference",
-    "channel",
-    "decision",
-    "decision_reason",
-    "consent_id",
-    "consent_version",
-    "grant_id",
-    "verdict",
-)
+EXPORT_FIELDS = fields.SHOWN
+"""What a page or an export shows, in order (``fields.FIELDS``)."""
 # The personal part and the check are looked up row by row (scalar subqueries): as
 # joins, a prepared statement's generic plan merge-joined them from the start of the
 # log, so a page after position n cost O(n) (126 ms at 300,000, measured).
-_SOURCES = {
-    "event_id": "e.event_id::text AS event_id",
-    # the erasable personal part
-    "subject_country": "(SELECT p.subject_country FROM entry_personal p WHERE p.seq = e.seq) "
-    "AS subject_country",
-    # the consent check, once made
-    "verdict": "(SELECT c.verdict FROM checks c WHERE c.seq = e.seq) AS verdict",
-}
-COLUMNS = ", ".join(_SOURCES.get(name, f"e.{name}") for name in EXPORT_FIELDS)
+_TABLE = {fields.Kept.PERSONAL: "entry_personal", fields.Kept.CHECK: "checks"}
+
+
+def _source(field: fields.DisclosureField) -> str:
+    if field.kept in _TABLE:
+        table = _TABLE[field.kept]
+        return f"(SELECT t.{field.name} FROM {table} t WHERE t.seq = e.seq) AS {field.name}"
+    if field.kind is fields.Kind.UUID:
+        return f"e.{field.name}::text AS {field.name}"
+    return f"e.{field.name}"
+
+
+COLUMNS = ", ".join(_source(f) for f in fields.FIELDS if f.shown)
 """What a page or an export selects: the export's fields, from the tables that hold them."""
 
 
@@ -195,7 +180,8 @@ async def subjects_accessed(
 async def entry(sessions: Sessions, seq: int) -> dict[str, Any] | None:
     """The entry at ``seq`` as a page shows it, with what its leaf is made of (the
     columns of ``entries``), or None; one lookup by position in each table."""
-    leaf_columns = ", ".join(f"e.{c}" for c in ("producer", "personal_digest", "leaf_hash"))
+    hidden = [f.name for f in fields.ENTRY_FIELDS if not f.shown]
+    leaf_columns = ", ".join(f"e.{c}" for c in (*hidden, "leaf_hash"))
     async with sessions() as session:
         rows = await session.execute(
             text(f"SELECT {COLUMNS}, {leaf_columns} FROM entries e WHERE e.seq = :seq"),

@@ -11,13 +11,13 @@ import asyncpg
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit import merkle, pgcopy
+from services.audit import fields, merkle, pgcopy
 from services.audit.domain import ConsentChange, Entry
 from shared.events import Envelope
 from shared.outbox import OutboxMessage
 from shared.telemetry import current_trace_headers
 
-ENTRY_COLUMNS = ("seq", *Entry.__struct_fields__, "leaf_hash")
+ENTRY_COLUMNS = ("seq", *(f.name for f in fields.ENTRY_FIELDS), "leaf_hash")
 """The columns of ``entries``: the position, every field of the entry, its leaf hash."""
 PERSONAL_COLUMNS = ("seq", "salt", "subject_country")
 NODE_COLUMNS = ("level", "idx", "hash")

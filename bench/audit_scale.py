@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL
-from services.audit import merkle, pgcopy, queries, repository, service
+from services.audit import ingestion, merkle, pgcopy, proofs, queries, repository, signing
 from services.audit.config import AuditSettings
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS
@@ -68,8 +68,8 @@ def entries(first: int, count: int, start: datetime) -> list[Entry]:
     return out
 
 
-async def fill(schema: str, total: int) -> service.AuditLog:
-    audit_log = service.AuditLog()
+async def fill(schema: str, total: int) -> ingestion.AuditLog:
+    audit_log = ingestion.AuditLog()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     began = time.perf_counter()
     conn = await connect_raw(DATABASE_URL, schema)
@@ -78,7 +78,7 @@ async def fill(schema: str, total: int) -> service.AuditLog:
         batch = entries(audit_log.size, min(BATCH, total - audit_log.size), start)
         leaves = [merkle.leaf_hash(e.leaf()) for e in batch]
         rows = [pgcopy.entry_row(e, leaf) for e, leaf in zip(batch, leaves, strict=True)]
-        grown, nodes = service.grow(audit_log.frontier, leaves)
+        grown, nodes = ingestion.grow(audit_log.frontier, leaves)
         async with repository.appending(conn):
             await repository.append(conn, audit_log.size, rows, [personal] * len(rows), nodes)
         audit_log.frontier = grown
@@ -114,8 +114,8 @@ async def main(total: int) -> None:
         filled = time.perf_counter() - began
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
-        signer = service.Signer.from_seed(AuditSettings().signing_seed())
-        await service.sign_tree_head(sessions, audit_log, signer)
+        signer = signing.Signer.from_seed(AuditSettings().signing_seed())
+        await signing.sign_tree_head(sessions, audit_log, signer)
         # a head for half the tree, for the consistency proofs
         keys = merkle.Frontier.keys(total // 2)
         async with sessions() as session:
@@ -148,13 +148,13 @@ async def main(total: int) -> None:
         inclusion = await timed(
             "inclusion proof",
             [
-                lambda s=rng.randrange(total): service.inclusion(sessions, s, total)
+                lambda s=rng.randrange(total): proofs.inclusion(sessions, s, total)
                 for _ in range(200)
             ],
         )
         consistency = await timed(
             "consistency proof",
-            [lambda: service.consistency(sessions, total // 2, total) for _ in range(200)],
+            [lambda: proofs.consistency(sessions, total // 2, total) for _ in range(200)],
         )
     finally:
         await engine.dispose()

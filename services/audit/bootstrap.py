@@ -3,10 +3,13 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.audit import ingest, service
+from services.audit import checks, ingest, ingestion, signing
 from services.audit.config import AuditSettings
 from shared.app import Infrastructure, Runtime
 from shared.db import connect_raw
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -14,10 +17,11 @@ class AuditRuntime(Runtime):
     """The running audit service: the log's state, its signer, reader and writer."""
 
     settings: AuditSettings
-    audit_log: service.AuditLog
-    signer: service.Signer
+    audit_log: ingestion.AuditLog
+    signer: signing.Signer
     reader: ingest.Reader
     writer: ingest.Writer
+    clock: checks.Clock = checks.utc_now
 
     async def start(self) -> None:
         """Start the reader, and the jobs that sign tree heads and check consents."""
@@ -29,12 +33,14 @@ class AuditRuntime(Runtime):
         self.every(
             settings.tree_head_seconds,
             "tree_head",
-            lambda: service.sign_tree_head(self.sessions, self.audit_log, self.signer),
+            lambda: signing.sign_tree_head(self.sessions, self.audit_log, self.signer, self.clock),
         )
         self.every(
             settings.check_seconds,
             "consent_check",
-            lambda: service.check_settled(self.sessions, grace=grace, unknown_after=unknown_after),
+            lambda: checks.check_settled(
+                self.sessions, grace=grace, unknown_after=unknown_after, clock=self.clock
+            ),
         )
 
     async def stop(self) -> None:
@@ -44,19 +50,27 @@ class AuditRuntime(Runtime):
         await super().stop()
 
 
-async def bootstrap(infra: Infrastructure) -> AuditRuntime:
-    """Load the log's edge and build the reader, the writer and the signer."""
+async def bootstrap(infra: Infrastructure, *, clock: checks.Clock = checks.utc_now) -> AuditRuntime:
+    """Load the log's edge and build the reader, the writer and the signer; ``clock``
+    is where the consent check takes the time from."""
     settings = infra.settings
     if not isinstance(settings, AuditSettings):
         raise TypeError("the audit service runs on AuditSettings")
-    audit_log = service.AuditLog()
-    await service.load(infra.sessions, audit_log)
+    if ingestion.audit_native is None:
+        log.warning(
+            "audit.native_missing",
+            reading="python, several times slower a record",
+            build="make venv, with cargo on PATH (https://rustup.rs)",
+        )
+    audit_log = ingestion.AuditLog()
+    await ingestion.load(infra.sessions, audit_log)
     return AuditRuntime(
         **{**vars(infra), "settings": settings},
         audit_log=audit_log,
-        signer=service.Signer.from_seed(settings.signing_seed()),
+        signer=signing.Signer.from_seed(settings.signing_seed()),
         reader=ingest.Reader(workers=settings.ingest_workers),
         writer=ingest.Writer(
             lambda: connect_raw(settings.database_url, settings.schema_name), audit_log
         ),
+        clock=clock,
     )

@@ -5,59 +5,20 @@
 is in the log.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from aiokafka import ConsumerRecord
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
-from pydantic import ValidationError
 
-from services.audit import service
+from services.audit import checks, ingest, records, service
 from services.audit.bootstrap import AuditRuntime
 from shared import events
-from shared.app import Runtime
-from shared.kafka import consumer_options, dead_letter_record, describe
+from shared.kafka import MalformedEvent, consumer_options, dead_letter_record
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-EventT = TypeVar("EventT", bound=events.Envelope)
-LINKED_RECORDS = 128
-"""Records of a batch whose trace context its span is given: OpenTelemetry keeps the
-last 128 links of a span (its default limit) and drops the others, yet FastStream's
-telemetry extracted context and baggage from every record of a batch of 5,000 first
-(measured: a fifth of the event loop's time)."""
-
-
-async def last_headers_only(
-    records: tuple[ConsumerRecord[Any, Any], ...],
-    original: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[StreamMessage[Any]]],
-) -> StreamMessage[Any]:
-    """FastStream's parsing, with only the last ``LINKED_RECORDS`` records' headers left
-    for its telemetry: the links a span keeps are the same."""
-    message = await original(records)
-    message.batch_headers = message.batch_headers[-LINKED_RECORDS:]
-    return message
-
-
-async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
-    """Leave each record's bytes as they are: the handler parses them one by one."""
-    return list(message.body)
-
-
-async def parse(
-    message: StreamMessage[Any], event_type: type[EventT], runtime: Runtime
-) -> list[EventT]:
-    """The batch's records that parse as ``event_type``; the others go to the DLQ."""
-    parsed: list[EventT] = []
-    for record in message.raw_message:
-        try:
-            parsed.append(event_type.model_validate_json(record.value or b""))
-        except (ValidationError, ValueError) as exc:
-            await dead_letter_record(runtime.broker, record, reason=describe(exc))
-    return parsed
 
 
 def build_router(group: str, batch_size: int) -> KafkaRouter:
@@ -74,8 +35,8 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=20,
-        parser=last_headers_only,
-        decoder=raw_bodies,
+        parser=ingest.last_headers_only,
+        decoder=ingest.raw_bodies,
         **{**consumer_options(group, events.DATA_ACCESSED), "ack_policy": AckPolicy.MANUAL},
         description="Offsets are committed by the log's writer, once the batch is in the log.",
     )
@@ -103,7 +64,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
             batch=True,
             max_records=batch_size,
             batch_timeout_ms=50,
-            decoder=raw_bodies,
+            decoder=ingest.raw_bodies,
             **consumer_options(group, topic),
         )
         async def on_consent_changes(
@@ -111,8 +72,8 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
             message: StreamMessage[Any] = Context("message"),
             runtime: AuditRuntime = Context("runtime"),
         ) -> None:
-            changes = await parse(message, event_type, runtime)
-            await service.record_consents(runtime.sessions, changes)  # type: ignore[arg-type]
+            changes = await ingest.parse(message, event_type, runtime)
+            await checks.record_consents(runtime.sessions, changes)  # type: ignore[arg-type]
 
     consent_subscriber(events.CONSENT_GRANTED, events.ConsentGranted)
     consent_subscriber(events.CONSENT_WITHDRAWN, events.ConsentWithdrawn)
@@ -121,6 +82,8 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
     async def on_user_erased(
         event: events.UserErased, runtime: AuditRuntime = Context("runtime")
     ) -> None:
+        if missing := records.unsent(event):
+            raise MalformedEvent(f"invalid event: {missing}: Field required")
         await service.erase(runtime.sessions, event)
 
     return router

@@ -8,10 +8,12 @@ See https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.4 for the for
 """
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.audit.domain import Entry
+from services.audit.fields import ENTRY_FIELDS, Kind
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -43,35 +45,28 @@ def _texts(values: Sequence[str]) -> bytes:
     return _bytes(array + b"".join(_text(v) for v in values))
 
 
+def _uuid(value: str) -> bytes:
+    return _bytes(bytes.fromhex(value.replace("-", "")))
+
+
+def _int4(value: int | None) -> bytes:
+    return _NULL if value is None else struct.pack("!ii", 4, value)
+
+
+_WRITE: dict[Kind, Callable[[Any], bytes]] = {
+    Kind.UUID: _uuid,
+    Kind.TEXT: _text,
+    Kind.TIME: _time,
+    Kind.TEXTS: _texts,
+    Kind.INT4: _int4,
+    Kind.BYTES: _bytes,
+}
+_ROW = tuple((f.name, _WRITE[f.kind]) for f in ENTRY_FIELDS if f.kind is not None)
+
+
 def entry_row(entry: Entry, leaf_hash: bytes) -> bytes:
     """``entries``' fields after ``seq``, in ``repository.ENTRY_COLUMNS`` order."""
-    version = (
-        _NULL if entry.consent_version is None else struct.pack("!ii", 4, entry.consent_version)
-    )
-    return b"".join(
-        (
-            _bytes(bytes.fromhex(entry.event_id.replace("-", ""))),
-            _text(entry.producer),
-            _time(entry.accessed_at),
-            _time(entry.recorded_at),
-            _text(entry.organisation_id),
-            _text(entry.organisation_country),
-            _text(entry.actor),
-            _text(entry.subject_id),
-            _texts(entry.fields),
-            _text(entry.purpose),
-            _text(entry.legal_basis),
-            _text(entry.legal_reference),
-            _text(entry.channel),
-            _text(entry.decision),
-            _text(entry.decision_reason),
-            _text(entry.consent_id),
-            version,
-            _text(entry.grant_id),
-            _bytes(entry.personal_digest),
-            _bytes(leaf_hash),
-        )
-    )
+    return b"".join((*(write(getattr(entry, name)) for name, write in _ROW), _bytes(leaf_hash)))
 
 
 def personal_row(salt: bytes, subject_country: str | None) -> bytes:

@@ -1,6 +1,8 @@
 """``data.accessed`` records as the log reads them: fast, and never looser than the contract.
 
-The contract is the pydantic model :class:`shared.events.DataAccessed`. Validating a
+The contract is the pydantic model :class:`shared.events.DataAccessed`, read as a
+consumer reads it: what the model fills in by default for producers (an envelope's
+``event_id``, its ``occurred_at``) a record must carry. Validating a
 record through it took 24.6 µs here, msgspec 4.3 µs (measured), so the log decodes
 records with msgspec into the structs below, which mirror the model field for field
 (a test keeps them in step). msgspec is stricter in places (it does not turn
@@ -19,7 +21,7 @@ from typing import Annotated, Literal
 import msgspec
 from pydantic import ValidationError
 
-from shared.events import DataAccessed, Decision, LegalBasis
+from shared.events import DataAccessed, Decision, Envelope, LegalBasis
 from shared.kafka import describe
 
 # ``\Z``, not ``$``: Python's ``$`` also matches before a final newline, and "PH\n" would
@@ -86,10 +88,24 @@ def decode(value: bytes) -> Access:
         event = DataAccessed.model_validate_json(value)
     except ValidationError as exc:
         raise InvalidRecord(describe(exc)) from exc
+    if missing := unsent(event):
+        raise InvalidRecord(f"invalid event: {missing}: Field required")
     try:  # the contract accepted it; now it must fit the log's columns
         return _fits(_decoder.decode(event.model_dump_json().encode()), value)
     except msgspec.ValidationError as exc:
         raise InvalidRecord(f"invalid event: {_field(str(exc))}") from exc
+
+
+_DEFAULTED = tuple(name for name, f in Envelope.model_fields.items() if not f.is_required())
+"""Envelope fields the contract fills in when a producer leaves them out (a default is a
+convenience for producers building events, not something a consumer may assume)."""
+
+
+def unsent(event: Envelope) -> str | None:
+    """The first envelope field the record did not carry and the contract filled in by
+    default: a record without its ``event_id`` would be given a new one at each
+    delivery, and stored once per delivery."""
+    return next((name for name in _DEFAULTED if name not in event.model_fields_set), None)
 
 
 def _fits(access: Access, value: bytes) -> Access:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import merkle, repository, service
+from services.audit import ingestion, merkle, repository
 from services.audit import verify as verification
 from services.audit.main import MIGRATIONS
 from shared.db import Sessions, connect_raw, create_engine, create_sessions, migrate
@@ -43,13 +43,13 @@ async def conn(schema: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
-def batch(count: int) -> service.Prepared:
+def batch(count: int) -> ingestion.Prepared:
     bodies = []
     for _ in range(count):
         body = valid()
         body["event_id"] = str(uuid.uuid4())
         bodies.append(json.dumps(body).encode())
-    return service.read(bodies).ready
+    return ingestion.read(bodies).ready
 
 
 async def positions(engine: AsyncEngine) -> list[tuple[int, str]]:
@@ -68,13 +68,13 @@ async def test_copies_of_logged_events_are_turned_away(
     engine: AsyncEngine, conn: asyncpg.Connection
 ) -> None:
     sessions = create_sessions(engine)
-    audit_log = service.AuditLog()
+    audit_log = ingestion.AuditLog()
     first, second = batch(5), batch(5)
-    assert await service.write(conn, audit_log, first) == 5
-    assert await service.write(conn, audit_log, first) == 0
+    assert await ingestion.write(conn, audit_log, first) == 5
+    assert await ingestion.write(conn, audit_log, first) == 0
     # half copies, half new: only the new are written, in order, after the others
-    mixed = service.merge([first, second])
-    assert await service.write(conn, audit_log, mixed) == 5
+    mixed = ingestion.merge([first, second])
+    assert await ingestion.write(conn, audit_log, mixed) == 5
     assert await positions(engine) == list(enumerate(first.event_ids + second.event_ids))
     assert audit_log.size == 10
     assert (await verified(sessions)).entries == 10
@@ -85,19 +85,19 @@ async def test_two_replicas_taking_turns_number_the_log_without_gaps(
 ) -> None:
     sessions = create_sessions(engine)
     other_conn = await connect_raw(DATABASE_URL, schema)
-    mine, theirs = service.AuditLog(), service.AuditLog()
+    mine, theirs = ingestion.AuditLog(), ingestion.AuditLog()
     written = []
     try:
         for turn in range(4):  # each write finds the log grown by the other replica
             ready = batch(3)
             replica, connection = (mine, conn) if turn % 2 == 0 else (theirs, other_conn)
-            assert await service.write(connection, replica, ready) == 3
+            assert await ingestion.write(connection, replica, ready) == 3
             written += ready.event_ids
     finally:
         await other_conn.close()
     assert await positions(engine) == list(enumerate(written))
-    fresh = service.AuditLog()
-    await service.load(sessions, fresh)
+    fresh = ingestion.AuditLog()
+    await ingestion.load(sessions, fresh)
     assert fresh.size == theirs.size == 12
     assert fresh.root() == theirs.root()
     assert (await verified(sessions)).entries == 12
@@ -107,7 +107,7 @@ async def test_unstored_tree_levels_are_hashed_again_from_the_leaves(
     engine: AsyncEngine, conn: asyncpg.Connection
 ) -> None:
     ready = batch(40)
-    assert await service.write(conn, service.AuditLog(), ready) == 40
+    assert await ingestion.write(conn, ingestion.AuditLog(), ready) == 40
     every = {(level, i): h for level, i, h in merkle.Frontier().append(ready.leaves)}
     every |= {(0, i): leaf for i, leaf in enumerate(ready.leaves)}
     assert await repository.hashes(conn, every) == every

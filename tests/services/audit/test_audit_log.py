@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
@@ -32,7 +32,7 @@ from services.audit import verify as verification
 from services.audit.config import AuditSettings
 from services.audit.domain import tree_head_message
 from services.audit.main import build_app
-from services.audit.service import Signer
+from services.audit.signing import Signer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.db import create_engine, create_sessions
@@ -48,7 +48,14 @@ from shared.events import (
     UserErasedPayload,
 )
 from shared.settings import DEVELOPMENT_JWT_SECRET
-from tests.support import DATABASE_URL, KAFKA, ROOT, read_topic, unique, wait_until
+from tests.support import (
+    DATABASE_URL,
+    KAFKA,
+    ROOT,
+    read_topic,
+    unique,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -214,6 +221,46 @@ def verify_consistency(m: int, n: int, root1: bytes, root2: bytes, path: list[by
     return fr == root1 and sr == root2 and sn == 0
 
 
+async def reading_from_now(topic: str) -> AIOKafkaConsumer:
+    """A consumer of ``topic`` placed at its current end (of every partition)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=KAFKA,
+        group_id=unique("reader"),
+        auto_offset_reset="latest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    for _ in range(100):  # bounded: the group's assignment takes a few seconds at most
+        await consumer.getmany(timeout_ms=100)
+        if consumer.assignment():
+            break
+    for partition in consumer.assignment():
+        await consumer.position(partition)  # fixed now, before anything is published
+    return consumer
+
+
+async def read_on(
+    consumer: AIOKafkaConsumer,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read on with ``consumer`` until ``until(records)``, then stop it."""
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while not until(records):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"condition not met; {len(records)} records read")
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -353,6 +400,8 @@ async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
 ) -> None:
     subject, consent_id = unique("s"), str(uuid.uuid4())
     t0 = datetime.now(UTC) - timedelta(minutes=10)
+    # the topic holds every earlier run's violations: read on from where it ends now
+    announcements = await reading_from_now(events.AUDIT_VIOLATION_DETECTED)
 
     def change(cls: Any, version: int, at: datetime) -> events.Envelope:
         return cls.create(
@@ -401,8 +450,8 @@ async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
     assert listed.status_code == 200 and all(
         v["verdict"] == "violation" for v in listed.json()["items"]
     )
-    records = await read_topic(
-        events.AUDIT_VIOLATION_DETECTED,
+    records = await read_on(
+        announcements,
         until=lambda rs: any(r.key == subject.encode() for r in rs),
     )
     mine = [json.loads(r.value) for r in records if r.key == subject.encode()]
@@ -471,10 +520,20 @@ async def test_queries_filter_page_and_export(http: httpx.AsyncClient, engine: A
         "since": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "until": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
     }
-    affected = await http.get(
-        "/organisations/ph-philexport/subjects", params=window, headers=auth(Role.SECURITY)
-    )
-    assert subject in affected.json()["subjects"]
+    # The topic's history holds other tests' subjects of the same organisation: page on.
+    affected: list[str] = []
+    after: dict[str, str] = {}
+    for _ in range(1000):
+        page = await http.get(
+            "/organisations/ph-philexport/subjects",
+            params={**window, **after, "limit": 10_000},
+            headers=auth(Role.SECURITY),
+        )
+        affected += page.json()["subjects"]
+        if page.json()["next_after"] is None:
+            break
+        after = {"after": page.json()["next_after"]}
+    assert subject in affected
 
 
 async def test_erasure_keeps_the_entries_and_their_proofs_but_not_the_personal_part(
@@ -620,20 +679,20 @@ async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
 ) -> None:
     """Offsets are committed by the writer (the manual policy), so a batch that never
     reached it must be fetched again, or the next batch's commit would pass over it."""
-    from services.audit import service
+    from services.audit import ingestion
 
     first = disclosure(unique("s"))
     marker = str(first.event_id).encode()
     failures: list[int] = []
-    real_read = service.read
+    real_read = ingestion.read
 
-    def flaky(values: list[bytes]) -> service.Read:
+    def flaky(values: list[bytes]) -> ingestion.Read:
         if not failures and any(marker in value for value in values):
             failures.append(len(values))
             raise RuntimeError("the reader failed once")
         return real_read(values)
 
-    monkeypatch.setattr(service, "read", flaky)
+    monkeypatch.setattr(ingestion, "read", flaky)
     app: FastAPI = build_app(settings(schema, ingest_workers=0))
     async with app.router.lifespan_context(app):
         await publish(first)
@@ -778,3 +837,34 @@ async def test_a_writer_that_stopped_makes_the_service_not_ready(
     checks = (await http.get("/readyz")).json()["checks"]
     assert checks["log_writer"].startswith("stopped")
     assert checks["database"] == checks["kafka"] == "ok"
+
+
+async def test_an_event_without_an_event_id_goes_to_the_dlq_at_every_delivery(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    subject = unique("s")
+    body = json.loads(disclosure(subject).to_bytes())
+    del body["event_id"]
+    value = json.dumps(body).encode()
+    good = disclosure(unique("s"))
+    await produce(
+        (events.DATA_ACCESSED, value, subject),
+        (events.DATA_ACCESSED, value, subject),  # delivered again
+        (good.topic(), good.to_bytes(), good.subject_id),
+    )
+    await until_stored(engine, [good])
+    records = await read_topic(
+        events.dlq_topic(events.DATA_ACCESSED),
+        until=lambda rs: sum(r.key == subject.encode() for r in rs) >= 2,
+    )
+    reasons = [
+        dict((k, v.decode()) for k, v in r.headers)["dlq-reason"]
+        for r in records
+        if r.key == subject.encode()
+    ]
+    assert reasons == ["invalid event: event_id: Field required"] * 2
+    async with engine.connect() as conn:
+        count = await conn.execute(
+            text("SELECT count(*) FROM entries WHERE subject_id = :s"), {"s": subject}
+        )
+        assert count.scalar_one() == 0

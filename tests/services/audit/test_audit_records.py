@@ -213,15 +213,37 @@ def test_timestamps_are_utc_with_six_digit_fractions(moment: datetime) -> None:
 
 
 def test_batches_merged_for_one_write_keep_each_event_once_in_order() -> None:
-    from services.audit import service
+    from services.audit import ingestion
 
     bodies = [valid() for _ in range(3)]
     bodies[1]["event_id"] = "00000000-0000-4000-8000-000000000001"
     bodies[2]["event_id"] = "00000000-0000-4000-8000-000000000002"
-    one = service.read([encode(bodies[0]), encode(bodies[1])]).ready
-    two = service.read([encode(bodies[1]), encode(bodies[2])]).ready  # bodies[1] again
-    merged = service.merge([one, two])
+    one = ingestion.read([encode(bodies[0]), encode(bodies[1])]).ready
+    two = ingestion.read([encode(bodies[1]), encode(bodies[2])]).ready  # bodies[1] again
+    merged = ingestion.merge([one, two])
     assert merged.event_ids == [b["event_id"] for b in bodies]
     assert merged.leaves == [*one.leaves, two.leaves[1]]
     assert merged.rows == [*one.rows, two.rows[1]]
     assert merged.personal == [*one.personal, two.personal[1]]
+
+
+@pytest.mark.parametrize("name", ["event_id", "occurred_at"])
+def test_a_record_without_what_the_contract_fills_in_for_producers_is_refused(
+    name: str,
+) -> None:
+    """Given a default, a record without its event id would get a new one at each
+    delivery and be stored once per delivery."""
+    body = valid()
+    del body[name]
+    assert f"{name}: Field required" in reason(body)
+
+
+def test_both_readings_refuse_a_record_without_its_event_id() -> None:
+    from services.audit import ingestion
+
+    body = valid()
+    del body["event_id"]
+    for native in (True, False):
+        read = ingestion.read([encode(valid()), encode(body)], native=native)
+        assert len(read.ready.event_ids) == 1
+        assert read.refused == [(1, "invalid event: event_id: Field required")]

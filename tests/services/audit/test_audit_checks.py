@@ -108,6 +108,10 @@ async def test_a_waiting_disclosure_is_judged_once_its_consent_arrives(
             purpose=payload["purpose"],
             notice_version="2024-01-11",
             valid_from=datetime(2020, 1, 1, tzinfo=UTC),
+            organisation_id=None,
+            country=None,
+            data_categories=[],
+            valid_until=None,
         ),
     )
     await checks.record_consents(sessions, [granted])

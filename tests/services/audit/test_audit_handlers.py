@@ -60,6 +60,10 @@ async def test_a_consent_change_without_its_event_id_is_dead_lettered() -> None:
             purpose="member_organisation_sharing",
             notice_version="2024-01-11",
             valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+            organisation_id=None,
+            country=None,
+            data_categories=[],
+            valid_until=None,
         ),
     )
     body = json.loads(change.to_bytes())

@@ -321,10 +321,11 @@ async def test_verification_names_the_entry_altered_behind_the_services_back(
 
     target = sorted(await stored(engine, [str(evs[17].event_id)]))[0][0]
     async with engine.begin() as conn:  # as the table owner, with the triggers switched off
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("ALTER TABLE entries DISABLE TRIGGER entries_append_only"))
         await conn.execute(
             text("UPDATE entries SET purpose = 'marketing' WHERE seq = :s"), {"s": target}
         )
+        await conn.execute(text("ALTER TABLE entries ENABLE TRIGGER entries_append_only"))
 
     report = await verification.verify(create_sessions(engine), public)
     assert not report.ok
@@ -345,8 +346,9 @@ async def test_the_verify_command_exits_1_and_prints_the_mismatch(
     ok = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
     async with engine.begin() as conn:
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("ALTER TABLE entries DISABLE TRIGGER entries_append_only"))
         await conn.execute(text("UPDATE entries SET actor = 'x' WHERE seq = :s"), {"s": seqs[2]})
+        await conn.execute(text("ALTER TABLE entries ENABLE TRIGGER entries_append_only"))
     bad = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, cwd=ROOT)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["first_mismatch"]["seq"] == seqs[2]
@@ -415,6 +417,9 @@ async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
                 organisation_id="ph-philexport",
                 notice_version="2024-01-11",
                 valid_from=at,
+                country=None,
+                data_categories=[],
+                valid_until=None,
             ),
         )
 

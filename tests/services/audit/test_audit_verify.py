@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 SIGNER = signing.Signer.from_seed(AuditSettings().signing_seed())
 Tamper = Callable[[str, dict[str, Any]], Awaitable[None]]
+LOG_TABLES = ("entries", "entry_personal", "tree_nodes", "tree_heads")
 
 
 @pytest.fixture
@@ -27,9 +28,14 @@ def tamper(audit_engine: AsyncEngine) -> Tamper:
     """Change the stored log behind the service's back, as the owner with triggers off."""
 
     async def run(statement: str, params: dict[str, Any]) -> None:
+        # As the owner (no superuser): the triggers are switched off inside the
+        # transaction and on again before it commits.
         async with audit_engine.begin() as conn:
-            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in LOG_TABLES:
+                await conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             await conn.execute(text(statement), params)
+            for table in LOG_TABLES:
+                await conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
     return run
 

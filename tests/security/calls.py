@@ -42,6 +42,10 @@ class Target:
         return value
 
 
+PLACEHOLDERS = Target(**{name: "{" + name + "}" for name in Target.__dataclass_fields__})  # type: ignore[arg-type]
+"""A target that fills every placeholder with itself: a call's body made once, filled later."""
+
+
 @dataclass(frozen=True)
 class Call:
     """How to call one route: the query and the JSON body, with placeholders."""

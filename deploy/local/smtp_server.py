@@ -13,7 +13,7 @@ in a Maildir, answers 4xx or 5xx on demand, and records how many sessions it hel
   ``match``, ``times`` times (forever if absent), with ``code`` and ``text``.
 - Limits: ``DIR/stats.json`` says ``sessions`` (open now), ``peak_sessions`` (the most at
   once since the start), ``connections`` and ``messages``; it is rewritten whenever a
-  session opens or closes.
+  session opens or closes, and ``listening`` is true once the server accepts sessions.
 """
 
 import argparse
@@ -79,20 +79,27 @@ class Store:
         for sub in ("tmp", "new", "cur"):
             (directory / sub).mkdir(parents=True, exist_ok=True)
         self.rules = Rules(directory / "control.json")
-        self.sessions = 0
+        self.open: set[Any] = set()
         self.peak = 0
         self.connections = 0
         self.messages = 0
+        self.listening = False
         self._names = itertools.count()
 
-    def opened(self) -> None:
-        self.sessions += 1
+    @property
+    def sessions(self) -> int:
+        # A transport that closed without telling its protocol still counts as gone.
+        self.open = {t for t in self.open if not t.is_closing()}
+        return len(self.open)
+
+    def opened(self, transport: Any) -> None:
+        self.open.add(transport)
         self.connections += 1
         self.peak = max(self.peak, self.sessions)
         self.write_stats()
 
-    def closed(self) -> None:
-        self.sessions -= 1
+    def closed(self, transport: Any) -> None:
+        self.open.discard(transport)
         self.write_stats()
 
     def write_stats(self) -> None:
@@ -101,6 +108,7 @@ class Store:
             "peak_sessions": self.peak,
             "connections": self.connections,
             "messages": self.messages,
+            "listening": self.listening,
         }
         tmp = self.directory / f".stats.{os.getpid()}"
         tmp.write_text(json.dumps(stats))
@@ -149,14 +157,18 @@ class CountingSMTP(SMTP):
     def __init__(self, handler: Handler, store: Store) -> None:
         super().__init__(handler, decode_data=False, ident="privacy-events local SMTP")
         self.store = store
+        self._transport: Any = None
 
     def connection_made(self, transport: Any) -> None:
-        self.store.opened()
+        self._transport = transport
+        self.store.opened(transport)
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        self.store.closed()
+        try:
+            super().connection_lost(exc)
+        finally:
+            self.store.closed(self._transport)
 
 
 async def serve(host: str, port: int, directory: Path) -> None:
@@ -165,6 +177,8 @@ async def serve(host: str, port: int, directory: Path) -> None:
     handler = Handler(store)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: CountingSMTP(handler, store), host, port)
+    store.listening = True  # readers wait for this rather than probe the port, which would
+    store.write_stats()  # count as a session
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -41,12 +41,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @dataclass
 class SmtpServer:
     """deploy/local/smtp_server.py in a subprocess that a test can kill and start again."""
@@ -62,7 +56,16 @@ class SmtpServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        await wait_until(lambda: port_open(self.port), 20, "the SMTP server to listen")
+        stats = self.directory / "stats.json"
+        stats.unlink(missing_ok=True)
+
+        def listening() -> bool:
+            try:
+                return bool(json.loads(stats.read_text()).get("listening"))
+            except (OSError, ValueError):
+                return False
+
+        await wait_until(listening, 20, "the SMTP server to listen")
 
     async def stop(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -85,8 +88,8 @@ class SmtpServer:
     def to(self, address: str) -> list[Message]:
         return [m for m in self.messages() if m["X-Envelope-To"] == address]
 
-    def stats(self) -> dict[str, int]:
-        stats: dict[str, int] = json.loads((self.directory / "stats.json").read_text())
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = json.loads((self.directory / "stats.json").read_text())
         return stats
 
 

@@ -49,13 +49,16 @@ class SmtpServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
-    async def start(self) -> None:
-        self.process = subprocess.Popen(
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [sys.executable, str(SERVER), "--port", str(self.port), "--dir", str(self.directory)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    async def start(self) -> None:
+        self.process = self._spawn()
         stats = self.directory / "stats.json"
         stats.unlink(missing_ok=True)
 

@@ -1,13 +1,18 @@
 """The notifier against the real broker, database and a local SMTP server."""
 
 import asyncio
+import shutil
 import uuid
 from email.message import Message
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.notifier.config import TEMPLATES
 from services.notifier.domain import message_id
+from services.notifier.exceptions import TemplateBroken
+from services.notifier.main import build_app
 from tests.services.notifier.conftest import Running
 from tests.services.notifier.support import (
     SmtpServer,
@@ -18,6 +23,7 @@ from tests.services.notifier.support import (
     publish,
     registered,
     request,
+    settings,
     settled,
 )
 
@@ -231,3 +237,15 @@ async def test_the_server_never_sees_more_sessions_than_configured(
     stats = smtp.stats()
     assert stats["peak_sessions"] == 3  # used them all, never more
     assert stats["connections"] <= 3 * 2  # sessions are reused, not one per message
+
+
+async def test_a_broken_template_stops_the_service_from_starting(
+    schema: str, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    broken = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, broken)
+    (broken / "breach_notice" / "id" / "body.html").write_text("{{ reference.nope() }}\n")
+    app = build_app(settings(schema, smtp, templates_dir=broken))
+    with pytest.raises(TemplateBroken, match=r"breach_notice/id"):
+        async with app.router.lifespan_context(app):
+            pass

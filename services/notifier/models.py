@@ -30,6 +30,9 @@ class Delivery(BaseModel):
     language: str | None = Field(description="The template language used.")
     requested_at: datetime
     claimed_at: datetime
+    started_at: datetime | None = Field(
+        description="When it was last handed to the SMTP server (a send began)."
+    )
     accepted_at: datetime | None
     failed_at: datetime | None
     bounced_at: datetime | None

@@ -107,6 +107,7 @@ class Claimed:
     notice_id: str
     fresh: bool
     attempts: int
+    uncertain: bool
 
 
 async def claim(
@@ -132,9 +133,10 @@ async def claim(
                  AS t(n, k, b, u, m, r)
             ON CONFLICT (notice_id) DO UPDATE SET
                 claims = deliveries.claims + 1, claimed_by = excluded.claimed_by,
-                claimed_at = excluded.claimed_at, uncertain = true
+                claimed_at = excluded.claimed_at,
+                uncertain = deliveries.uncertain OR deliveries.started_at IS NOT NULL
             WHERE deliveries.state = 'claimed'
-            RETURNING notice_id, (xmax = 0) AS fresh, attempts
+            RETURNING notice_id, (xmax = 0) AS fresh, attempts, uncertain
             """
         ),
         {
@@ -148,7 +150,23 @@ async def claim(
             "at": at,
         },
     )
-    return {r.notice_id: Claimed(r.notice_id, bool(r.fresh), int(r.attempts)) for r in rows}
+    return {
+        r.notice_id: Claimed(r.notice_id, bool(r.fresh), int(r.attempts), bool(r.uncertain))
+        for r in rows
+    }
+
+
+async def mark_started(session: AsyncSession, notice_ids: Sequence[str], at: datetime) -> None:
+    """Record that these claimed notices are being handed to the SMTP server: from here
+    on a crash leaves them uncertain (the server may accept one before it is recorded)."""
+    if notice_ids:
+        await session.execute(
+            text(
+                "UPDATE deliveries SET started_at = :at "
+                "WHERE notice_id = ANY(CAST(:n AS text[])) AND state = 'claimed'"
+            ),
+            {"n": list(notice_ids), "at": at},
+        )
 
 
 async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> list[str]:
@@ -218,8 +236,8 @@ async def stage_events(
 
 _COLUMNS = (
     "notice_id, kind, breach_id, user_id, message_id, state, uncertain, claims, attempts, "
-    "language, requested_at, claimed_at, accepted_at, failed_at, bounced_at, smtp_code, "
-    "smtp_reply, queue_id, reason, detail, bounce_status"
+    "language, requested_at, claimed_at, started_at, accepted_at, failed_at, bounced_at, "
+    "smtp_code, smtp_reply, queue_id, reason, detail, bounce_status"
 )
 
 

@@ -6,8 +6,9 @@ whole batch, before anything is sent; its outcome is committed right after the s
 answers, with its outbox event, in small groups (whatever finished while the last group
 was being written). A notice whose outcome is recorded is never sent again. A notice
 claimed earlier with no outcome (the process died, or lost its partitions, between the
-claim and the record) is sent again with the same Message-ID and marked ``uncertain``:
-the first copy may have been accepted. Batches are sent side by side, up to
+claim and the record) is sent again with the same Message-ID; if it had been handed to
+the server (``started_at``, committed just before the send, a few at a time) it is
+marked ``uncertain``: the first copy may have been accepted. Batches are sent side by side, up to
 ``batches_in_flight``, and their offsets committed in the order they were consumed.
 """
 
@@ -16,7 +17,9 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import repository
 from services.notifier.config import NotifierSettings
@@ -44,6 +47,7 @@ from shared.logging import get_logger
 from shared.telemetry import current_trace_headers
 
 log = get_logger(__name__)
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 PRODUCER = "notifier"
 CLOSE_SECONDS = 10.0
@@ -87,34 +91,31 @@ def outcome_event(outcome: Outcome) -> Envelope:
     )
 
 
-class Recorder:
-    """Commits outcomes with their events, many per transaction; each caller returns
-    once its outcome is committed. Transient database failures are retried: an outcome
-    is never dropped, and its batch's offsets wait for it."""
+class GroupCommit(Generic[T]):
+    """Writes items many per transaction; each caller returns once its item is committed.
 
-    def __init__(self, sessions: Sessions, topic_prefix: str) -> None:
+    Whatever arrived while the last transaction ran goes into the next one, so under
+    load a transaction carries many items and at rest each waits for one round trip.
+    Every failure is retried with backoff: an item is never dropped, and the batch it
+    belongs to waits for it."""
+
+    def __init__(
+        self, sessions: Sessions, write: Callable[[AsyncSession, list[T]], Awaitable[None]]
+    ) -> None:
         self.sessions = sessions
-        self.topic_prefix = topic_prefix
-        self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self.write = write
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def record(self, outcome: Outcome) -> None:
-        """Return once ``outcome`` and its event are committed."""
+    async def add(self, item: T) -> None:
+        """Return once ``item`` is committed."""
         if self._task is None:
             self._task = asyncio.create_task(self._run())
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((outcome, done))
+        self._waiting.append((item, done))
         self._wake.set()
         await done
-
-    async def write(self, session: Any, outcomes: Sequence[Outcome]) -> None:
-        """Record ``outcomes`` in the caller's transaction, with their events."""
-        written = set(await repository.record(session, outcomes))
-        evs = [outcome_event(o) for o in outcomes if o.notice_id in written]
-        await repository.stage_events(
-            session, evs, topic_prefix=self.topic_prefix, headers=current_trace_headers()
-        )
 
     async def _run(self) -> None:
         while True:
@@ -127,11 +128,11 @@ class Recorder:
             while True:
                 try:
                     async with transaction(self.sessions) as session:
-                        await self.write(session, [o for o, _ in group])
+                        await self.write(session, [item for item, _ in group])
                     break
                 except Exception as exc:
                     log.warning(
-                        "notifier.record_retry", error=repr(exc), transient=is_transient(exc)
+                        "notifier.write_retry", error=repr(exc), transient=is_transient(exc)
                     )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10.0)
@@ -144,6 +145,15 @@ class Recorder:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def write_outcomes(session: AsyncSession, outcomes: Sequence[Outcome], prefix: str) -> None:
+    """Record ``outcomes`` in the caller's transaction, with their events."""
+    written = set(await repository.record(session, outcomes))
+    evs = [outcome_event(o) for o in outcomes if o.notice_id in written]
+    await repository.stage_events(
+        session, evs, topic_prefix=prefix, headers=current_trace_headers()
+    )
 
 
 class ContactWaiter:
@@ -222,7 +232,16 @@ class Dispatcher:
         self.templates = templates
         self.clock = clock
         self.instance = instance
-        self.recorder = Recorder(sessions, settings.topic_prefix)
+        prefix = settings.topic_prefix
+        self.recorder: GroupCommit[Outcome] = GroupCommit(
+            sessions, lambda session, items: write_outcomes(session, items, prefix)
+        )
+        self.starts: GroupCommit[str] = GroupCommit(
+            sessions, lambda session, ids: repository.mark_started(session, ids, self.clock())
+        )
+        # Notices handed to the server at once: each is marked started first, so a crash
+        # leaves uncertain only these few, not every notice claimed.
+        self._handing = asyncio.Semaphore(settings.smtp_sessions * 4)
         self.contacts = ContactWaiter(sessions, settings.no_contact_grace_seconds)
         self._slots = asyncio.Semaphore(settings.batches_in_flight)
         self._in_flight: set[str] = set()
@@ -279,12 +298,12 @@ class Dispatcher:
                 got = claimed.get(notice.notice_id)
                 if got is None:
                     continue  # its outcome is recorded: never again
-                job = Job(notice, mid, not got.fresh, known.get(notice.user_id or ""))
+                job = Job(notice, mid, got.uncertain, known.get(notice.user_id or ""))
                 if notice.user_id in erased:
                     settled.append(self._failed(job, Reason.ERASED, 0, None, None))
                 else:
                     jobs.append(job)
-            await self.recorder.write(session, settled)
+            await write_outcomes(session, settled, self.settings.topic_prefix)
         self._in_flight.update(job.notice.notice_id for job in jobs)
         return jobs
 
@@ -317,12 +336,12 @@ class Dispatcher:
         if recipient is None:
             found = await self.contacts.wait(job.notice.user_id or "")
             if isinstance(found, Reason):
-                await self.recorder.record(self._failed(job, found, 0, None, None))
+                await self.recorder.add(self._failed(job, found, 0, None, None))
                 return
             recipient = found
         if not valid_address(recipient.address):
             outcome = self._failed(job, Reason.REJECTED, 0, None, "the address is not valid")
-            await self.recorder.record(outcome)
+            await self.recorder.add(outcome)
             return
         rendered = self.templates.render(
             job.notice.kind,
@@ -339,7 +358,9 @@ class Dispatcher:
         if job.uncertain:
             self.sent_again += 1
             log.warning("notifier.sent_again", notice_id=job.notice.notice_id)
-        result = await self.sender.send(recipient.address, data)
+        async with self._handing:
+            await self.starts.add(job.notice.notice_id)
+            result = await self.sender.send(recipient.address, data)
         if result.accepted:
             outcome = Outcome(
                 notice_id=job.notice.notice_id,
@@ -364,7 +385,7 @@ class Dispatcher:
             )
             outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
             outcome = replace(outcome, language=rendered.language)
-        await self.recorder.record(outcome)
+        await self.recorder.add(outcome)
 
     def _failed(
         self, job: Job, reason: Reason, attempts: int, code: int | None, reply: str | None
@@ -395,4 +416,5 @@ class Dispatcher:
                 with contextlib.suppress(BaseException):
                     await task
         await self.recorder.close()
+        await self.starts.close()
         await self.sender.close()

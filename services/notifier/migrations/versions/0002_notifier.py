@@ -45,6 +45,7 @@ UPGRADE = (
         language          text,
         requested_at      timestamptz NOT NULL,
         claimed_at        timestamptz NOT NULL,
+        started_at        timestamptz,
         accepted_at       timestamptz,
         failed_at         timestamptz,
         bounced_at        timestamptz,

@@ -10,6 +10,7 @@ from services.notifier.sender import Sender
 from services.notifier.service.sending import Clock, Dispatcher
 from shared import events
 from shared.app import Infrastructure, Runtime
+from shared.db import connect_raw
 from shared.kafka import ensure_topics
 
 
@@ -62,6 +63,7 @@ async def bootstrap(
         templates=templates,
         clock=clock,
         instance=uuid.uuid4().hex,
+        connect=lambda: connect_raw(settings.database_url, settings.schema_name),
     )
     return NotifierRuntime(
         **{**vars(infra), "settings": settings},

@@ -156,19 +156,6 @@ async def claim(
     }
 
 
-async def mark_started(session: AsyncSession, notice_ids: Sequence[str], at: datetime) -> None:
-    """Record that these claimed notices are being handed to the SMTP server: from here
-    on a crash leaves them uncertain (the server may accept one before it is recorded)."""
-    if notice_ids:
-        await session.execute(
-            text(
-                "UPDATE deliveries SET started_at = :at "
-                "WHERE notice_id = ANY(CAST(:n AS text[])) AND state = 'claimed'"
-            ),
-            {"n": list(notice_ids), "at": at},
-        )
-
-
 async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> list[str]:
     """Write the outcomes of claimed notices; returns the notice ids it wrote (a notice
     already settled by another claimant is left as it is)."""

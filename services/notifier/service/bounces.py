@@ -6,7 +6,7 @@ from datetime import datetime
 from services.notifier import dsn, repository
 from services.notifier.domain import Outcome, Reason, State
 from services.notifier.exceptions import NoticeNotFound, NoticeStillSending
-from services.notifier.service.sending import outcome_event
+from services.notifier.service.events import outcome_event
 from shared.db import Sessions, transaction
 from shared.telemetry import current_trace_headers
 

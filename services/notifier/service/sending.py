@@ -17,9 +17,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from services.notifier import repository
 from services.notifier.config import NotifierSettings
@@ -34,22 +33,14 @@ from services.notifier.domain import (
 )
 from services.notifier.messages import Templates, build_message, valid_address
 from services.notifier.sender import Sender
+from services.notifier.service.events import write_outcomes
+from services.notifier.service.writer import Writer
 from shared.db import Sessions, transaction
-from shared.events import (
-    BreachNotificationRequested,
-    Envelope,
-    NotificationDelivered,
-    NotificationFailed,
-    NotificationOutcomePayload,
-)
-from shared.kafka import is_transient
+from shared.events import BreachNotificationRequested
 from shared.logging import get_logger
-from shared.telemetry import current_trace_headers
 
 log = get_logger(__name__)
-T = TypeVar("T")
 Clock = Callable[[], datetime]
-PRODUCER = "notifier"
 CLOSE_SECONDS = 10.0
 """How long a stopping service waits for the batches it is sending."""
 
@@ -65,94 +56,6 @@ def notice_of(event: BreachNotificationRequested) -> Notice:
         breach_id=p.breach_id,
         requested_at=event.occurred_at,
         context=context,
-    )
-
-
-def outcome_event(outcome: Outcome) -> Envelope:
-    """``notification.delivered`` or ``notification.failed`` for an outcome."""
-    payload = NotificationOutcomePayload(
-        notice_id=outcome.notice_id,
-        kind=outcome.kind,
-        breach_id=outcome.breach_id,
-        user_id=outcome.user_id,
-        at=outcome.at,
-        message_id=outcome.message_id,
-        attempts=outcome.attempts,
-        uncertain=outcome.uncertain,
-        smtp_code=outcome.smtp_code,
-        smtp_reply=outcome.smtp_reply,
-        queue_id=outcome.queue_id,
-        reason=outcome.reason.value if outcome.reason else None,
-        detail=outcome.detail,
-    )
-    kind = NotificationDelivered if outcome.state is State.ACCEPTED else NotificationFailed
-    return kind.create(
-        producer=PRODUCER, subject_id=outcome.user_id or outcome.notice_id, payload=payload
-    )
-
-
-class GroupCommit(Generic[T]):
-    """Writes items many per transaction; each caller returns once its item is committed.
-
-    Whatever arrived while the last transaction ran goes into the next one, so under
-    load a transaction carries many items and at rest each waits for one round trip.
-    Every failure is retried with backoff: an item is never dropped, and the batch it
-    belongs to waits for it."""
-
-    def __init__(
-        self, sessions: Sessions, write: Callable[[AsyncSession, list[T]], Awaitable[None]]
-    ) -> None:
-        self.sessions = sessions
-        self.write = write
-        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def add(self, item: T) -> None:
-        """Return once ``item`` is committed."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, done))
-        self._wake.set()
-        await done
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            group, self._waiting = self._waiting, []
-            if not group:
-                continue
-            delay = 0.2
-            while True:
-                try:
-                    async with transaction(self.sessions) as session:
-                        await self.write(session, [item for item, _ in group])
-                    break
-                except Exception as exc:
-                    log.warning(
-                        "notifier.write_retry", error=repr(exc), transient=is_transient(exc)
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
-            for _, done in group:
-                if not done.done():
-                    done.set_result(None)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-async def write_outcomes(session: AsyncSession, outcomes: Sequence[Outcome], prefix: str) -> None:
-    """Record ``outcomes`` in the caller's transaction, with their events."""
-    written = set(await repository.record(session, outcomes))
-    evs = [outcome_event(o) for o in outcomes if o.notice_id in written]
-    await repository.stage_events(
-        session, evs, topic_prefix=prefix, headers=current_trace_headers()
     )
 
 
@@ -225,6 +128,7 @@ class Dispatcher:
         templates: Templates,
         clock: Clock,
         instance: str,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -232,13 +136,7 @@ class Dispatcher:
         self.templates = templates
         self.clock = clock
         self.instance = instance
-        prefix = settings.topic_prefix
-        self.recorder: GroupCommit[Outcome] = GroupCommit(
-            sessions, lambda session, items: write_outcomes(session, items, prefix)
-        )
-        self.starts: GroupCommit[str] = GroupCommit(
-            sessions, lambda session, ids: repository.mark_started(session, ids, self.clock())
-        )
+        self.writer = Writer(connect, topic_prefix=settings.topic_prefix, clock=clock)
         # Notices handed to the server at once: each is marked started first, so a crash
         # leaves uncertain only these few, not every notice claimed.
         self._handing = asyncio.Semaphore(settings.smtp_sessions * 4)
@@ -336,12 +234,12 @@ class Dispatcher:
         if recipient is None:
             found = await self.contacts.wait(job.notice.user_id or "")
             if isinstance(found, Reason):
-                await self.recorder.add(self._failed(job, found, 0, None, None))
+                await self.writer.record(self._failed(job, found, 0, None, None))
                 return
             recipient = found
         if not valid_address(recipient.address):
             outcome = self._failed(job, Reason.REJECTED, 0, None, "the address is not valid")
-            await self.recorder.add(outcome)
+            await self.writer.record(outcome)
             return
         rendered = self.templates.render(
             job.notice.kind,
@@ -359,7 +257,7 @@ class Dispatcher:
             self.sent_again += 1
             log.warning("notifier.sent_again", notice_id=job.notice.notice_id)
         async with self._handing:
-            await self.starts.add(job.notice.notice_id)
+            await self.writer.started(job.notice.notice_id)
             result = await self.sender.send(recipient.address, data)
         if result.accepted:
             outcome = Outcome(
@@ -385,7 +283,7 @@ class Dispatcher:
             )
             outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
             outcome = replace(outcome, language=rendered.language)
-        await self.recorder.add(outcome)
+        await self.writer.record(outcome)
 
     def _failed(
         self, job: Job, reason: Reason, attempts: int, code: int | None, reply: str | None
@@ -415,6 +313,5 @@ class Dispatcher:
             for task in pending:
                 with contextlib.suppress(BaseException):
                     await task
-        await self.recorder.close()
-        await self.starts.close()
+        await self.writer.close()
         await self.sender.close()

@@ -223,6 +223,23 @@ async def test_a_server_down_for_a_while_gets_everything_once_when_it_is_back(
         assert len(smtp.to(address)) == 1, address
 
 
+@pytest.mark.parametrize(
+    "notifier_settings", [{"smtp_sessions": 4, "smtp_rate_per_second": 20}], indirect=True
+)
+async def test_the_rate_to_the_server_is_bounded(
+    notifier: Running, smtp: SmtpServer, engine: AsyncEngine
+) -> None:
+    folks = people(40)
+    b = breach()
+    await publish(notifier.prefix, *(registered(u, a) for u, a in folks))
+    await asyncio.sleep(0.5)
+    await publish(notifier.prefix, *(request(u, b) for u, _ in folks))
+    await settled(engine, b, 40)
+    accepted = sorted(r["accepted_at"] for r in (await deliveries(engine, b)).values())
+    # 40 messages at 20 a second, evenly spaced: the last is accepted 39/20 s after the first
+    assert (accepted[-1] - accepted[0]).total_seconds() >= 1.8
+
+
 @pytest.mark.parametrize("notifier_settings", [{"smtp_sessions": 3}], indirect=True)
 async def test_the_server_never_sees_more_sessions_than_configured(
     notifier: Running, smtp: SmtpServer, engine: AsyncEngine

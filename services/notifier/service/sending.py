@@ -3,13 +3,13 @@ outcome, and only then let the batch's offsets be committed.
 
 Each notice's key (``notice_id``) is claimed in the database, in one transaction for the
 whole batch, before anything is sent; its outcome is committed right after the server
-answers, with its outbox event, in small groups (whatever finished while the last group
-was being written). A notice whose outcome is recorded is never sent again. A notice
-claimed earlier with no outcome (the process died, or lost its partitions, between the
-claim and the record) is sent again with the same Message-ID; if it had been handed to
-the server (``started_at``, committed just before the send, a few at a time) it is
-marked ``uncertain``: the first copy may have been accepted. Batches are sent side by side, up to
-``batches_in_flight``, and their offsets committed in the order they were consumed.
+answers, with its outbox event, by the writer (``writer.py``), many at a time. A notice
+whose outcome is recorded is never sent again. A notice claimed earlier with no outcome
+(the process died, or lost its partitions, between the claim and the record) is sent
+again with the same Message-ID; if it had been handed to the server (``started_at``,
+committed just before the send) it is marked ``uncertain``: the first copy may have
+been accepted. Batches are sent side by side, up to ``batches_in_flight``, and their
+offsets committed in the order they were consumed.
 """
 
 import asyncio

@@ -1,10 +1,15 @@
 """Settings of the notifier service (environment prefix ``NOTIFIER_``)."""
 
+from email.utils import parseaddr
+from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Environment, ServiceSettings
+
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 class NotifierSettings(ServiceSettings):
@@ -13,3 +18,71 @@ class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="NOTIFIER_")
     service_name: ClassVar[str] = "notifier"
     default_port: ClassVar[int] = 8005
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    """Upgrade each session with STARTTLS (port 587 relays); refused if the server cannot."""
+    smtp_tls: bool = False
+    """Implicit TLS from the first byte (port 465 relays)."""
+    smtp_validate_certs: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_from: str = "Privacy Notices <notices@privacy-events.local>"
+    smtp_sessions: int = Field(default=4, ge=1, le=100)
+    """SMTP sessions open at once to the server, at most; each sends many messages."""
+    smtp_rate_per_second: float = Field(default=1000.0, ge=0)
+    """Messages per second to the server, at most (0: no limit)."""
+    smtp_messages_per_session: int = Field(default=1000, ge=1)
+    """A session is closed (QUIT) and a new one opened after this many messages."""
+    smtp_max_attempts: int = Field(default=6, ge=1, le=100)
+    """SMTP attempts per notice before a temporary failure becomes ``retries_exhausted``."""
+    smtp_backoff_seconds: float = Field(default=1.0, ge=0)
+    """First retry delay; each next one doubles, with full jitter."""
+    smtp_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    message_id_domain: str | None = None
+    """The right-hand side of Message-IDs; ``notices.<the From domain>`` by default."""
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Requests consumed and claimed in one transaction."""
+    batches_in_flight: int = Field(default=4, ge=1, le=64)
+    """Claimed batches being sent at once; the consumer waits beyond that."""
+    no_contact_grace_seconds: float = Field(default=30.0, ge=0)
+    """How long a request for a person with no known address waits for the registration
+    event (it travels on another topic, so it can arrive after the request)."""
+    topic_prefix: str = ""
+    """Put before every topic the notifier reads and writes: tests, and environments
+    sharing one cluster, get topics of their own."""
+    templates_dir: Path = TEMPLATES
+    max_bounce_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @model_validator(mode="after")
+    def _refuse_clear_text_passwords_in_production(self) -> "NotifierSettings":
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError("smtp_tls and smtp_starttls: choose one (465 uses TLS, 587 STARTTLS)")
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.smtp_username
+            and not (self.smtp_tls or self.smtp_starttls)
+        ):
+            raise ValueError(
+                "smtp_starttls: a password is never sent in clear in production; "
+                "set NOTIFIER_SMTP_STARTTLS=true or NOTIFIER_SMTP_TLS=true"
+            )
+        if "@" not in self.from_address:
+            raise ValueError(f"smtp_from: '{self.smtp_from}' holds no address")
+        return self
+
+    @property
+    def from_address(self) -> str:
+        """The bare address of ``smtp_from`` (the envelope sender)."""
+        return parseaddr(self.smtp_from)[1]
+
+    @property
+    def id_domain(self) -> str:
+        """The domain of every Message-ID the notifier writes."""
+        return self.message_id_domain or f"notices.{self.from_address.rpartition('@')[2]}"
+
+    def topic(self, name: str) -> str:
+        """A topic as this notifier names it (with the prefix, if any)."""
+        return f"{self.topic_prefix}{name}"

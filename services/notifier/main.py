@@ -1,5 +1,6 @@
 """Wiring of the notifier service; run with ``python -m services.notifier.main``."""
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -7,24 +8,25 @@ from fastapi import FastAPI
 from services.notifier import api, handlers
 from services.notifier.bootstrap import bootstrap
 from services.notifier.config import NotifierSettings
+from services.notifier.service.sending import Clock
 from shared.app import create_app, create_broker, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Notifier: the contact directory and evidence of every notice delivered."
 
 
-def build_app(settings: NotifierSettings | None = None) -> FastAPI:
-    """The notifier service as an ASGI app; tests build it the same way."""
+def build_app(settings: NotifierSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The notifier service as an ASGI app; tests build it the same way (with a clock)."""
     settings = settings or NotifierSettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.build_router(group=settings.schema_name))
+    broker.include_router(handlers.build_router(settings))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=bootstrap,
+        bootstrap=functools.partial(bootstrap, clock=clock) if clock else bootstrap,
     )
 
 

@@ -1,0 +1,120 @@
+"""The notifier's rules, without I/O: keys, Message-IDs, states, and what SMTP replies mean.
+
+A notice is identified by its ``notice_id`` (the idempotency key the requester chose);
+everything else about sending it once is derived from that key: its Message-ID, and the
+one row that holds its state.
+"""
+
+import hashlib
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+FALLBACK_LANGUAGE = "en"
+
+
+class State(StrEnum):
+    """Where a notice stands; each state says exactly what is known, no more."""
+
+    CLAIMED = "claimed"
+    """Claimed for sending, no outcome recorded yet: it may be on its way."""
+    ACCEPTED = "accepted"
+    """A mail server answered 250 to the message: accepted for delivery, not read."""
+    FAILED = "failed"
+    """Not sent: no address, erased, refused (5xx), or temporary failures until the limit."""
+    BOUNCED = "bounced"
+    """Accepted, then reported undeliverable by a delivery status notification."""
+
+
+OUTCOMES = frozenset({State.ACCEPTED, State.FAILED, State.BOUNCED})
+"""States that end a notice's sending: none of them is ever sent again."""
+
+
+class Reason(StrEnum):
+    """Why a notice failed (the ``reason`` of ``notification.failed``)."""
+
+    NO_CONTACT = "no_contact"
+    ERASED = "erased"
+    REJECTED = "rejected"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    BOUNCED = "bounced"
+
+
+class Severity(StrEnum):
+    TEMPORARY = "temporary"
+    PERMANENT = "permanent"
+
+
+def message_id(notice_id: str, domain: str) -> str:
+    """The RFC 5322 Message-ID of a notice: the same for every copy ever sent of it."""
+    digest = hashlib.sha256(notice_id.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def classify(code: int) -> Severity:
+    """4xx is temporary (try again later), 5xx permanent (RFC 5321 section 4.2.1)."""
+    return Severity.PERMANENT if 500 <= code <= 599 else Severity.TEMPORARY
+
+
+_QUEUE_ID = re.compile(r"(?:queued as|id=|queue id)\s*:?\s*([A-Za-z0-9._@<>-]+)", re.IGNORECASE)
+
+
+def queue_id(reply: str) -> str | None:
+    """The server's queue id in a 250 reply, when it names one (Postfix, Exim, Sendmail)."""
+    match = _QUEUE_ID.search(reply)
+    return match.group(1) if match else None
+
+
+def choose_language(requested: str | None, available: Collection[str]) -> str:
+    """The template language for a BCP 47 tag: exact, then its primary subtag, then English."""
+    if requested:
+        tag = requested.strip().lower().replace("_", "-")
+        for candidate in (tag, tag.split("-")[0]):
+            if candidate in available:
+                return candidate
+    return FALLBACK_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where a notice goes and how to address it."""
+
+    address: str
+    name: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice to send once: its key, its template and what the template says."""
+
+    notice_id: str
+    kind: str
+    user_id: str | None
+    breach_id: str | None
+    requested_at: datetime
+    context: dict[str, Any] = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a notice: what its row and its outcome event record."""
+
+    notice_id: str
+    kind: str
+    user_id: str | None
+    breach_id: str | None
+    state: State
+    at: datetime
+    message_id: str
+    attempts: int
+    uncertain: bool = False
+    smtp_code: int | None = None
+    smtp_reply: str | None = None
+    queue_id: str | None = None
+    reason: Reason | None = None
+    detail: str | None = None
+    language: str | None = None

@@ -1,0 +1,317 @@
+"""Sending notices once: claim a batch, send it over the pooled sessions, record each
+outcome, and only then let the batch's offsets be committed.
+
+Each notice's key (``notice_id``) is claimed in the database, in one transaction for the
+whole batch, before anything is sent; its outcome is committed right after the server
+answers, with its outbox event, by the writer (``writer.py``), many at a time. A notice
+whose outcome is recorded is never sent again. A notice claimed earlier with no outcome
+(the process died, or lost its partitions, between the claim and the record) is sent
+again with the same Message-ID; if it had been handed to the server (``started_at``,
+committed just before the send) it is marked ``uncertain``: the first copy may have
+been accepted. Batches are sent side by side, up to ``batches_in_flight``, and their
+offsets committed in the order they were consumed.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import asyncpg
+
+from services.notifier import repository
+from services.notifier.config import NotifierSettings
+from services.notifier.domain import (
+    Notice,
+    Outcome,
+    Reason,
+    Recipient,
+    Severity,
+    State,
+    message_id,
+)
+from services.notifier.messages import Templates, build_message, valid_address
+from services.notifier.sender import Sender
+from services.notifier.service.events import write_outcomes
+from services.notifier.service.writer import Writer
+from shared.db import Sessions, transaction
+from shared.events import BreachNotificationRequested
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+Clock = Callable[[], datetime]
+CLOSE_SECONDS = 10.0
+"""How long a stopping service waits for the batches it is sending."""
+
+
+def notice_of(event: BreachNotificationRequested) -> Notice:
+    """The notice a request asks for; its fields are what the template may say."""
+    p = event.payload
+    context = p.model_dump(exclude={"notice_id", "kind", "user_id", "deadline_at"})
+    return Notice(
+        notice_id=p.notice_id,
+        kind=p.kind,
+        user_id=p.user_id,
+        breach_id=p.breach_id,
+        requested_at=event.occurred_at,
+        context=context,
+    )
+
+
+class ContactWaiter:
+    """Requests for people the directory does not know yet wait here, looked up together
+    every half second, until the grace period ends."""
+
+    def __init__(self, sessions: Sessions, grace: float) -> None:
+        self.sessions = sessions
+        self.grace = grace
+        self._pending: dict[str, list[asyncio.Future[Recipient | Reason]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait(self, user_id: str) -> Recipient | Reason:
+        """The person's address, or why there is none (erased, or still unknown)."""
+        if self.grace <= 0:
+            return Reason.NO_CONTACT
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        found: asyncio.Future[Recipient | Reason] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(user_id, []).append(found)
+        try:
+            return await asyncio.wait_for(asyncio.shield(found), self.grace)
+        except TimeoutError:
+            return Reason.NO_CONTACT
+        finally:
+            waiters = self._pending.get(user_id, [])
+            if found in waiters:
+                waiters.remove(found)
+            if not waiters:
+                self._pending.pop(user_id, None)
+
+    async def _run(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0.5)
+            ids = list(self._pending)
+            try:
+                async with self.sessions() as session:
+                    known, erased = await repository.recipients(session, ids)
+            except Exception as exc:
+                log.warning("notifier.contact_lookup_failed", error=repr(exc))
+                continue
+            for user_id in ids:
+                answer: Recipient | Reason | None = known.get(user_id)
+                if user_id in erased:
+                    answer = Reason.ERASED
+                if answer is not None:
+                    for waiter in self._pending.pop(user_id, []):
+                        if not waiter.done():
+                            waiter.set_result(answer)
+
+
+@dataclass(frozen=True)
+class Job:
+    notice: Notice
+    message_id: str
+    uncertain: bool
+    recipient: Recipient | None
+
+
+class Dispatcher:
+    """Takes consumed batches of notices to their recorded outcomes."""
+
+    def __init__(
+        self,
+        *,
+        settings: NotifierSettings,
+        sessions: Sessions,
+        sender: Sender,
+        templates: Templates,
+        clock: Clock,
+        instance: str,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.sender = sender
+        self.templates = templates
+        self.clock = clock
+        self.instance = instance
+        self.writer = Writer(connect, topic_prefix=settings.topic_prefix, clock=clock)
+        # Notices handed to the server at once: each is marked started first, so a crash
+        # leaves uncertain only these few, not every notice claimed.
+        self._handing = asyncio.Semaphore(settings.smtp_sessions * 4)
+        self.contacts = ContactWaiter(sessions, settings.no_contact_grace_seconds)
+        self._slots = asyncio.Semaphore(settings.batches_in_flight)
+        self._in_flight: set[str] = set()
+        self._tail: asyncio.Task[None] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+        self.failure: BaseException | None = None
+        self.sent_again = 0
+        """Notices sent again after a claim with no outcome (``uncertain``), since start."""
+
+    def problem(self) -> str | None:
+        """What is wrong, for the readiness check; None if nothing."""
+        if self.failure is not None:
+            return f"stopped committing: {self.failure!r}; restart the service"
+        return None
+
+    async def submit(
+        self, notices: Sequence[Notice], commit: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Claim ``notices`` and start sending them; ``commit`` runs once every one of them
+        and of the batches before has its outcome recorded."""
+        if self.failure is not None:
+            await asyncio.sleep(1.0)
+            raise RuntimeError("the dispatcher stopped on an error") from self.failure
+        await self._slots.acquire()
+        try:
+            jobs = await self._claim(notices)
+        except BaseException:
+            self._slots.release()
+            raise
+        task = asyncio.create_task(self._run(jobs, self._tail, commit))
+        self._tail = task
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _claim(self, notices: Sequence[Notice]) -> list[Job]:
+        unique: dict[str, Notice] = {}
+        for notice in notices:
+            # A copy of a notice another batch here is sending is that batch's to record,
+            # and this batch's offsets are committed after that batch's.
+            if notice.notice_id not in self._in_flight:
+                unique.setdefault(notice.notice_id, notice)
+        if not unique:
+            return []
+        todo = list(unique.values())
+        ids = [message_id(n.notice_id, self.settings.id_domain) for n in todo]
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            claimed = await repository.claim(session, todo, ids, claimed_by=self.instance, at=now)
+            users = [n.user_id for n in todo if n.user_id and n.notice_id in claimed]
+            known, erased = await repository.recipients(session, users)
+            jobs: list[Job] = []
+            settled: list[Outcome] = []
+            for notice, mid in zip(todo, ids, strict=True):
+                got = claimed.get(notice.notice_id)
+                if got is None:
+                    continue  # its outcome is recorded: never again
+                job = Job(notice, mid, got.uncertain, known.get(notice.user_id or ""))
+                if notice.user_id in erased:
+                    settled.append(self._failed(job, Reason.ERASED, 0, None, None))
+                else:
+                    jobs.append(job)
+            await write_outcomes(session, settled, self.settings.topic_prefix)
+        self._in_flight.update(job.notice.notice_id for job in jobs)
+        return jobs
+
+    async def _run(
+        self,
+        jobs: list[Job],
+        previous: asyncio.Task[None] | None,
+        commit: Callable[[], Awaitable[None]],
+    ) -> None:
+        try:
+            await asyncio.gather(*(self._deliver(job) for job in jobs))
+            if previous is not None:
+                await previous  # raises if an earlier batch failed: nothing later commits
+            try:
+                await commit()
+            except Exception as exc:  # a rebalance took the partitions: the new owner
+                # is handed the batch again and finds its outcomes recorded
+                log.warning("notifier.commit_failed", error=repr(exc))
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.failure = self.failure or exc
+                log.exception("notifier.batch_failed")
+            raise
+        finally:
+            self._in_flight.difference_update(job.notice.notice_id for job in jobs)
+            self._slots.release()
+
+    async def _deliver(self, job: Job) -> None:
+        recipient = job.recipient
+        if recipient is None:
+            found = await self.contacts.wait(job.notice.user_id or "")
+            if isinstance(found, Reason):
+                await self.writer.record(self._failed(job, found, 0, None, None))
+                return
+            recipient = found
+        if not valid_address(recipient.address):
+            outcome = self._failed(job, Reason.REJECTED, 0, None, "the address is not valid")
+            await self.writer.record(outcome)
+            return
+        rendered = self.templates.render(
+            job.notice.kind,
+            recipient.language,
+            {**job.notice.context, "recipient_name": recipient.name},
+        )
+        data = build_message(
+            rendered,
+            sender=self.settings.smtp_from,
+            recipient=recipient,
+            message_id=job.message_id,
+            date=self.clock(),
+        )
+        if job.uncertain:
+            self.sent_again += 1
+            log.warning("notifier.sent_again", notice_id=job.notice.notice_id)
+        async with self._handing:
+            await self.writer.started(job.notice.notice_id)
+            result = await self.sender.send(recipient.address, data)
+        if result.accepted:
+            outcome = Outcome(
+                notice_id=job.notice.notice_id,
+                kind=job.notice.kind,
+                user_id=job.notice.user_id,
+                breach_id=job.notice.breach_id,
+                state=State.ACCEPTED,
+                at=self.clock(),
+                message_id=job.message_id,
+                attempts=result.attempts,
+                uncertain=job.uncertain,
+                smtp_code=result.code,
+                smtp_reply=result.reply,
+                queue_id=result.queue_id,
+                language=rendered.language,
+            )
+        else:
+            reason = (
+                Reason.REJECTED
+                if result.severity is Severity.PERMANENT
+                else Reason.RETRIES_EXHAUSTED
+            )
+            outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
+            outcome = replace(outcome, language=rendered.language)
+        await self.writer.record(outcome)
+
+    def _failed(
+        self, job: Job, reason: Reason, attempts: int, code: int | None, reply: str | None
+    ) -> Outcome:
+        return Outcome(
+            notice_id=job.notice.notice_id,
+            kind=job.notice.kind,
+            user_id=job.notice.user_id,
+            breach_id=job.notice.breach_id,
+            state=State.FAILED,
+            at=self.clock(),
+            message_id=job.message_id,
+            attempts=attempts,
+            uncertain=job.uncertain,
+            smtp_code=code,
+            smtp_reply=reply,
+            reason=reason,
+            detail=reply if code is None and reply else None,
+        )
+
+    async def close(self) -> None:
+        """Let the batches being sent finish (or give up after ``CLOSE_SECONDS``)."""
+        if self._batches:
+            _, pending = await asyncio.wait(set(self._batches), timeout=CLOSE_SECONDS)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(BaseException):
+                    await task
+        await self.writer.close()
+        await self.sender.close()

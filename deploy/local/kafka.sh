@@ -58,7 +58,7 @@ PROPS
 }
 
 # A modest heap: the machines running this have two cores and share them with Postgres.
-JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+JAVA_OPTS=(-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
            "-Dlog4j2.configurationFile=$HOME_DIR/log4j2.properties" -cp "$LIB/*")
 java_cmd() { java "${JAVA_OPTS[@]}" "$@"; }
 

@@ -24,6 +24,8 @@ say "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 say "mypy"
-.venv/bin/mypy shared services tests bench deploy
+.venv/bin/mypy shared services tests bench deploy devtools
+say "import contracts"
+.venv/bin/lint-imports
 say "pytest"
 .venv/bin/pytest "$@"

@@ -127,10 +127,9 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         **OPERATIONS,
     },
     "audit": {
-        ("GET", "/disclosures"): only(AUDITOR, ADMIN, SECURITY, MEMBER_ORG, own={MEMBER_ORG: 403}),
-        ("GET", "/disclosures/export"): only(
-            AUDITOR, ADMIN, SECURITY, MEMBER_ORG, own={MEMBER_ORG: 403}
-        ),
+        # The security team sees who was affected (the subjects route), never disclosure rows.
+        ("GET", "/disclosures"): only(AUDITOR, ADMIN, MEMBER_ORG, own={MEMBER_ORG: 403}),
+        ("GET", "/disclosures/export"): only(AUDITOR, ADMIN, MEMBER_ORG, own={MEMBER_ORG: 403}),
         ("GET", "/violations"): only(AUDITOR, ADMIN),
         ("GET", "/subjects/{user_id}/report"): only(SUBJECT, AUDITOR, ADMIN, own={SUBJECT: 403}),
         ("GET", "/organisations/{organisation}/subjects"): only(SECURITY, AUDITOR, ADMIN),
@@ -141,9 +140,7 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
             AUDITOR, ADMIN, SECURITY, MEMBER_ORG, own={MEMBER_ORG: 404}
         ),
         ("GET", "/proofs/consistency"): ANY_ROLE,
-        ("GET", "/entries/{seq}"): only(
-            AUDITOR, ADMIN, SECURITY, MEMBER_ORG, own={MEMBER_ORG: 404}
-        ),
+        ("GET", "/entries/{seq}"): only(AUDITOR, ADMIN, MEMBER_ORG, own={MEMBER_ORG: 404}),
         **OPERATIONS,
     },
     "breach": {**OPERATIONS},

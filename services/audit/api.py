@@ -12,19 +12,23 @@ import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from services.audit import queries, repository, service
 from services.audit.bootstrap import AuditRuntime
-from services.audit.exceptions import Forbidden, NotFound
+from services.audit.exceptions import Forbidden, InvalidRequest, NotFound
+from services.audit.models import SubjectsPage
 from services.audit.queries import Filters
 from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, require
 from shared.db import Sessions
+from shared.validation import Instant
 
 router = APIRouter(tags=["audit"])
+TEXT = r"^[^\x00]*$"
+"""Text a text column can hold (no NUL character)."""
 
 Readers = Annotated[
     Principal, Depends(require(Role.AUDITOR, Role.ADMIN, Role.MEMBER_ORG, Role.SECURITY))
@@ -128,19 +132,56 @@ async def subject_report(
     return DisclosurePage.of(rows, limit)
 
 
+def _categories(value: str | None) -> list[str] | None:
+    """``a,b,c`` as a sorted list without repeats; None when not given."""
+    if value is None:
+        return None
+    names = sorted({name.strip() for name in value.split(",") if name.strip()})
+    if not names:
+        raise InvalidRequest("categories: name at least one data category", field="categories")
+    return names
+
+
 @router.get(
     "/organisations/{organisation}/subjects",
     summary="Which subjects an organisation received data of in a window",
 )
 async def subjects_accessed(
-    organisation: str,
+    organisation: Annotated[str, Path(pattern=TEXT)],
     _: Security,
     sessions: SessionsDep,
-    since: AwareDatetime,
-    until: AwareDatetime,
-) -> dict[str, Any]:
-    subjects = await queries.subjects_accessed(sessions, organisation, since, until)
-    return {"organisation": organisation, "since": since, "until": until, "subjects": subjects}
+    since: Annotated[Instant, Query(description="The window's start (included).")],
+    until: Annotated[Instant, Query(description="The window's end (excluded).")],
+    categories: Annotated[
+        str | None,
+        Query(
+            pattern=TEXT,
+            max_length=2000,
+            description="Comma-separated data categories: an entry counts when its fields "
+            "overlap them.",
+            examples=["email_address,phone_number"],
+        ),
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(pattern=TEXT, max_length=500, description="next_after of the last page."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> SubjectsPage:
+    if until < since:
+        raise InvalidRequest("until: must not be before since", field="until")
+    wanted = _categories(categories)
+    subjects = await queries.subjects_accessed(
+        sessions, organisation, since, until, categories=wanted, after=after, limit=limit
+    )
+    return SubjectsPage(
+        organisation=organisation,
+        since=since,
+        until=until,
+        categories=wanted,
+        subjects=subjects,
+        next_after=subjects[-1] if len(subjects) == limit else None,
+    )
 
 
 @router.get("/tree-heads/latest", summary="The newest signed tree head")

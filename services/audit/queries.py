@@ -8,7 +8,7 @@ holding the result in memory.
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -145,18 +145,40 @@ async def csv_lines(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]
 
 
 async def subjects_accessed(
-    sessions: Sessions, organisation: str, since: datetime, until: datetime
+    sessions: Sessions,
+    organisation: str,
+    since: datetime,
+    until: datetime,
+    *,
+    categories: Sequence[str] | None = None,
+    after: str | None = None,
+    limit: int = 1000,
 ) -> list[str]:
-    """Which subjects an organisation received data of in a window (for breach response)."""
+    """Which subjects an organisation received data of in a window (for breach response):
+    a page of ``limit`` subject ids in order, after ``after``; only allowed disclosures
+    count, and with ``categories`` only those whose fields overlap them."""
+    # Byte order (COLLATE "C"), whatever the database's collation: pages follow the
+    # index entries_allowed_subjects, and callers sort the ids the same way.
+    clauses = [
+        "organisation_id = :o",
+        "decision = 'allow'",
+        "accessed_at >= :s",
+        "accessed_at < :u",
+    ]
+    params: dict[str, Any] = {"o": organisation, "s": since, "u": until, "limit": limit}
+    if categories is not None:
+        clauses.append("fields && CAST(:categories AS text[])")
+        params["categories"] = list(categories)
+    if after is not None:
+        clauses.append('subject_id COLLATE "C" > :after')
+        params["after"] = after
+    query = (
+        'SELECT DISTINCT subject_id COLLATE "C" AS subject_id FROM entries WHERE '
+        + " AND ".join(clauses)
+        + " ORDER BY 1 LIMIT :limit"
+    )
     async with sessions() as session:
-        rows = await session.execute(
-            text(
-                "SELECT DISTINCT subject_id FROM entries WHERE organisation_id = :o "
-                "AND decision = 'allow' AND accessed_at >= :s AND accessed_at < :u "
-                "ORDER BY subject_id"
-            ),
-            {"o": organisation, "s": since, "u": until},
-        )
+        rows = await session.execute(text(query), params)
         return [r[0] for r in rows]
 
 

@@ -5,7 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import text
@@ -30,8 +30,7 @@ async def raw(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under the session, inside its transaction (for COPY)."""
     connection = await session.connection()
     fairy = await connection.get_raw_connection()
-    driver: asyncpg.Connection = fairy.driver_connection
-    return driver
+    return cast(asyncpg.Connection, fairy.driver_connection)
 
 
 # The append path runs on a connection of its own, in as few round trips as it can:
@@ -75,22 +74,26 @@ async def append(
 ) -> None:
     """Write entries and their personal parts (``pgcopy`` rows, numbered from ``first``)
     and the completed tree nodes (a ``pgcopy.node_data`` stream), with COPY."""
-    # memoryviews, because asyncpg takes bytes for a file's path
+    # memoryviews, because asyncpg takes bytes for a file's path; it sends a buffer as it
+    # is, which its type stubs do not say (hence the ignores)
     await conn.copy_to_table(
         "entries",
-        source=memoryview(pgcopy.copy_data(first, rows, len(ENTRY_COLUMNS))),
+        source=memoryview(pgcopy.copy_data(first, rows, len(ENTRY_COLUMNS))),  # type: ignore[arg-type]
         columns=ENTRY_COLUMNS,
         format="binary",
     )
     await conn.copy_to_table(
         "entry_personal",
-        source=memoryview(pgcopy.copy_data(first, personal, len(PERSONAL_COLUMNS))),
+        source=memoryview(pgcopy.copy_data(first, personal, len(PERSONAL_COLUMNS))),  # type: ignore[arg-type]
         columns=PERSONAL_COLUMNS,
         format="binary",
     )
     if len(nodes) > len(pgcopy.HEADER) + len(pgcopy.TRAILER):
         await conn.copy_to_table(
-            "tree_nodes", source=memoryview(nodes), columns=NODE_COLUMNS, format="binary"
+            "tree_nodes",
+            source=memoryview(nodes),  # type: ignore[arg-type]
+            columns=NODE_COLUMNS,
+            format="binary",
         )
 
 

@@ -289,12 +289,18 @@ async def subject_ids(
 async def upsert_subject(
     session: AsyncSession, user_id: str, country: str | None, at: datetime
 ) -> None:
-    """Know the subject and where they live (never their contact data)."""
+    """Know the subject and where they live (never their contact data).
+
+    Registrations and rectifications come on different topics, in no set order: the
+    country said last, by the event's own time, is the one kept.
+    """
     await session.execute(
         text(
-            "INSERT INTO subjects (user_id, country, registered_at) VALUES (:u, :c, :at) "
-            "ON CONFLICT (user_id) DO UPDATE SET country = EXCLUDED.country "
-            "WHERE subjects.erased_at IS NULL"
+            "INSERT INTO subjects (user_id, country, country_at, registered_at) "
+            "VALUES (:u, :c, :at, :at) "
+            "ON CONFLICT (user_id) DO UPDATE SET country = EXCLUDED.country, "
+            "country_at = EXCLUDED.country_at "
+            "WHERE subjects.erased_at IS NULL AND subjects.country_at < EXCLUDED.country_at"
         ),
         {"u": user_id, "c": country, "at": at},
     )
@@ -304,8 +310,8 @@ async def erase_subject(session: AsyncSession, user_id: str, at: datetime) -> No
     """Mark the subject erased; their country goes with the rest of their data."""
     await session.execute(
         text(
-            "INSERT INTO subjects (user_id, country, registered_at, erased_at) "
-            "VALUES (:u, NULL, :at, :at) "
+            "INSERT INTO subjects (user_id, country, country_at, registered_at, erased_at) "
+            "VALUES (:u, NULL, :at, :at, :at) "
             "ON CONFLICT (user_id) DO UPDATE SET country = NULL, erased_at = EXCLUDED.erased_at"
         ),
         {"u": user_id, "at": at},

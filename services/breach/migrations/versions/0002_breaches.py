@@ -125,6 +125,7 @@ STATEMENTS = (
     CREATE TABLE subjects (
         user_id text PRIMARY KEY,
         country char(2),
+        country_at timestamptz NOT NULL,
         registered_at timestamptz NOT NULL,
         erased_at timestamptz
     )

@@ -177,3 +177,33 @@ def user_ids(prefix: str, n: int) -> list[str]:
     """``n`` user ids no other test uses."""
     base = unique(prefix)
     return [f"{base}-{i:04d}" for i in range(n)]
+
+
+def outcome(
+    breach_id: str,
+    user_id: str,
+    *,
+    at: datetime,
+    failed: bool = False,
+    uncertain: bool = False,
+    reason: str | None = None,
+    attempts: int = 1,
+) -> events.NotificationDelivered | events.NotificationFailed:
+    """The notifier's answer to one notice, as it would publish it."""
+    notice = f"breach:{breach_id}:{user_id}"
+    payload = events.NotificationOutcomePayload(
+        notice_id=notice,
+        kind="breach_notice",
+        breach_id=breach_id,
+        user_id=user_id,
+        at=at,
+        message_id=f"<{breach_id}.{user_id}@notifier.example>",
+        attempts=attempts,
+        uncertain=uncertain,
+        smtp_code=550 if failed else 250,
+        smtp_reply="5.1.1 no such mailbox" if failed else "2.0.0 Ok: queued as ABC123",
+        queue_id=None if failed else "ABC123",
+        reason=reason or ("rejected" if failed else None),
+    )
+    cls = events.NotificationFailed if failed else events.NotificationDelivered
+    return cls.create(producer="notifier", subject_id=user_id, payload=payload)

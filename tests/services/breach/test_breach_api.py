@@ -1,5 +1,6 @@
 """Declaring a breach over HTTP: validation, idempotency, roles."""
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
@@ -54,6 +55,20 @@ async def test_a_retried_declaration_returns_the_first_breach(service: Service) 
     assert len(await service.staged(events.BREACH_DETECTED)) == 1
     listed = await service.http.get("/breaches", headers=AUDITOR)
     assert [b["breach_id"] for b in listed.json()["breaches"]] == [first.json()["breach_id"]]
+
+
+async def test_declarations_racing_with_one_key_make_one_breach(service: Service) -> None:
+    key = {"Idempotency-Key": f"race-{uuid4()}"}
+    answers = await asyncio.gather(
+        *(
+            service.http.post("/breaches", json=declaration(), headers={**SECURITY, **key})
+            for _ in range(6)
+        )
+    )
+
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.json()["breach_id"] for a in answers}) == 1
+    assert len(await service.staged(events.BREACH_DETECTED)) == 1
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.breach import countdown
 from shared import events
 from shared.clock import StoredClock
+from shared.db import create_sessions
 from tests.services.breach.conftest import (
     AUDITOR as AUTH,
 )
@@ -142,3 +144,16 @@ async def test_nothing_fires_when_everyone_was_told_in_time(service: Service) ->
     await asyncio.sleep(1.5)
 
     assert await fired(service, breach_id) == []
+
+
+async def test_two_replicas_ticking_at_once_fire_each_point_once(service: Service) -> None:
+    breach_id = (await service.declare(scope=[{"kind": "users", "user_ids": ["u-1"]}]))["breach_id"]
+    await service.resolved(breach_id)
+    await service.clock.freeze(T0 + timedelta(hours=80))
+    sessions = create_sessions(service.engine)
+
+    await asyncio.gather(*(countdown.tick(sessions, service.clock, [24, 48, 66]) for _ in range(4)))
+
+    assert sorted(await until_fired(service, breach_id, 4), key=str) == sorted(
+        [(WARNING, 24, 1), (WARNING, 48, 1), (WARNING, 66, 1), (MISSED, None, 1)], key=str
+    )

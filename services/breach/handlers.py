@@ -4,13 +4,17 @@ The publishers below document the events this service emits (they appear in its
 AsyncAPI document); the events themselves leave through the outbox relay.
 """
 
+from typing import Any
+
 from faststream import Context
 from faststream.kafka import KafkaRouter
+from faststream.message import StreamMessage
+from pydantic import ValidationError
 
 from services.breach import evidence
 from services.breach.bootstrap import BreachRuntime
 from shared import events
-from shared.kafka import consumer_options
+from shared.kafka import consumer_options, dead_letter_record, describe
 
 PUBLISHED = (
     events.BREACH_DETECTED,
@@ -18,6 +22,14 @@ PUBLISHED = (
     events.BREACH_DEADLINE_WARNING,
     events.BREACH_DEADLINE_MISSED,
 )
+
+OUTCOME_BATCH = 500
+"""Notice outcomes applied in one transaction, at most."""
+
+
+async def _raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
+    """Leave each record's bytes as they are: the handler reads them one by one."""
+    return list(message.body)
 
 
 def build_router(group: str) -> KafkaRouter:
@@ -30,21 +42,37 @@ def build_router(group: str) -> KafkaRouter:
             description="Published through the outbox relay, in a Kafka transaction.",
         )
 
-    @router.subscriber(
-        events.NOTIFICATION_DELIVERED, **consumer_options(group, events.NOTIFICATION_DELIVERED)
-    )
-    async def on_notification_delivered(
-        event: events.NotificationDelivered, runtime: BreachRuntime = Context("runtime")
+    def outcome_subscriber(
+        topic: str, event_type: type[events.NotificationDelivered | events.NotificationFailed]
     ) -> None:
-        await evidence.on_outcome(runtime.sessions, event, events.NOTIFICATION_DELIVERED)
+        # Batched: a breach of 100,000 people answers with 100,000 outcomes, applied a
+        # batch to a transaction instead of one each.
+        @router.subscriber(
+            topic,
+            batch=True,
+            max_records=OUTCOME_BATCH,
+            batch_timeout_ms=20,
+            decoder=_raw_bodies,
+            **consumer_options(group, topic),
+        )
+        async def on_notification_outcomes(
+            bodies: list[bytes],
+            message: StreamMessage[Any] = Context("message"),
+            runtime: BreachRuntime = Context("runtime"),
+        ) -> None:
+            batch = []
+            for record in message.raw_message:
+                try:
+                    event = event_type.model_validate_json(record.value or b"")
+                    evidence.check(event)
+                except (ValidationError, ValueError) as exc:
+                    await dead_letter_record(runtime.broker, record, reason=describe(exc))
+                    continue
+                batch.append(evidence.Reported(event, topic))
+            await evidence.on_outcomes(runtime.sessions, batch)
 
-    @router.subscriber(
-        events.NOTIFICATION_FAILED, **consumer_options(group, events.NOTIFICATION_FAILED)
-    )
-    async def on_notification_failed(
-        event: events.NotificationFailed, runtime: BreachRuntime = Context("runtime")
-    ) -> None:
-        await evidence.on_outcome(runtime.sessions, event, events.NOTIFICATION_FAILED)
+    outcome_subscriber(events.NOTIFICATION_DELIVERED, events.NotificationDelivered)
+    outcome_subscriber(events.NOTIFICATION_FAILED, events.NotificationFailed)
 
     @router.subscriber(events.USER_REGISTERED, **consumer_options(group, events.USER_REGISTERED))
     async def on_user_registered(

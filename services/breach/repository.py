@@ -221,53 +221,51 @@ async def stream_people(
         after = rows[-1].user_id
 
 
-async def affected_for_update(
-    session: AsyncSession, breach_id: UUID, user_id: str
-) -> AffectedRow | None:
-    """One person of a breach, locked for the caller's transaction."""
+async def affected_for_update_many(
+    session: AsyncSession, people: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], AffectedRow]:
+    """These people's rows, locked for the caller's transaction (in key order: no
+    deadlock between two batches)."""
+    if not people:
+        return {}
     query = (
         select(AffectedRow)
-        .where(
-            AffectedRow.breach_id == breach_id,  # type: ignore[arg-type]
-            AffectedRow.user_id == user_id,  # type: ignore[arg-type]
-        )
+        .where(tuple_(AffectedRow.breach_id, AffectedRow.user_id).in_(sorted(set(people))))
+        .order_by(AffectedRow.breach_id, AffectedRow.user_id)  # type: ignore[arg-type]
         .with_for_update()
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    rows = (await session.execute(query)).scalars().all()
+    return {(r.breach_id, r.user_id): r for r in rows}
 
 
-async def record_outcome(
-    session: AsyncSession,
-    *,
-    event_id: UUID,
-    breach_id: UUID,
-    user_id: str,
-    outcome: str,
-    at: datetime,
-    applied: bool,
-    payload: dict[str, Any],
-) -> None:
-    """Keep the outcome as the notifier reported it, applied or not (append-only)."""
+async def claim_many(session: AsyncSession, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+    """Record events as processed in the caller's transaction; the ids not seen before."""
+    if not events:
+        return set()
+    unique = dict(events)
+    rows = await session.execute(
+        text(
+            "INSERT INTO processed_events (event_id, topic, processed_at) "
+            "SELECT e, t, now() FROM unnest(CAST(:e AS uuid[]), CAST(:t AS text[])) AS x(e, t) "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        ),
+        {"e": [str(e) for e in unique], "t": list(unique.values())},
+    )
+    return {r[0] for r in rows}
+
+
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Keep outcomes as the notifier reported them, applied or not (append-only)."""
+    if not outcomes:
+        return
     await session.execute(
         text(
             "INSERT INTO outcomes (event_id, breach_id, user_id, outcome, at, applied, payload) "
-            "VALUES (:e, :b, :u, :o, :at, :ap, CAST(:p AS jsonb)) "
-            "ON CONFLICT (event_id) DO NOTHING"
+            "VALUES (:event_id, :breach_id, :user_id, :outcome, :at, :applied, "
+            "CAST(:payload AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
         ),
-        {
-            "e": event_id,
-            "b": breach_id,
-            "u": user_id,
-            "o": outcome,
-            "at": at,
-            "ap": applied,
-            "p": _json(payload),
-        },
+        [{**o, "payload": json.dumps(o["payload"], default=str)} for o in outcomes],
     )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 async def subject_ids(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from shared import events
 from tests.services.breach.conftest import (
     AUDITOR,
     SECURITY,
@@ -20,7 +21,7 @@ from tests.services.breach.conftest import (
     publish,
     user_ids,
 )
-from tests.support import wait_until
+from tests.support import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -258,3 +259,33 @@ async def test_a_breach_not_reported_keeps_its_reason_and_the_timeline_refuses_c
         with pytest.raises(DBAPIError, match="append-only"):
             async with service.engine.begin() as conn:
                 await conn.execute(text(statement))
+
+
+async def test_an_outcome_naming_no_breach_notice_is_dead_lettered_and_the_batch_goes_on(
+    service: Service,
+) -> None:
+    (person,) = user_ids("dlq", 1)
+    breach_id = (await service.declare(scope=[{"kind": "users", "user_ids": [person]}]))[
+        "breach_id"
+    ]
+    await service.resolved(breach_id)
+    bad = outcome(breach_id, person, at=T0 + H)
+    bad = bad.model_copy(
+        update={"payload": bad.payload.model_copy(update={"notice_id": f"breach:x-{person}"})}
+    )
+    other_kind = outcome(breach_id, person, at=T0 + 2 * H, failed=True)
+    other_kind = other_kind.model_copy(
+        update={"payload": other_kind.payload.model_copy(update={"kind": "erasure_request"})}
+    )
+
+    await publish(bad, other_kind, outcome(breach_id, person, at=T0 + H))
+
+    await until_counts(service, breach_id, delivered=1)
+    records = await read_topic(
+        f"{events.NOTIFICATION_DELIVERED}.dlq",
+        until=lambda rs: any(r.key == person.encode() for r in rs),
+    )
+    (dead,) = [r for r in records if r.key == person.encode()]
+    assert b"names no breach notice" in dict(dead.headers)["dlq-reason"]
+    await asyncio.sleep(0.5)
+    assert (await service.breach(breach_id))["counts"]["failed"] == 0  # not a breach notice

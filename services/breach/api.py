@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from services.breach import report, service
+from services.breach import queries, report, service
 from services.breach.bootstrap import BreachRuntime
 from services.breach.exceptions import InvalidCursor
 from services.breach.models import (
@@ -99,7 +99,7 @@ async def list_breaches(
     after: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> BreachList:
-    rows = await service.list_breaches(
+    rows = await queries.list_breaches(
         runtime.sessions,
         runtime.clock,
         open_only=None if status is None else status == "open",
@@ -114,7 +114,7 @@ async def list_breaches(
 
 @router.get("/breaches/{breach_id}", summary="One breach: counts, time left, decisions")
 async def get_breach(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> BreachOut:
-    return await service.get(runtime.sessions, runtime.clock, breach_id)
+    return await queries.get(runtime.sessions, runtime.clock, breach_id)
 
 
 @router.post(
@@ -132,14 +132,14 @@ async def add_scope(
 
 @router.get("/breaches/{breach_id}/scopes", summary="The scopes and how far each is resolved")
 async def scopes(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> list[ScopeOut]:
-    return await service.scopes(runtime.sessions, breach_id)
+    return await queries.scopes(runtime.sessions, breach_id)
 
 
 @router.get("/breaches/{breach_id}/people", summary="Each person's evidence, a page at a time")
 async def people(
     breach_id: UUID, _: Reader, runtime: RuntimeDep, after: After = None, limit: Limit = 100
 ) -> PeoplePage:
-    page, next_after = await service.people(
+    page, next_after = await queries.people(
         runtime.sessions, breach_id, unnotified=False, after=after, limit=limit
     )
     return PeoplePage(people=page, next_after=next_after)
@@ -167,7 +167,7 @@ async def people_csv(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> Streami
 async def unnotified(
     breach_id: UUID, _: Reader, runtime: RuntimeDep, after: After = None, limit: Limit = 100
 ) -> PeoplePage:
-    page, next_after = await service.people(
+    page, next_after = await queries.people(
         runtime.sessions, breach_id, unnotified=True, after=after, limit=limit
     )
     return PeoplePage(people=page, next_after=next_after)
@@ -209,7 +209,7 @@ async def close(breach_id: UUID, principal: Security, runtime: RuntimeDep) -> Br
 
 @router.get("/breaches/{breach_id}/timeline", summary="Every change, oldest first (append-only)")
 async def timeline(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> list[TimelineOut]:
-    return [TimelineOut(**e) for e in await service.timeline(runtime.sessions, breach_id)]
+    return [TimelineOut(**e) for e in await queries.timeline(runtime.sessions, breach_id)]
 
 
 @router.get(

@@ -11,7 +11,7 @@ a point passed fires it on its first tick back, once.
 from uuid import UUID
 
 from services.breach import domain, repository
-from services.breach.service import counts_of
+from services.breach.queries import counts_of
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import BreachDeadlineMissed, BreachDeadlineWarning, DeadlinePayload

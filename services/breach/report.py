@@ -12,7 +12,7 @@ from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.breach import repository, service
+from services.breach import queries, repository
 from services.breach.domain import Decision
 from services.breach.models import PersonOut
 from shared.clock import Clock
@@ -31,7 +31,7 @@ PEOPLE_COLUMNS = list(PersonOut.model_fields)
 
 async def record(sessions: Sessions, clock: Clock, breach_id: UUID) -> dict[str, Any]:
     """Everything Art. 33(3) asks for, the decision of Art. 33(5), and the timeline."""
-    breach = await service.get(sessions, clock, breach_id)
+    breach = await queries.get(sessions, clock, breach_id)
     async with sessions() as session:
         entries = await repository.timeline(session, breach_id)
         marks = await repository.marks_of(session, breach_id)
@@ -139,7 +139,7 @@ def _when(value: Any) -> str:
 async def people_csv(sessions: Sessions, breach_id: UUID) -> AsyncIterator[bytes]:
     """Every person's evidence as CSV, read and sent a page at a time."""
     async with sessions() as session:
-        breach = await service.load(session, breach_id)
+        breach = await queries.load(session, breach_id)
     announced = breach.announcement_recorded_at is not None
     return _csv_rows(sessions, breach_id, announced)
 
@@ -150,7 +150,7 @@ async def _csv_rows(sessions: Sessions, breach_id: UUID, announced: bool) -> Asy
     writer.writeheader()
     async with sessions() as session:
         async for row in repository.stream_people(session, breach_id):
-            person = service.person_out(row, announced).model_dump(mode="json")
+            person = queries.person_out(row, announced).model_dump(mode="json")
             person["data_categories"] = " ".join(person["data_categories"])
             writer.writerow({k: _cell(v) for k, v in person.items()})
             if buffer.tell() > 64 * 1024:

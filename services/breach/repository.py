@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from services.breach.models import AffectedRow, BreachRow, ScopeRow, TimelineRow
 from shared.events import Envelope
@@ -108,25 +109,60 @@ async def resolving(session: AsyncSession, breach_id: UUID) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def pending_scopes(session: AsyncSession, limit: int = 100) -> Sequence[ScopeRow]:
-    """Scopes still being resolved, oldest first."""
-    query = (
-        select(ScopeRow)
-        .where(ScopeRow.done.is_(False))  # type: ignore[attr-defined]
-        .order_by(ScopeRow.scope_id)  # type: ignore[arg-type]
-        .limit(limit)
+async def pending_scopes(session: AsyncSession, limit: int = 100) -> list[int]:
+    """The ids of scopes still being resolved, oldest first."""
+    rows = await session.execute(
+        text("SELECT scope_id FROM scopes WHERE NOT done ORDER BY scope_id LIMIT :n"),
+        {"n": limit},
     )
-    return (await session.execute(query)).scalars().all()
+    return [int(i) for (i,) in rows]
 
 
 async def lock_scope(session: AsyncSession, scope_id: int) -> ScopeRow | None:
-    """The scope, locked for the caller's transaction; None when another holds it."""
+    """The scope without its spec, locked for the caller's transaction; None when another
+    holds it. (A scope of named people holds up to 100,000 ids: each page reads only its
+    own, through :func:`scope_user_ids`.)"""
     query = (
         select(ScopeRow)
+        .options(defer(ScopeRow.spec))  # type: ignore[arg-type]
         .where(ScopeRow.scope_id == scope_id)  # type: ignore[arg-type]
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def scope_spec(session: AsyncSession, scope_id: int) -> dict[str, Any]:
+    """The scope's spec, without the list of named people."""
+    query = text("SELECT spec - 'user_ids' FROM scopes WHERE scope_id = :s")
+    spec: dict[str, Any] = (await session.execute(query, {"s": scope_id})).scalar_one()
+    return spec
+
+
+async def scope_user_ids(
+    session: AsyncSession, scope_id: int, start: int, size: int
+) -> tuple[list[str], int]:
+    """The named people from ``start`` (at most ``size``), and how many it names in all."""
+    total = int(
+        (
+            await session.execute(
+                text("SELECT jsonb_array_length(spec->'user_ids') FROM scopes WHERE scope_id = :s"),
+                {"s": scope_id},
+            )
+        ).scalar_one()
+    )
+    if start >= total:
+        return [], total
+    path = f"$[{start} to {min(start + size, total) - 1}]"
+    ids = (
+        await session.execute(
+            text(
+                "SELECT jsonb_path_query_array(spec->'user_ids', CAST(:p AS jsonpath)) "
+                "FROM scopes WHERE scope_id = :s"
+            ),
+            {"s": scope_id, "p": path},
+        )
+    ).scalar_one()
+    return [str(i) for i in ids], total
 
 
 async def add_affected(

@@ -11,6 +11,7 @@ already affected (by this scope or an earlier one) never gets a second request.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from services.breach import domain, repository
 from services.breach.clients import AuditClient
@@ -34,14 +35,23 @@ class Page:
     next_cursor: str | None
 
 
-async def fetch(sessions: Sessions, audit: AuditClient, scope: ScopeRow, *, size: int) -> Page:
+async def fetch(
+    sessions: Sessions,
+    audit: AuditClient,
+    scope: ScopeRow,
+    spec: dict[str, Any],
+    *,
+    size: int,
+) -> Page:
     """The page of people the scope's cursor points at."""
-    spec, cursor = scope.spec, scope.cursor
+    cursor = scope.cursor
     if scope.kind == "users":
+        assert scope.scope_id is not None
         start = int(cursor or 0)
-        ids = list(dict.fromkeys(spec["user_ids"][start : start + size]))
-        end = start + size
-        return Page(ids, str(end) if end < len(spec["user_ids"]) else None)
+        async with sessions() as session:
+            ids, total = await repository.scope_user_ids(session, scope.scope_id, start, size)
+        end = start + len(ids)
+        return Page(list(dict.fromkeys(ids)), str(end) if end < total else None)
     if scope.kind == "organisation":
         page = await audit.subjects(
             spec["organisation"],
@@ -94,16 +104,17 @@ async def resolve_page(
         if scope is None or scope.done:
             return False
         breach = await repository.get_breach(session, scope.breach_id)
+        spec = await repository.scope_spec(session, scope_id)
     assert breach is not None
     read_from = scope.cursor
     try:
-        page = await fetch(sessions, audit, scope, size=size)
+        page = await fetch(sessions, audit, scope, spec, size=size)
     except AuditUnavailable as exc:
         await _failed(sessions, scope_id, exc.message)
         log.warning("breach.scope_unresolved", scope_id=scope_id, error=exc.message)
         return False
     now = await clock.now()
-    categories = scope.spec.get("data_categories") or breach.data_categories
+    categories = spec.get("data_categories") or breach.data_categories
     async with transaction(sessions) as session:
         locked = await repository.lock_scope(session, scope_id)
         if locked is None or locked.done or locked.cursor != read_from:
@@ -150,9 +161,7 @@ async def resolve_pending(
 ) -> int:
     """Resolve every scope waiting, page by page; returns the pages written."""
     async with sessions() as session:
-        waiting = [
-            s.scope_id for s in await repository.pending_scopes(session) if s.scope_id is not None
-        ]
+        waiting = await repository.pending_scopes(session)
     pages = 0
     for scope_id in waiting:
         more = True

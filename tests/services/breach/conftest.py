@@ -1,6 +1,6 @@
 """The breach service as a real app on the real broker and database, on a stored clock.
 
-Each test gets a schema of its own; the service's clock is frozen a month ahead of the
+Each test gets a schema of its own; the service's clock is frozen years ahead of the
 real one (outcomes the tests publish then postdate any a notifier running elsewhere
 might report for the same topics), and tests move it by writing the clock table.
 """
@@ -35,8 +35,9 @@ def auth(role: Role, **claims: str) -> dict[str, str]:
 
 SECURITY = auth(Role.SECURITY, sub="sec-lead@platform")
 AUDITOR = auth(Role.AUDITOR)
-T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
-"""Where each test's clock starts: a month ahead of the real time."""
+T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
+"""Where each test's clock starts: years ahead of the real time, and the same instant
+however often this module is imported."""
 
 
 def declaration(**overrides: Any) -> dict[str, Any]:

@@ -2,20 +2,53 @@
 
 from dataclasses import dataclass
 
-from services.breach.config import BreachSettings
+from services.breach import countdown, resolution
+from services.breach.clients import AuditClient
+from services.breach.config import BreachSettings, ClockKind
 from shared.app import Infrastructure, Runtime
+from shared.clock import Clock, StoredClock, SystemClock
 
 
 @dataclass(kw_only=True)
 class BreachRuntime(Runtime):
-    """The running breach service; its own parts become typed fields here."""
+    """The running breach service: its clock, the audit client, and its two jobs."""
 
     settings: BreachSettings
+    clock: Clock
+    audit: AuditClient
+
+    async def start(self) -> None:
+        """Start resolving scopes and running the 72-hour clock."""
+        self.every(self.settings.resolve_seconds, "resolve", self.resolve)
+        self.every(self.settings.clock_tick_seconds, "clock", self.tick)
+
+    async def stop(self) -> None:
+        """Stop the jobs, then close the audit client."""
+        await super().stop()
+        await self.audit.close()
+
+    async def resolve(self) -> int:
+        """Resolve every scope waiting for it, page by page."""
+        return await resolution.resolve_pending(
+            self.sessions, self.audit, self.clock, size=self.settings.resolve_page_size
+        )
+
+    async def tick(self) -> int:
+        """Fire the clock's warnings and missed deadlines that are due."""
+        return await countdown.tick(self.sessions, self.clock, self.settings.warning_hours)
 
 
-async def bootstrap(infra: Infrastructure) -> BreachRuntime:
-    """Build the runtime."""
+async def bootstrap(
+    infra: Infrastructure, *, clock: Clock | None = None, audit: AuditClient | None = None
+) -> BreachRuntime:
+    """Build the runtime; the clock and the audit client follow the settings unless given."""
     settings = infra.settings
     if not isinstance(settings, BreachSettings):
         raise TypeError("the breach service runs on BreachSettings")
-    return BreachRuntime(**{**vars(infra), "settings": settings})
+    if clock is None:
+        clock = StoredClock(infra.engine) if settings.clock is ClockKind.STORED else SystemClock()
+    if audit is None:
+        audit = AuditClient(
+            settings, base_url=settings.audit_url, timeout=settings.audit_timeout_seconds
+        )
+    return BreachRuntime(**{**vars(infra), "settings": settings}, clock=clock, audit=audit)

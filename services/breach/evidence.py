@@ -1,0 +1,142 @@
+"""What the service learns from events: each notice's outcome, and who the subjects are.
+
+Every event is applied in one transaction with its inbox claim, so a redelivered event
+changes nothing; outcomes come a batch to a transaction, claimed together. Every outcome
+of a notice is kept as it came (``outcomes``, append-only); the person's row shows the
+one that wins by its own time (:func:`services.breach.domain.supersedes`), so outcomes
+arriving out of order leave the same state as in order.
+"""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from services.breach import domain, repository
+from services.breach.domain import NoticeState, Outcome
+from services.breach.exceptions import InvalidNoticeId
+from services.breach.models import AffectedRow
+from shared.db import Sessions, transaction
+from shared.events import (
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationOutcomePayload,
+    UserErased,
+    UserRegistered,
+    UserUpdated,
+)
+from shared.kafka import MalformedEvent, claim
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+BREACH_NOTICE = "breach_notice"
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One outcome event, read from its topic."""
+
+    event: NotificationDelivered | NotificationFailed
+    topic: str
+
+    @property
+    def failed(self) -> bool:
+        """Whether it reports a failure (or a bounce)."""
+        return isinstance(self.event, NotificationFailed)
+
+
+def _person(payload: NotificationOutcomePayload) -> tuple[UUID, str]:
+    try:
+        breach_text, user_id = domain.parse_notice_id(payload.notice_id)
+        return UUID(breach_text), user_id
+    except (InvalidNoticeId, ValueError) as exc:
+        raise MalformedEvent(f"notice_id: {payload.notice_id!r} names no breach notice") from exc
+
+
+def check(event: NotificationDelivered | NotificationFailed) -> None:
+    """Raise MalformedEvent when a breach notice's outcome names no breach notice."""
+    if event.payload.kind == BREACH_NOTICE:
+        _person(event.payload)
+
+
+async def on_outcomes(sessions: Sessions, batch: list[Reported]) -> int:
+    """Apply a batch of notice outcomes in one transaction; returns how many were new.
+
+    Outcomes of other kinds of notice (the notifier sends more than breach notices) and
+    of notices this service never asked for are claimed and left alone.
+    """
+    async with transaction(sessions) as session:
+        fresh = await repository.claim_many(session, [(r.event.event_id, r.topic) for r in batch])
+        mine = [
+            (r, *_person(r.event.payload))
+            for r in batch
+            if r.event.event_id in fresh and r.event.payload.kind == BREACH_NOTICE
+        ]
+        rows = await repository.affected_for_update_many(session, [(b, u) for _, b, u in mine])
+        kept: list[dict[str, object]] = []
+        # In time order, so a batch holding an acceptance and its bounce ends as one would.
+        for reported, breach_id, user_id in sorted(mine, key=lambda m: m[0].event.payload.at):
+            row = rows.get((breach_id, user_id))
+            if row is None:
+                log.info(
+                    "breach.outcome_for_unknown_notice", notice=reported.event.payload.notice_id
+                )
+                continue
+            applied = apply(row, reported.event.payload, failed=reported.failed)
+            kept.append(
+                {
+                    "event_id": reported.event.event_id,
+                    "breach_id": breach_id,
+                    "user_id": user_id,
+                    "outcome": "failed" if reported.failed else "delivered",
+                    "at": reported.event.payload.at,
+                    "applied": applied,
+                    "payload": reported.event.payload.model_dump(mode="json"),
+                }
+            )
+        await repository.record_outcomes(session, kept)
+    return len(fresh)
+
+
+def apply(row: AffectedRow, payload: NotificationOutcomePayload, *, failed: bool) -> bool:
+    """Apply one outcome to a person's row; False when a later outcome already stands."""
+    outcome = Outcome(failed=failed, at=payload.at, uncertain=payload.uncertain)
+    applied = domain.supersedes(outcome, row.outcome_at, NoticeState(row.state))
+    row.attempts = max(row.attempts, payload.attempts)
+    if not failed and row.delivered_at is None:
+        row.delivered_at = payload.at  # kept as evidence even when a bounce outranks it
+    if applied:
+        row.state = outcome.state.value
+        row.outcome_at = payload.at
+        if failed:
+            row.failed_at = payload.at
+            row.reason, row.detail = payload.reason, payload.detail
+        else:
+            row.delivered_at = payload.at
+            row.reason = row.detail = None
+        row.message_id = payload.message_id or row.message_id
+        row.smtp_code, row.smtp_reply = payload.smtp_code, payload.smtp_reply
+        row.queue_id = payload.queue_id or row.queue_id
+    return applied
+
+
+async def on_user_registered(sessions: Sessions, event: UserRegistered, topic: str) -> None:
+    """Know a new subject and their country of residence."""
+    async with transaction(sessions) as session:
+        if await claim(session, event, topic):
+            p = event.payload
+            await repository.upsert_subject(session, p.user_id, p.country, event.occurred_at)
+
+
+async def on_user_updated(sessions: Sessions, event: UserUpdated, topic: str) -> None:
+    """Follow a subject who moved to another country."""
+    p = event.payload
+    async with transaction(sessions) as session:
+        if await claim(session, event, topic) and p.country is not None:
+            await repository.upsert_subject(session, p.user_id, p.country, event.occurred_at)
+
+
+async def on_user_erased(sessions: Sessions, event: UserErased, topic: str) -> None:
+    """Forget where an erased subject lived; they stay known as erased."""
+    async with transaction(sessions) as session:
+        if await claim(session, event, topic):
+            await repository.erase_subject(session, event.payload.user_id, event.payload.erased_at)

@@ -1,0 +1,397 @@
+"""Tables of the breach schema, and the shapes of its HTTP API."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field as Column_
+from sqlmodel import SQLModel
+
+from services.breach.domain import Decision, NoticeState
+from shared.events import BreachKind
+from shared.validation import CountryCode, Instant
+
+
+def _ts(nullable: bool = True) -> Any:
+    return Column_(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+def _texts() -> Any:
+    return Column_(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+
+
+# --- Tables -----------------------------------------------------------------------
+
+
+class BreachRow(SQLModel, table=True):
+    """A declared breach, its announcement and the regulator decision."""
+
+    __tablename__ = "breaches"
+
+    breach_id: UUID = Column_(primary_key=True)
+    reference: str
+    idempotency_key: str | None = None
+    request_digest: str | None = None
+    title: str
+    what_happened: str
+    kinds: list[str] = _texts()
+    started_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
+    detected_at: datetime = _ts(False)
+    aware_at: datetime = _ts(False)
+    data_categories: list[str] = _texts()
+    approximate_records: int | None = None
+    likely_consequences: str
+    measures_taken: str
+    what_you_can_do: str
+    contact_point: str
+    declared_by: str
+    declared_at: datetime = _ts(False)
+    closed_at: datetime | None = _ts()
+    closed_by: str | None = None
+    announcement_text: str | None = None
+    announcement_where: str | None = None
+    announcement_published_at: datetime | None = _ts()
+    announcement_recorded_at: datetime | None = _ts()
+    decision: str | None = None
+    decision_reason: str | None = None
+    authority: str | None = None
+    reported_at: datetime | None = _ts()
+    delay_reasons: str | None = None
+    decided_at: datetime | None = _ts()
+    decided_by: str | None = None
+
+
+class ScopeRow(SQLModel, table=True):
+    """One part of a breach's scope and how far its resolution to people got."""
+
+    __tablename__ = "scopes"
+
+    scope_id: int | None = Column_(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    breach_id: UUID
+    kind: str
+    spec: dict[str, Any] = Column_(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    cursor: str | None = None
+    done: bool = False
+    found: int = 0
+    added: int = 0
+    pages: int = 0
+    last_error: str | None = None
+    added_by: str
+    created_at: datetime = _ts(False)
+    finished_at: datetime | None = _ts()
+
+
+class AffectedRow(SQLModel, table=True):
+    """One affected person of a breach and what is known of their notice."""
+
+    __tablename__ = "affected"
+
+    breach_id: UUID = Column_(primary_key=True)
+    user_id: str = Column_(primary_key=True)
+    scope_id: int
+    data_categories: list[str] = _texts()
+    state: str = NoticeState.REQUESTED.value
+    requested_at: datetime = _ts(False)
+    outcome_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
+    failed_at: datetime | None = _ts()
+    attempts: int = 0
+    message_id: str | None = None
+    smtp_code: int | None = None
+    smtp_reply: str | None = None
+    queue_id: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class TimelineRow(SQLModel, table=True):
+    """One change to a breach, kept forever (the table refuses UPDATE and DELETE)."""
+
+    __tablename__ = "timeline"
+
+    seq: int | None = Column_(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    breach_id: UUID
+    at: datetime = _ts(False)
+    recorded_at: datetime | None = Column_(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
+    actor: str
+    action: str
+    detail: dict[str, Any] = Column_(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+
+
+# --- Edge types ---------------------------------------------------------------------
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Line = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_no_nul),
+]
+Prose = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+    AfterValidator(_no_nul),
+]
+UserId = Annotated[str, StringConstraints(pattern=r"^[^\s\x00]{1,128}$")]
+Category = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
+    Field(examples=["email_address"]),
+]
+Organisation = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+    Field(examples=["ph-dti"]),
+]
+Categories = Annotated[list[Category], Field(min_length=1, max_length=100)]
+
+
+# --- Scopes -------------------------------------------------------------------------
+
+
+class UsersScope(BaseModel):
+    """Named people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["users"]
+    user_ids: list[UserId] = Field(min_length=1, max_length=100_000)
+
+
+class OrganisationScope(BaseModel):
+    """Everyone whose data an organisation received in a window (by the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["organisation"]
+    organisation: Organisation
+    since: Instant
+    until: Instant
+    data_categories: Categories | None = Field(
+        default=None,
+        description="Only people whose data of these categories went there; all when absent.",
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> "OrganisationScope":
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
+
+
+class CountryScope(BaseModel):
+    """Everyone resident in a country."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["country"]
+    country: CountryCode
+
+
+class EveryoneScope(BaseModel):
+    """Everyone on the platform."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["everyone"]
+
+
+Scope = Annotated[
+    UsersScope | OrganisationScope | CountryScope | EveryoneScope, Field(discriminator="kind")
+]
+
+
+# --- Requests -----------------------------------------------------------------------
+
+
+class DeclarationIn(BaseModel):
+    """A breach as the security team declares it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Line
+    what_happened: Prose
+    kinds: list[BreachKind] = Field(min_length=1, max_length=3)
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
+    detected_at: Instant
+    aware_at: Instant | None = Field(
+        default=None, description="When the platform became aware; now when absent."
+    )
+    data_categories: Categories
+    approximate_records: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="Personal data records concerned, if known."
+    )
+    likely_consequences: Prose
+    measures_taken: Prose
+    what_you_can_do: Prose
+    contact_point: Line
+    scope: list[Scope] = Field(default_factory=list, max_length=100)
+
+
+class AnnouncementIn(BaseModel):
+    """A public announcement made for those who cannot be told one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Prose
+    where: Line = Field(description="Where it was published.", examples=["https://example.org/x"])
+    published_at: Instant
+
+
+class DecisionIn(BaseModel):
+    """Whether the supervisory authority is told, and what Art. 33 asks with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision
+    reason: Prose | None = Field(default=None, description="Required when not reported.")
+    authority: Line | None = Field(default=None, examples=["National Privacy Commission"])
+    reported_at: Instant | None = Field(default=None, description="Required when reported.")
+    delay_reasons: Prose | None = Field(
+        default=None, description="Required when reported more than 72 hours after awareness."
+    )
+
+
+# --- Answers ------------------------------------------------------------------------
+
+
+class CountsOut(BaseModel):
+    affected: int
+    requested: int = Field(description="Asked of the notifier, no outcome yet.")
+    delivered: int = Field(description="Accepted by a mail server (not: read).")
+    uncertain: int = Field(description="Accepted after a re-send; maybe two copies.")
+    failed: int
+    notified: int = Field(description="delivered + uncertain.")
+    unreachable: int
+    covered_by_announcement: int
+    pending: int = Field(description="Neither notified nor covered by an announcement.")
+
+
+class AnnouncementOut(BaseModel):
+    text: str
+    where: str
+    published_at: datetime
+    recorded_at: datetime
+
+
+class DecisionOut(BaseModel):
+    decision: Decision
+    reason: str | None
+    authority: str | None
+    reported_at: datetime | None
+    delay_reasons: str | None
+    decided_at: datetime
+    decided_by: str
+
+
+class ScopeOut(BaseModel):
+    scope_id: int
+    kind: str
+    spec: dict[str, Any]
+    done: bool
+    found: int = Field(description="People this scope named, new or already affected.")
+    added: int = Field(description="People it added to the breach.")
+    pages: int
+    last_error: str | None
+    added_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class BreachOut(BaseModel):
+    breach_id: UUID
+    reference: str
+    status: Literal["open", "closed"]
+    title: str
+    what_happened: str
+    kinds: list[str]
+    started_at: datetime | None
+    ended_at: datetime | None
+    detected_at: datetime
+    aware_at: datetime
+    deadline_at: datetime
+    seconds_left: int = Field(description="Until the deadline; negative once it passed.")
+    data_categories: list[str]
+    approximate_records: int | None
+    likely_consequences: str
+    measures_taken: str
+    what_you_can_do: str
+    contact_point: str
+    declared_by: str
+    declared_at: datetime
+    closed_at: datetime | None
+    counts: CountsOut
+    announcement_required: bool
+    announcement: AnnouncementOut | None
+    regulator_decision: DecisionOut | None
+    scopes_resolving: int
+
+
+class BreachSummary(BaseModel):
+    breach_id: UUID
+    reference: str
+    title: str
+    status: Literal["open", "closed"]
+    aware_at: datetime
+    deadline_at: datetime
+    seconds_left: int
+    affected: int
+    pending: int
+
+
+class BreachList(BaseModel):
+    breaches: list[BreachSummary]
+    next_after: str | None = Field(description="Pass as `after` for the next page.")
+
+
+class PersonOut(BaseModel):
+    user_id: str
+    state: NoticeState
+    data_categories: list[str]
+    requested_at: datetime
+    outcome_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    attempts: int
+    message_id: str | None
+    smtp_code: int | None
+    smtp_reply: str | None
+    queue_id: str | None
+    reason: str | None
+    detail: str | None
+
+
+class PeoplePage(BaseModel):
+    people: list[PersonOut]
+    next_after: str | None = Field(description="Pass as `after` for the next page.")
+
+
+class TimelineOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]

@@ -1,0 +1,171 @@
+"""Scopes resolved to people, a page at a time, durably.
+
+Each scope keeps a cursor. A page of people is fetched from where the cursor points
+(the audit service for an organisation's window, the service's own subjects list for a
+country or everyone, the stored list for named people), then written in ONE
+transaction: the people the breach did not have yet, one
+``breach.notification_requested`` each in the outbox, and the cursor moved past the
+page. Nobody is loaded all at once; a restart resumes from the stored cursor; someone
+already affected (by this scope or an earlier one) never gets a second request.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.breach import domain, repository
+from services.breach.clients import AuditClient
+from services.breach.exceptions import AuditUnavailable
+from services.breach.models import BreachRow, ScopeRow
+from shared.clock import Clock
+from shared.db import Sessions, transaction
+from shared.events import BreachNotificationRequested, NotificationRequestedPayload
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+PRODUCER = "breach"
+
+
+@dataclass(frozen=True)
+class Page:
+    """People of one page, and the cursor after it (None: the scope is exhausted)."""
+
+    user_ids: list[str]
+    next_cursor: str | None
+
+
+async def fetch(
+    sessions: Sessions,
+    audit: AuditClient,
+    scope: ScopeRow,
+    spec: dict[str, Any],
+    *,
+    size: int,
+) -> Page:
+    """The page of people the scope's cursor points at."""
+    cursor = scope.cursor
+    if scope.kind == "users":
+        assert scope.scope_id is not None
+        start = int(cursor or 0)
+        async with sessions() as session:
+            ids, total = await repository.scope_user_ids(session, scope.scope_id, start, size)
+        end = start + len(ids)
+        return Page(list(dict.fromkeys(ids)), str(end) if end < total else None)
+    if scope.kind == "organisation":
+        page = await audit.subjects(
+            spec["organisation"],
+            since=datetime.fromisoformat(spec["since"]),
+            until=datetime.fromisoformat(spec["until"]),
+            categories=spec.get("data_categories"),
+            after=cursor,
+            limit=size,
+        )
+        return Page(page.subjects, page.next_after)
+    async with sessions() as session:
+        ids = await repository.subject_ids(
+            session, country=spec.get("country"), after=cursor, limit=size
+        )
+    return Page(ids, ids[-1] if len(ids) == size else None)
+
+
+def notice(breach: BreachRow, user_id: str, categories: list[str]) -> BreachNotificationRequested:
+    """The request to tell one person, carrying everything the message must say."""
+    breach_id = str(breach.breach_id)
+    return BreachNotificationRequested.create(
+        producer=PRODUCER,
+        subject_id=user_id,
+        payload=NotificationRequestedPayload(
+            notice_id=domain.notice_id(breach_id, user_id),
+            breach_id=breach_id,
+            user_id=user_id,
+            reference=breach.reference,
+            title=breach.title,
+            what_happened=breach.what_happened,
+            started_at=breach.started_at,
+            ended_at=breach.ended_at,
+            aware_at=breach.aware_at,
+            data_categories=categories,
+            likely_consequences=breach.likely_consequences,
+            measures_taken=breach.measures_taken,
+            what_you_can_do=breach.what_you_can_do,
+            contact_point=breach.contact_point,
+            deadline_at=domain.deadline_of(breach.aware_at),
+        ),
+    )
+
+
+async def resolve_page(
+    sessions: Sessions, audit: AuditClient, clock: Clock, scope_id: int, *, size: int
+) -> bool:
+    """Resolve the scope's next page; True while more pages remain."""
+    async with sessions() as session:
+        scope = await repository.lock_scope(session, scope_id)
+        if scope is None or scope.done:
+            return False
+        breach = await repository.get_breach(session, scope.breach_id)
+        spec = await repository.scope_spec(session, scope_id)
+    assert breach is not None
+    read_from = scope.cursor
+    try:
+        page = await fetch(sessions, audit, scope, spec, size=size)
+    except AuditUnavailable as exc:
+        await _failed(sessions, scope_id, exc.message)
+        log.warning("breach.scope_unresolved", scope_id=scope_id, error=exc.message)
+        return False
+    now = await clock.now()
+    categories = spec.get("data_categories") or breach.data_categories
+    async with transaction(sessions) as session:
+        locked = await repository.lock_scope(session, scope_id)
+        if locked is None or locked.done or locked.cursor != read_from:
+            return False  # another replica wrote this page first
+        new = await repository.add_affected(
+            session,
+            breach_id=breach.breach_id,
+            scope_id=scope_id,
+            user_ids=page.user_ids,
+            categories=categories,
+            at=now,
+        )
+        if new:
+            await repository.stage_many(session, [notice(breach, u, categories) for u in new])
+        locked.cursor = page.next_cursor
+        locked.found += len(page.user_ids)
+        locked.added += len(new)
+        locked.pages += 1
+        locked.last_error = None
+        if page.next_cursor is None:
+            log.info("breach.scope_resolved", scope_id=scope_id, added=locked.added)
+            locked.done = True
+            locked.finished_at = now
+            repository.add_timeline(
+                session,
+                breach.breach_id,
+                at=now,
+                actor="breach",
+                action="scope_resolved",
+                detail={"scope_id": scope_id, "found": locked.found, "added": locked.added},
+            )
+    return page.next_cursor is not None
+
+
+async def _failed(sessions: Sessions, scope_id: int, error: str) -> None:
+    async with transaction(sessions) as session:
+        scope = await repository.lock_scope(session, scope_id)
+        if scope is not None:
+            scope.last_error = error[:1000]
+
+
+async def resolve_pending(
+    sessions: Sessions, audit: AuditClient, clock: Clock, *, size: int
+) -> int:
+    """Resolve every scope waiting, page by page; returns the pages written."""
+    async with sessions() as session:
+        waiting = await repository.pending_scopes(session)
+    pages = 0
+    for scope_id in waiting:
+        more = True
+        while more:
+            more = await resolve_page(sessions, audit, clock, scope_id, size=size)
+            pages += 1
+    return pages

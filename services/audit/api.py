@@ -96,7 +96,20 @@ async def disclosures(
     )
 
 
-@router.get("/disclosures/export", summary="The same, streamed as CSV or JSON lines")
+@router.get(
+    "/disclosures/export",
+    summary="The same, streamed as CSV or JSON lines",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The disclosures, as CSV (format=csv) or JSON lines (format=jsonl).",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def export(
     principal: Readers,
     sessions: SessionsDep,

@@ -6,7 +6,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import Environment, ServiceSettings
+from shared.settings import APPEND_ONLY, Environment, ServiceSettings, TablePrivileges
 
 
 class ClockKind(StrEnum):
@@ -20,6 +20,10 @@ class BreachSettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="BREACH_")
     service_name: ClassVar[str] = "breach"
     default_port: ClassVar[int] = 8004
+    table_privileges: ClassVar[TablePrivileges] = dict.fromkeys(
+        ("timeline", "outcomes"), APPEND_ONLY
+    )
+    """The breach's timeline and the notice outcomes are evidence: append only."""
 
     audit_url: str = "http://127.0.0.1:8003"
     """Where the audit service answers which subjects an organisation received."""

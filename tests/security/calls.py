@@ -27,6 +27,8 @@ class Target:
     seq: int
     tree_size: int
     slug: str
+    breach_id: str = "00000000-0000-4000-8000-000000000000"
+    """A breach no one declared: allowed callers get past the role check to a 404."""
 
     def fill(self, value: Any) -> Any:
         """``value`` with every ``{placeholder}`` in its strings filled in."""

@@ -8,7 +8,7 @@ from tests.security import stack as stack_module
 from tests.security.stack import Seed, Stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def security_stack() -> Iterator[Stack]:
     """The five services, started once for every security test, stopped and dropped after."""
     stack, stop = stack_module.start()
@@ -19,7 +19,7 @@ def security_stack() -> Iterator[Stack]:
         stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def seeded(security_stack: Stack) -> Seed:
     """What the stack was seeded with."""
     assert security_stack.seed is not None

@@ -143,8 +143,41 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/entries/{seq}"): only(AUDITOR, ADMIN, MEMBER_ORG, own={MEMBER_ORG: 404}),
         **OPERATIONS,
     },
-    "breach": {**OPERATIONS},
-    "notifier": {**OPERATIONS},
+    # The security team acts on breaches; auditors read them.
+    "breach": {
+        **{
+            ("POST", path): only(SECURITY)
+            for path in (
+                "/breaches",
+                "/breaches/{breach_id}/scopes",
+                "/breaches/{breach_id}/announcement",
+                "/breaches/{breach_id}/regulator-decision",
+                "/breaches/{breach_id}/close",
+            )
+        },
+        **{
+            ("GET", path): only(SECURITY, AUDITOR)
+            for path in (
+                "/breaches",
+                "/breaches/{breach_id}",
+                "/breaches/{breach_id}/scopes",
+                "/breaches/{breach_id}/people",
+                "/breaches/{breach_id}/people.csv",
+                "/breaches/{breach_id}/unnotified",
+                "/breaches/{breach_id}/timeline",
+                "/breaches/{breach_id}/report",
+                "/breaches/{breach_id}/report.html",
+            )
+        },
+        **OPERATIONS,
+    },
+    "notifier": {
+        ("GET", "/breaches/{breach_id}/deliveries"): only(SECURITY, AUDITOR),
+        ("GET", "/breaches/{breach_id}/deliveries/summary"): only(SECURITY, AUDITOR),
+        # A bounce is handed in by the platform's own mail system.
+        ("POST", "/bounces"): only(PLATFORM),
+        **OPERATIONS,
+    },
 }
 
 

@@ -4,9 +4,11 @@ the writer's retries."""
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
+from services.audit import bootstrap as audit_bootstrap
 from services.audit import ingest, ingestion
 from services.audit.bootstrap import bootstrap
 from services.audit.config import AuditSettings
@@ -28,6 +30,7 @@ async def test_without_the_native_module_the_service_says_so_once_and_reads_in_p
         broker=create_broker(settings),
     )
     with capture_logs() as logs:
+        monkeypatch.setattr(audit_bootstrap, "log", structlog.get_logger(audit_bootstrap.__name__))
         await bootstrap(infra)
     missing = [entry for entry in logs if entry["event"] == "audit.native_missing"]
     assert len(missing) == 1 and "make venv" in missing[0]["build"]
@@ -55,6 +58,8 @@ async def test_the_writer_retries_a_failing_write_until_it_succeeds(
     writer = ingest.Writer(connect, ingestion.AuditLog())
     ready = ingestion.Prepared(event_ids=[], leaves=[], rows=[], personal=[])
     with capture_logs() as logs:
+        # The module's logger was cached by earlier tests; a fresh one sees the capture.
+        monkeypatch.setattr(ingest, "log", structlog.get_logger(ingest.__name__))
         await writer._write(ready)
     assert len(attempts) == 3
     waits = [e["retry_in"] for e in logs if e["event"] == "audit.append_failed"]

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -217,6 +217,7 @@ def create_app(
         app.include_router(router)
     app.include_router(_operations_router(settings, broker, description))
     _install_error_handlers(app)
+    _document_errors_as_json(app)
     FastAPIInstrumentor.instrument_app(
         app,
         excluded_urls=",".join(["healthz", "readyz", *untraced_paths]),
@@ -290,6 +291,27 @@ def _operations_router(
         return HTMLResponse(get_asyncapi_html(spec.to_specification(), try_it_out_path=None))
 
     return router
+
+
+def _document_errors_as_json(app: FastAPI) -> None:
+    """Errors are JSON on every route: FastAPI documents a route's extra responses in the
+    route's own media type (text/html for a page, text/csv for an export), so move them."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if str(status).startswith(("4", "5")) and "application/json" not in content:
+                            for media in list(content):
+                                content["application/json"] = content.pop(media)
+                                break
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

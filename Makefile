@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIV
 .PHONY: demo test up down status venv lint format services token
 
 demo: venv up ## The whole stack, then a story that exercises it.
-	bash deploy/local/services.sh start
+	BREACH_CLOCK=$${BREACH_CLOCK:-stored} bash deploy/local/services.sh start
 	$(VENV)/bin/python -m deploy.demo
 	@bash deploy/local/services.sh status
 	@echo "The stack keeps running; 'make down' stops it."
@@ -44,12 +44,14 @@ services: up ## The five services in the background.
 
 down: ## Stop everything these scripts started.
 	bash deploy/local/services.sh stop
+	bash deploy/local/smtp.sh stop
 	bash deploy/local/kafka.sh stop
 	bash deploy/local/postgres.sh stop
 
 status:
 	@bash deploy/local/kafka.sh status
 	@bash deploy/local/postgres.sh status
+	@bash deploy/local/smtp.sh status
 	@bash deploy/local/services.sh status
 
 lint: venv

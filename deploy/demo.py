@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -19,6 +20,7 @@ from services.audit.domain import tree_head_message
 from shared.auth import Role, mint_token
 from shared.settings import ServiceSettings
 
+ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"registry": 8001, "consent": 8002, "audit": 8003, "breach": 8004, "notifier": 8005}
 
 
@@ -309,6 +311,108 @@ def audit_story(http: httpx.Client, secret: str, uid: str, disclosure_id: str) -
     return int(not (signature_ok and included))
 
 
+def breach_story(http: httpx.Client, secret: str) -> int:
+    """Three people affected by a breach: each told once by email, then the record and closing."""
+    registry, breach = "http://127.0.0.1:8001", "http://127.0.0.1:8004"
+    platform = {"Authorization": f"Bearer {mint_token(secret, role=Role.PLATFORM)}"}
+    security = {"Authorization": f"Bearer {mint_token(secret, role=Role.SECURITY, sub='sec-lead')}"}
+    tag = uuid.uuid4().hex[:6]
+    people = [("Somchai Dee", "TH", "th"), ("Siti Rahma", "ID", "id"), ("Ana Cruz", "PH", "en")]
+    ids = []
+    for name, country, language in people:
+        first = name.split()[0].lower()
+        user = http.post(
+            f"{registry}/users",
+            headers=platform,
+            json={
+                "full_name": name,
+                "email_address": f"{first}-{tag}@example.org",
+                "country_of_residence": country,
+                "company_name": f"{name} Trading",
+                "company_country": country,
+                "company_registration_number": f"REG-{first}-{tag}",
+                "business_support_network": "the national SME agency",
+                "referral_source": "a newsletter",
+                "language": language,
+            },
+        )
+        if user.status_code != 201:
+            say(f"  registering {name}: {user.status_code} (expected 201!)")
+            return 1
+        ids.append(user.json()["user_id"])
+    say(f"  registered {', '.join(p[0] for p in people)} (languages th, id, en)")
+    time.sleep(2)  # the notifier learns their addresses from user.registered
+    declaration = {
+        "title": "Exported contact list left on a public link",
+        "what_happened": "A CSV export of member contacts was readable by anyone with the link.",
+        "kinds": ["confidentiality"],
+        "detected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "data_categories": ["email_address", "full_name"],
+        "likely_consequences": "Phishing emails that quote your name.",
+        "measures_taken": "The link was revoked and exports now expire after an hour.",
+        "what_you_can_do": "Be wary of emails asking for your password; we never ask.",
+        "contact_point": "Data Protection Officer, dpo@example.org",
+        "scope": [{"kind": "users", "user_ids": ids}],
+    }
+    key = {**security, "Idempotency-Key": f"demo-{tag}"}
+    declared = http.post(f"{breach}/breaches", headers=key, json=declaration)
+    if declared.status_code != 201:
+        say(f"  declaring: {declared.status_code} {declared.text[:200]} (expected 201!)")
+        return 1
+    b = declared.json()
+    bid = b["breach_id"]
+    say(f"  security declares {b['reference']}: deadline {b['deadline_at']}, clock from awareness")
+    again = http.post(f"{breach}/breaches", headers=key, json=declaration)
+    same = again.json().get("breach_id") == bid
+    say(
+        f"  the same declaration retried: {again.status_code}, "
+        + ("the same breach" if same else "A SECOND BREACH!")
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        counts = http.get(f"{breach}/breaches/{bid}", headers=security).json()["counts"]
+        if counts["notified"] >= len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    say(
+        f"  notices: {counts['affected']} affected, {counts['delivered']} accepted by the mail"
+        f" server (accepted, not read), {counts['failed']} failed, {counts['pending']} pending"
+    )
+    failures = int(counts["notified"] < len(ids)) + int(not same)
+    maildir = ROOT / ".local" / "smtp" / "maildir"
+    mails = (
+        sorted(maildir.rglob("*.eml"), key=lambda f: f.stat().st_mtime) if maildir.exists() else []
+    )
+    if mails:
+        subject = next(
+            (
+                line
+                for line in mails[-1].read_text(errors="replace").splitlines()
+                if line.startswith("Subject:")
+            ),
+            "",
+        )
+        say(f"  the local SMTP server holds {len(mails)} messages; the last: {subject[:90]}")
+    decision = http.post(
+        f"{breach}/breaches/{bid}/regulator-decision",
+        headers=security,
+        json={
+            "decision": "report",
+            "authority": "National Privacy Commission",
+            "reported_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    say(f"  the regulator decision is recorded: {decision.status_code}")
+    closed = http.post(f"{breach}/breaches/{bid}/close", headers=security)
+    say(
+        f"  closing: {closed.status_code}"
+        + ("" if closed.status_code == 200 else f" {closed.text[:160]}")
+    )
+    report = http.get(f"{breach}/breaches/{bid}/report", headers=security)
+    say(f"  the regulator's record: GET {breach}/breaches/{bid}/report.html ({report.status_code})")
+    return failures + int(closed.status_code != 200)
+
+
 def main() -> int:
     settings = ServiceSettings()
     secret = settings.jwt_secret.get_secret_value()
@@ -337,7 +441,10 @@ def main() -> int:
         chapter("5. The audit log: every disclosure and refusal, provably in a signed tree")
         failures += audit_story(http, secret, uid, disclosure_id)
 
-    chapter("6. Every call needs a bearer token naming a role")
+        chapter("6. A breach: everyone affected told once by email, within the 72 hours")
+        failures += breach_story(http, secret)
+
+    chapter("7. Every call needs a bearer token naming a role")
     token = mint_token(secret, role=Role.MEMBER_ORG, org_id="demo-org")
     say(f"  a member organisation's token: {token[:32]}...")
     say("  mint your own: make token ROLE=subject USER_ID=<id>")

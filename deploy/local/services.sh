@@ -15,6 +15,7 @@ ready() { curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null; }
 start() {
   cd "$ROOT"
   [ -x "$PY" ] || die "the virtualenv is missing; run 'make venv' first."
+  bash "$ROOT/deploy/local/smtp.sh" start  # the notifier's local mail server
   local name port
   for name in "${SERVICES[@]}"; do
     port=${PORTS[$name]}

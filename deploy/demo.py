@@ -5,6 +5,8 @@ Each later feature adds a chapter here.
 """
 
 import base64
+import email
+import email.policy
 import sys
 import time
 import uuid
@@ -380,19 +382,15 @@ def breach_story(http: httpx.Client, secret: str) -> int:
     )
     failures = int(counts["notified"] < len(ids)) + int(not same)
     maildir = ROOT / ".local" / "smtp" / "maildir"
-    mails = (
-        sorted(maildir.rglob("*.eml"), key=lambda f: f.stat().st_mtime) if maildir.exists() else []
-    )
-    if mails:
-        subject = next(
-            (
-                line
-                for line in mails[-1].read_text(errors="replace").splitlines()
-                if line.startswith("Subject:")
-            ),
-            "",
-        )
-        say(f"  the local SMTP server holds {len(mails)} messages; the last: {subject[:90]}")
+    mails = [
+        email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        for f in (maildir.rglob("*.eml") if maildir.exists() else [])
+    ]
+    ours = [m for m in mails if tag in str(m["To"])]
+    say(f"  the local SMTP server ({maildir}) holds {len(ours)} notices of this breach:")
+    for mail in ours:
+        say(f"    to {mail['To']}: {str(mail['Subject'])[:80]}")
+    failures += int(len(ours) != len(ids))
     decision = http.post(
         f"{breach}/breaches/{bid}/regulator-decision",
         headers=security,

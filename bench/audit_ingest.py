@@ -86,7 +86,9 @@ async def raw_pipeline(count: int) -> float:
     await produce(topic, count)
     db = await asyncpg.connect(asyncpg_dsn(DATABASE_URL))
     table = f"bench_raw_{uuid.uuid4().hex[:8]}"
-    await db.execute(f"CREATE TABLE public.{table} (k text, v bytea, p int, o bigint)")
+    # A schema of its own: the owner role may create schemas, not tables in public.
+    await db.execute(f"CREATE SCHEMA {table}")
+    await db.execute(f"CREATE TABLE {table}.raw (k text, v bytea, p int, o bigint)")
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=KAFKA,
@@ -107,8 +109,8 @@ async def raw_pipeline(count: int) -> float:
             began = began or time.perf_counter()
             async with db.transaction():
                 await db.copy_records_to_table(
-                    table,
-                    schema_name="public",
+                    "raw",
+                    schema_name=table,
                     records=[(r.key.decode(), r.value, r.partition, r.offset) for r in records],
                 )
             await consumer.commit()
@@ -117,7 +119,7 @@ async def raw_pipeline(count: int) -> float:
         return done / (time.perf_counter() - began)
     finally:
         await consumer.stop()
-        await db.execute(f"DROP TABLE public.{table}")
+        await db.execute(f"DROP SCHEMA {table} CASCADE")
         await db.close()
 
 

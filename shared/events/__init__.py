@@ -20,7 +20,24 @@ from shared.events.breach import (
     NotificationRequestedPayload,
 )
 from shared.events.consent import ConsentChangedPayload, ConsentGranted, ConsentWithdrawn
+from shared.events.directory import (
+    AccessGrantCreated,
+    AccessGrantPayload,
+    AccessGrantRevoked,
+    OrganisationPayload,
+    OrganisationRegistered,
+    OrganisationRetired,
+    OrganisationUpdated,
+)
 from shared.events.envelope import Envelope, Payload
+from shared.events.recipients import (
+    RECIPIENT_NOTICE_KIND,
+    RecipientAction,
+    RecipientEscalatedPayload,
+    RecipientNotificationRequested,
+    RecipientNotificationRequestedPayload,
+    RecipientRequestEscalated,
+)
 from shared.events.users import (
     ProfilePublished,
     ProfilePublishedPayload,
@@ -53,6 +70,13 @@ CATALOGUE: tuple[type[Envelope], ...] = (
     BreachDeadlineMissed,
     NotificationDelivered,
     NotificationFailed,
+    OrganisationRegistered,
+    OrganisationUpdated,
+    OrganisationRetired,
+    AccessGrantCreated,
+    AccessGrantRevoked,
+    RecipientNotificationRequested,
+    RecipientRequestEscalated,
 )
 EVENT_BY_TOPIC: dict[str, type[Envelope]] = {event.topic(): event for event in CATALOGUE}
 
@@ -78,8 +102,17 @@ BREACH_DEADLINE_WARNING = BreachDeadlineWarning.topic()
 BREACH_DEADLINE_MISSED = BreachDeadlineMissed.topic()
 NOTIFICATION_DELIVERED = NotificationDelivered.topic()
 NOTIFICATION_FAILED = NotificationFailed.topic()
+ORGANISATION_REGISTERED = OrganisationRegistered.topic()
+ORGANISATION_UPDATED = OrganisationUpdated.topic()
+ORGANISATION_RETIRED = OrganisationRetired.topic()
+ACCESS_GRANT_CREATED = AccessGrantCreated.topic()
+ACCESS_GRANT_REVOKED = AccessGrantRevoked.topic()
+RECIPIENT_NOTIFICATION_REQUESTED = RecipientNotificationRequested.topic()
+RECIPIENT_REQUEST_ESCALATED = RecipientRequestEscalated.topic()
 
 __all__ = [
+    "ACCESS_GRANT_CREATED",
+    "ACCESS_GRANT_REVOKED",
     "AUDIT_VIOLATION_DETECTED",
     "BREACH_DEADLINE_MISSED",
     "BREACH_DEADLINE_WARNING",
@@ -92,12 +125,21 @@ __all__ = [
     "EVENT_BY_TOPIC",
     "NOTIFICATION_DELIVERED",
     "NOTIFICATION_FAILED",
+    "ORGANISATION_REGISTERED",
+    "ORGANISATION_RETIRED",
+    "ORGANISATION_UPDATED",
     "PROFILE_PUBLISHED",
     "PROFILE_UNPUBLISHED",
+    "RECIPIENT_NOTICE_KIND",
+    "RECIPIENT_NOTIFICATION_REQUESTED",
+    "RECIPIENT_REQUEST_ESCALATED",
     "USER_ERASED",
     "USER_REGISTERED",
     "USER_RESTRICTION_CHANGED",
     "USER_UPDATED",
+    "AccessGrantCreated",
+    "AccessGrantPayload",
+    "AccessGrantRevoked",
     "BreachDeadlineMissed",
     "BreachDeadlineWarning",
     "BreachDetected",
@@ -117,11 +159,20 @@ __all__ = [
     "NotificationFailed",
     "NotificationOutcomePayload",
     "NotificationRequestedPayload",
+    "OrganisationPayload",
+    "OrganisationRegistered",
+    "OrganisationRetired",
+    "OrganisationUpdated",
     "Payload",
     "ProfilePublished",
     "ProfilePublishedPayload",
     "ProfileUnpublished",
     "ProfileUnpublishedPayload",
+    "RecipientAction",
+    "RecipientEscalatedPayload",
+    "RecipientNotificationRequested",
+    "RecipientNotificationRequestedPayload",
+    "RecipientRequestEscalated",
     "UserErased",
     "UserErasedPayload",
     "UserRegistered",

@@ -114,6 +114,9 @@ class NotificationOutcomePayload(Payload):
     kind: str = Field(examples=["breach_notice"])
     breach_id: str | None = Field(default=None, description="For a breach notice.")
     user_id: str | None = Field(default=None, description="The person told, if a person.")
+    organisation: str | None = Field(
+        default=None, description="The organisation told, for a recipient notice."
+    )
     channel: str = Field(default="email", examples=["email"])
     at: datetime = Field(description="When the outcome was known.")
     message_id: str | None = Field(

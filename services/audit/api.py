@@ -32,6 +32,9 @@ from services.audit.models import (
     SubjectsPage,
     TreeHead,
 )
+from services.audit.recipients import api as recipients_api
+from services.audit.recipients import service as recipients
+from services.audit.recipients.models import SubjectReport
 from services.audit.service import Filters
 from shared.app import SessionsDep, current_runtime
 from shared.auth import CurrentPrincipal, Principal, Role, require
@@ -143,12 +146,16 @@ async def subject_report(
     user_id: Annotated[str, Path(pattern=TEXT)],
     principal: Subject,
     sessions: SessionsDep,
+    request: Request,
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> DisclosurePage:
+) -> SubjectReport:
     if principal.role is Role.SUBJECT and principal.user_id != user_id:
         raise Forbidden("a data subject sees only their own report", field="user_id")
-    return await service.disclosures(sessions, Filters(subject=user_id), after=cursor, limit=limit)
+    page = await service.disclosures(sessions, Filters(subject=user_id), after=cursor, limit=limit)
+    runtime = current_runtime(request, AuditRuntime)  # and whom the platform told of my rights
+    notices = await recipients.notices_of(sessions, runtime.recipients_clock, user_id)
+    return SubjectReport(**vars(page), recipient_notices=notices)
 
 
 def _categories(value: str | None) -> list[str] | None:
@@ -251,3 +258,6 @@ async def get_entry(
 ) -> EntryOut:
     own = principal.org_id if principal.role is Role.MEMBER_ORG else None
     return await service.entry(sessions, seq, organisation=own)
+
+
+router.include_router(recipients_api.router)  # recipient notices (docs/recipients.md)

@@ -1,11 +1,14 @@
 """What the audit service runs, built once: the typed runtime and its bootstrap."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services.audit import checks, ingest, ingestion, signing
 from services.audit.config import AuditSettings
+from services.audit.recipients import service as recipients
+from services.audit.recipients.settings import ClockKind
 from shared.app import Infrastructure, Runtime
+from shared.clock import Clock, StoredClock, SystemClock
 from shared.db import connect_raw
 from shared.logging import get_logger
 
@@ -22,9 +25,12 @@ class AuditRuntime(Runtime):
     reader: ingest.Reader
     writer: ingest.Writer
     clock: checks.Clock = checks.utc_now
+    recipients_clock: Clock = field(default_factory=SystemClock)
+    """Where recipient notices take the time from (settling, answers, escalation)."""
 
     async def start(self) -> None:
-        """Start the reader, and the jobs that sign tree heads and check consents."""
+        """Start the reader, and the jobs that sign tree heads, check consents and tell
+        recipients."""
         await self.reader.start()
         self.readiness["log_writer"] = self.writer.problem
         settings = self.settings
@@ -42,6 +48,14 @@ class AuditRuntime(Runtime):
                 self.sessions, grace=grace, unknown_after=unknown_after, clock=self.clock
             ),
         )
+        self.every(settings.recipients_tick_seconds, "recipients", self.tell_recipients)
+
+    async def tell_recipients(self) -> None:
+        """Ask the recipients of what has settled, then escalate the silent past their time."""
+        await recipients.sweep(self.sessions, self.recipients_clock, self.settings)
+        await recipients.escalate(
+            self.sessions, self.recipients_clock, self.settings.recipients_batch
+        )
 
     async def stop(self) -> None:
         """Let the writer finish what it holds, then stop the reader and the jobs."""
@@ -50,9 +64,15 @@ class AuditRuntime(Runtime):
         await super().stop()
 
 
-async def bootstrap(infra: Infrastructure, *, clock: checks.Clock = checks.utc_now) -> AuditRuntime:
+async def bootstrap(
+    infra: Infrastructure,
+    *,
+    clock: checks.Clock = checks.utc_now,
+    recipients_clock: Clock | None = None,
+) -> AuditRuntime:
     """Load the log's edge and build the reader, the writer and the signer; ``clock``
-    is where the consent check takes the time from."""
+    is where the consent check takes the time from, ``recipients_clock`` the recipient
+    notices (by default as the settings say)."""
     settings = infra.settings
     if not isinstance(settings, AuditSettings):
         raise TypeError("the audit service runs on AuditSettings")
@@ -73,4 +93,11 @@ async def bootstrap(infra: Infrastructure, *, clock: checks.Clock = checks.utc_n
             lambda: connect_raw(settings.database_url, settings.schema_name), audit_log
         ),
         clock=clock,
+        recipients_clock=recipients_clock or _recipients_clock(infra, settings),
     )
+
+
+def _recipients_clock(infra: Infrastructure, settings: AuditSettings) -> Clock:
+    if settings.recipients_clock is ClockKind.STORED:
+        return StoredClock(infra.engine)
+    return SystemClock()

@@ -7,10 +7,11 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import APPEND_ONLY, ERASABLE, Environment, ServiceSettings, TablePrivileges
+from services.audit.recipients.settings import RECIPIENT_TABLES, RecipientSettings
+from shared.settings import APPEND_ONLY, ERASABLE, Environment, TablePrivileges
 
 
-class AuditSettings(ServiceSettings):
+class AuditSettings(RecipientSettings):
     """Everything the audit service reads from its environment."""
 
     model_config = SettingsConfigDict(extra="ignore", env_prefix="AUDIT_")
@@ -22,6 +23,7 @@ class AuditSettings(ServiceSettings):
             APPEND_ONLY,
         ),
         "entry_personal": ERASABLE,  # deleted on erasure, never changed
+        **dict.fromkeys(RECIPIENT_TABLES, APPEND_ONLY),  # recipient notices: evidence
     }
 
     signing_key: SecretStr | None = None

@@ -14,6 +14,7 @@ from faststream.message import StreamMessage
 
 from services.audit import checks, ingest, records, service
 from services.audit.bootstrap import AuditRuntime
+from services.audit.recipients import handlers as recipients
 from shared import events
 from shared.kafka import MalformedEvent, consumer_options, dead_letter_record
 from shared.logging import get_logger
@@ -85,5 +86,7 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         if missing := records.unsent(event):
             raise MalformedEvent(f"invalid event: {missing}: Field required")
         await service.erase(runtime.sessions, event)
+        await recipients.on_user_erased(runtime, event)
 
+    recipients.subscribe(router, group)
     return router

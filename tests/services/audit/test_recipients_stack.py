@@ -54,7 +54,7 @@ def settings(schema: str) -> AuditSettings:
         db_schema=schema,
         tree_head_seconds=0.5,
         check_seconds=0.5,
-        recipients_clock="stored",  # type: ignore[arg-type]
+        recipients_clock="stored",
         recipients_settle_seconds=SETTLE.total_seconds(),
         recipients_recheck_seconds=RECHECK.total_seconds(),
         recipients_tick_seconds=0.2,

@@ -53,8 +53,9 @@ def request_key(action: RecipientAction, user_id: str, event_id: uuid.UUID, org:
     """What makes a request one: an erasure is asked once per (person, organisation),
     however many ``user.erased`` events say it; a rectification or a restriction once
     per (triggering event, organisation), so a second rectification asks again."""
+    # The user id's length first: ids and slugs may hold the separator themselves.
     if action is RecipientAction.ERASE:
-        return f"erase:{user_id}:{org}"
+        return f"erase:{len(user_id)}:{user_id}:{org}"
     return f"{action.value}:{event_id}:{org}"
 
 

@@ -29,6 +29,8 @@ class Target:
     slug: str
     breach_id: str = "00000000-0000-4000-8000-000000000000"
     """A breach no one declared: allowed callers get past the role check to a 404."""
+    request_id: str = "00000000-0000-4000-8000-000000000000"
+    """A recipient request no one made: allowed callers get past the role check to a 404."""
 
     def fill(self, value: Any) -> Any:
         """``value`` with every ``{placeholder}`` in its strings filled in."""
@@ -127,6 +129,9 @@ CALLS: dict[str, dict[tuple[str, str], Call]] = {
         ("GET", "/organisations/{organisation}/subjects"): Call(params=_WINDOW),
         ("GET", "/proofs/inclusion"): Call(params={"seq": "{seq}", "tree_size": "{tree_size}"}),
         ("GET", "/proofs/consistency"): Call(params={"first": 1, "second": "{tree_size}"}),
+        ("POST", "/recipient-requests/{request_id}/keep"): Call(
+            body={"reference": "Membership contract M-2026-0142"}
+        ),
     },
     "breach": {},
     "notifier": {},

@@ -141,6 +141,12 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         ),
         ("GET", "/proofs/consistency"): ANY_ROLE,
         ("GET", "/entries/{seq}"): only(AUDITOR, ADMIN, MEMBER_ORG, own={MEMBER_ORG: 404}),
+        # Recipient notices: an organisation reads and answers its own (another's is a 404,
+        # tests/services/audit/test_recipients_answers.py); auditors and security read all.
+        ("GET", "/recipient-requests"): only(MEMBER_ORG, AUDITOR, ADMIN, SECURITY),
+        ("GET", "/recipient-requests/{request_id}"): only(MEMBER_ORG, AUDITOR, ADMIN, SECURITY),
+        ("POST", "/recipient-requests/{request_id}/confirm"): only(MEMBER_ORG),
+        ("POST", "/recipient-requests/{request_id}/keep"): only(MEMBER_ORG),
         **OPERATIONS,
     },
     # The security team acts on breaches; auditors read them.

@@ -4,6 +4,7 @@ own requests, escalation once when the test clock passes the limit (across a res
 the notifier's outcomes, the person's report, and bad input answered with a 4xx."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,13 +176,15 @@ async def test_an_unanswered_request_is_escalated_once_when_the_clock_passes_its
 
 
 async def test_the_notifiers_outcomes_are_recorded_per_request(audit: Audit) -> None:
-    _, (a, b), requests = await asked(audit)
+    person, (a, b), requests = await asked(audit)
     ra, rb = requests[a]["request_id"], requests[b]["request_id"]
     accepted = outcome(ra, a, at=T0 + SETTLE + timedelta(seconds=2))
-    breach_kind = events.NotificationDelivered.create(
+    breach_kind = events.NotificationDelivered.create(  # another kind of notice: not ours
         producer="notifier",
         subject_id=a,
-        payload=accepted.payload.model_copy(update={"kind": "breach_notice"}),
+        payload=accepted.payload.model_copy(
+            update={"kind": "breach_notice", "notice_id": f"breach:{uuid.uuid4()}:{person}"}
+        ),
     )
     failed = outcome(rb, b, at=T0 + SETTLE + timedelta(seconds=3), failed=True)
     await publish(breach_kind, accepted, accepted, failed)  # one delivered twice

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from services.audit import checks, ingest, ingestion, signing
 from services.audit.config import AuditSettings
-from services.audit.recipients import service as recipients
+from services.audit.recipients import jobs as recipients
 from services.audit.recipients.settings import ClockKind
 from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
@@ -27,6 +27,7 @@ class AuditRuntime(Runtime):
     clock: checks.Clock = checks.utc_now
     recipients_clock: Clock = field(default_factory=SystemClock)
     """Where recipient notices take the time from (settling, answers, escalation)."""
+    recipients_caught_up: bool = False
 
     async def start(self) -> None:
         """Start the reader, and the jobs that sign tree heads, check consents and tell
@@ -51,11 +52,12 @@ class AuditRuntime(Runtime):
         self.every(settings.recipients_tick_seconds, "recipients", self.tell_recipients)
 
     async def tell_recipients(self) -> None:
-        """Ask the recipients of what has settled, then escalate the silent past their time."""
-        await recipients.sweep(self.sessions, self.recipients_clock, self.settings)
-        await recipients.escalate(
-            self.sessions, self.recipients_clock, self.settings.recipients_batch
-        )
+        """Ask the recipients of what has settled, then escalate the silent past their
+        time; the first round after a start catches up on everything."""
+        full = not self.recipients_caught_up
+        await recipients.sweep(self.sessions, self.recipients_clock, self.settings, full=full)
+        await recipients.escalate(self.sessions, self.recipients_clock, self.settings, full=full)
+        self.recipients_caught_up = True
 
     async def stop(self) -> None:
         """Let the writer finish what it holds, then stop the reader and the jobs."""

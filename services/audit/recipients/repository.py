@@ -68,8 +68,11 @@ async def restriction_before(
     return None if row is None else (bool(row[0]), bool(row[1]))
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[Trigger, str]]:
-    """Triggers whose first look-up (settled) or final one (re-check) is due, oldest first."""
+async def due(
+    session: AsyncSession, now: datetime, limit: int, *, since: datetime | None = None
+) -> list[tuple[Trigger, str]]:
+    """Triggers whose first look-up (settled) or final one (re-check) is due, oldest first;
+    with ``since``, only those settled after it."""
     rows = await session.execute(
         text(
             "SELECT t.event_id, t.user_id, t.action, t.categories, t.occurred_at, "
@@ -79,9 +82,10 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[Tr
             "AND NOT EXISTS (SELECT 1 FROM recipient_sweeps s WHERE s.event_id = t.event_id "
             "AND s.pass = 'final') AND (t.recheck_at <= :now OR NOT EXISTS (SELECT 1 FROM "
             "recipient_sweeps s WHERE s.event_id = t.event_id AND s.pass = 'first')) "
-            "ORDER BY t.settle_at LIMIT :limit"
+            + ("AND t.settle_at > :since " if since is not None else "")
+            + "ORDER BY t.settle_at LIMIT :limit"
         ),
-        {"now": now, "limit": limit},
+        {"now": now, "limit": limit, "since": since},
     )
     return [(Trigger(*r[:5]), r[5]) for r in rows]
 
@@ -224,16 +228,21 @@ async def page(
     return [dict(r._mapping) for r in rows]
 
 
-async def overdue(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Unanswered requests past their time and not escalated yet, oldest first."""
+async def overdue(
+    session: AsyncSession, now: datetime, limit: int, *, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Unanswered requests past their time and not escalated yet, oldest first; with
+    ``since``, only those whose time came after it."""
     rows = await session.execute(
         text(
             "SELECT r.request_id, r.organisation, r.user_id, r.action, r.requested_at, "
             "r.respond_by FROM recipient_requests r WHERE r.respond_by <= :now "
             "AND NOT EXISTS (SELECT 1 FROM recipient_answers a WHERE a.request_id = "
             "r.request_id) AND NOT EXISTS (SELECT 1 FROM recipient_escalations x WHERE "
-            "x.request_id = r.request_id) ORDER BY r.respond_by LIMIT :limit"
+            "x.request_id = r.request_id) "
+            + ("AND r.respond_by > :since " if since is not None else "")
+            + "ORDER BY r.respond_by LIMIT :limit"
         ),
-        {"now": now, "limit": limit},
+        {"now": now, "limit": limit, "since": since},
     )
     return [dict(r._mapping) for r in rows]

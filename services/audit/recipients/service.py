@@ -1,20 +1,11 @@
-"""Use cases of recipient notices: record what a person did, ask the recipients (after a
-settle delay, and once more later), record outcomes and answers, escalate the silent.
-
-``data.accessed`` and ``user.*`` are different topics, so the audit may hear of an
-erasure before the last disclosures that preceded it. A trigger is therefore looked up
-twice, on the service's clock: ``recipients_settle_seconds`` after it arrived (the first
-look-up), and ``recipients_recheck_seconds`` after (the last); the second asks only the
-organisations the first missed. Disclosures that reach the log later still are not
-asked about (docs/recipients.md says so).
-"""
+"""Use cases of recipient notices: record what a person did (the look-ups and the
+escalations are the jobs', ``jobs.py``), the notifier's outcomes and the recipients'
+answers, and read requests back."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.exceptions import NotFound
 from services.audit.recipients import domain, repository
@@ -25,7 +16,7 @@ from services.audit.recipients.models import (
     RecipientRequestOut,
     RecipientRequestPage,
 )
-from services.audit.recipients.repository import RequestFilters, Trigger
+from services.audit.recipients.repository import RequestFilters
 from services.audit.recipients.settings import RecipientSettings
 from shared.clock import Clock
 from shared.db import Sessions, transaction
@@ -33,19 +24,13 @@ from shared.events import (
     NotificationDelivered,
     NotificationFailed,
     RecipientAction,
-    RecipientEscalatedPayload,
-    RecipientNotificationRequested,
-    RecipientNotificationRequestedPayload,
-    RecipientRequestEscalated,
     UserErased,
     UserRestrictionChanged,
     UserUpdated,
 )
 from shared.logging import get_logger
-from shared.outbox import stage
 
 log = get_logger(__name__)
-PRODUCER = "audit"
 
 UserEvent = UserErased | UserUpdated | UserRestrictionChanged
 
@@ -88,103 +73,6 @@ async def record(
     if added:
         log.info("recipients.trigger_recorded", event_id=str(event.event_id), action=action)
     return added
-
-
-async def sweep(sessions: Sessions, clock: Clock, settings: RecipientSettings) -> int:
-    """Make the requests of every trigger whose look-up is due; returns how many."""
-    now = await clock.now()
-    made = 0
-    async with transaction(sessions) as session:
-        for trigger, pass_ in await repository.due(session, now, settings.recipients_batch):
-            count = await _ask(session, trigger, now, settings)
-            await repository.add_sweep(session, trigger.event_id, pass_, now, count)
-            log.info(
-                "recipients.looked_up", event_id=str(trigger.event_id), pass_=pass_, asked=count
-            )
-            made += count
-    return made
-
-
-async def _ask(session: AsyncSession, trigger: Trigger, now: datetime, s: RecipientSettings) -> int:
-    action = RecipientAction(trigger.action)
-    received = await repository.received(session, trigger.user_id, trigger.occurred_at)
-    respond_by = now + timedelta(days=s.recipients_respond_days)
-    made = 0
-    for recipient in domain.recipients(received, action, trigger.categories or ()):
-        key = domain.request_key(action, trigger.user_id, trigger.event_id, recipient.organisation)
-        request_id = domain.request_id(key)
-        row = {
-            "request_id": request_id,
-            "request_key": key,
-            "trigger_event_id": trigger.event_id,
-            "user_id": trigger.user_id,
-            "organisation": recipient.organisation,
-            "action": action.value,
-            "data_categories": list(recipient.categories),
-            "last_received_at": recipient.last_received_at,
-            "requested_at": trigger.occurred_at,
-            "created_at": now,
-            "respond_by": respond_by,
-        }
-        if not await repository.add_request(session, row):
-            continue
-        payload = RecipientNotificationRequestedPayload(
-            notice_id=domain.notice_id(request_id),
-            request_id=str(request_id),
-            organisation=recipient.organisation,
-            user_id=trigger.user_id,
-            action=action,
-            data_categories=list(recipient.categories),
-            last_received_at=recipient.last_received_at,
-            requested_at=trigger.occurred_at,
-            respond_by=respond_by,
-        )
-        stage(
-            session,
-            RecipientNotificationRequested.create(
-                producer=PRODUCER, subject_id=trigger.user_id, payload=payload
-            ),
-        )
-        log.info(
-            "recipients.requested",
-            request_id=str(request_id),
-            organisation=recipient.organisation,
-            action=action.value,
-        )
-        made += 1
-    return made
-
-
-async def escalate(sessions: Sessions, clock: Clock, batch: int) -> int:
-    """Escalate, once each, the unanswered requests past their time; returns how many."""
-    now = await clock.now()
-    count = 0
-    async with transaction(sessions) as session:
-        for row in await repository.overdue(session, now, batch):
-            if not await repository.add_escalation(session, row["request_id"], now):
-                continue
-            payload = RecipientEscalatedPayload(
-                request_id=str(row["request_id"]),
-                organisation=row["organisation"],
-                user_id=row["user_id"],
-                action=RecipientAction(row["action"]),
-                requested_at=row["requested_at"],
-                respond_by=row["respond_by"],
-                escalated_at=now,
-            )
-            stage(
-                session,
-                RecipientRequestEscalated.create(
-                    producer=PRODUCER, subject_id=row["user_id"], payload=payload
-                ),
-            )
-            log.warning(
-                "recipients.escalated",
-                request_id=str(row["request_id"]),
-                organisation=row["organisation"],
-            )
-            count += 1
-    return count
 
 
 async def record_outcomes(

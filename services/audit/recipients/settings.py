@@ -39,6 +39,9 @@ class RecipientSettings(ServiceSettings):
     """How long a recipient has to answer a request before it is escalated."""
     recipients_tick_seconds: float = Field(default=5.0, gt=0)
     """How often due look-ups and escalations are looked for."""
+    recipients_catch_up_seconds: float = Field(default=86400.0, ge=0)
+    """How far past a look-up's or an escalation's due time a tick still looks for it; the
+    first tick after a start looks at everything (what came due while it was down)."""
     recipients_batch: int = Field(default=500, ge=1, le=10_000)
     """Events looked up, or requests escalated, per transaction."""
 

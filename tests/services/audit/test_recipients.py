@@ -142,6 +142,31 @@ async def test_disclosures_that_reach_the_log_after_the_erasure_are_caught_by_th
     assert datetime.fromisoformat(asked[b]["respond_by"]) == T0 + RECHECK + RESPOND
 
 
+async def test_what_came_due_while_the_service_was_down_is_done_on_its_return(
+    schema: str, engine: AsyncEngine
+) -> None:
+    clock = StoredClock(engine)
+    (person,) = names("down", 1)
+    (a,) = names("org", 1)
+    read = disclosure(person, a, ["email_address"], at=ago(10))
+    erasure = erased(person)
+    async with running(schema) as http:
+        await clock.freeze(T0)
+        audit = Audit(http=http, engine=engine, clock=clock)
+        await publish(read)
+        await audit.stored(read)
+        await publish(erasure)
+        await audit.recorded(erasure)
+    # down for a week: past the settle time, the re-check and what a tick looks back on
+    await clock.advance(timedelta(days=7))
+    async with running(schema) as http:
+        audit = Audit(http=http, engine=engine, clock=clock)
+        await audit.swept(erasure, pass_="final")
+        asked = await audit.requests(person)
+    assert sorted(asked) == [a]
+    assert datetime.fromisoformat(asked[a]["respond_by"]) == T0 + timedelta(days=7) + RESPOND
+
+
 async def test_a_rectification_asks_those_that_received_a_corrected_category_each_time(
     audit: Audit,
 ) -> None:

@@ -27,6 +27,8 @@ ORM objects), and sent as one record batch per partition (``send_batch``) instea
 import asyncio
 import contextlib
 import json
+import os
+import socket
 from collections.abc import Sequence
 
 import asyncpg
@@ -44,7 +46,7 @@ from tenacity import (
     wait_random,
 )
 
-from shared.db import connect_raw
+from shared.db import asyncpg_dsn
 from shared.logging import get_logger
 from shared.outbox import notify_channel
 
@@ -67,9 +69,11 @@ _backoff = wait_exponential(multiplier=0.2, max=10.0) + wait_random(0, 0.2)
 # log's append lock live in the same key space, and a 32-bit hash would let two schemas'
 # relays collide among the many schemas a test run makes.
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended('outbox-relay.' || $1, 0))"
+# No row locks: one relay is active per schema, and one that lost its lock is fenced
+# before it can commit. $2: the batch still being settled, which reads as pending until then.
 _PENDING = (
     "SELECT id, event_id::text, topic, key, value, headers::text FROM outbox"
-    " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    " WHERE published_at IS NULL AND NOT id = ANY($2::bigint[]) ORDER BY id LIMIT $1"
 )
 _MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
@@ -123,6 +127,13 @@ class OutboxRelay:
         self._progress = TopicPartition(progress_topic(schema), 0)
         self._partitioner = DefaultPartitioner()
         self._db: asyncpg.Connection | None = None
+        """Reads batches and holds the lock (and LISTENs)."""
+        self._settler: asyncpg.Connection | None = None
+        """Settles a batch while the next one is read and sent."""
+        self._settling: asyncio.Task[None] | None = None
+        self._unsettled: list[int] = []
+        """Ids Kafka has committed whose settling is not known to have committed."""
+        self._headers: dict[str, list[tuple[str, bytes]]] = {}
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -160,9 +171,10 @@ class OutboxRelay:
         if self._producer is not None:
             return True
         if self._db is None:
-            self._db = await connect_raw(self._database_url, self.schema)
+            self._db = await self._connect()
         if not await self._db.fetchval(_TRY_LOCK, self.schema):
             return False
+        self._settler = await self._connect()
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             transactional_id=f"outbox-relay.{self.schema}",
@@ -179,21 +191,38 @@ class OutboxRelay:
         log.info("outbox.relay_active", schema=self.schema)
         return True
 
+    async def _connect(self) -> asyncpg.Connection:
+        # Named after the process, so pg_locks/pg_stat_activity tell which one is active.
+        return await asyncpg.connect(
+            asyncpg_dsn(self._database_url),
+            server_settings={
+                "search_path": self.schema,
+                "application_name": f"outbox-relay:{os.getpid()}@{socket.gethostname()}",
+            },
+        )
+
     async def _deactivate(self) -> None:
+        if self._settling is not None:
+            # Let the last settle finish (a clean stop leaves nothing to recover); if it
+            # cannot, the next active relay recovers it from the progress marker.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._settling), 10)
+        self._settling, self._unsettled = None, []
         producer, self._producer = self._producer, None
-        db, self._db = self._db, None
         if producer is not None:
             with contextlib.suppress(Exception):  # a fenced or disconnected producer
                 await producer.stop()
-        if db is not None:
+        for db in (self._settler, self._db):
             # Closing the session releases the lock; a broken one is just dropped.
-            try:
-                await asyncio.wait_for(db.close(), 5)
-            except Exception:
-                db.terminate()
+            if db is not None:
+                try:
+                    await asyncio.wait_for(db.close(), 5)
+                except Exception:
+                    db.terminate()
+        self._settler = self._db = None
 
     async def recover(self) -> int:
-        """Mark as published the rows of the last committed batch; return how many."""
+        """Mark as published the rows of the last committed marker; return how many."""
         assert self._db is not None, "connect() the relay first"
         ids = await self._last_committed_batch()
         if not ids:
@@ -231,25 +260,43 @@ class OutboxRelay:
             await consumer.stop()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows in one Kafka transaction; return its size."""
+        """Publish one batch of pending rows in one Kafka transaction; return its size.
+
+        The batch is settled in the database while the next one is read and sent: the
+        next batch's marker names both, so a relay that dies before the first one's
+        settling committed leaves it to the next relay's recovery, not to be sent again.
+        """
         assert self._producer is not None and self._db is not None, "connect() the relay first"
-        async with self._db.transaction():
-            rows = await self._db.fetch(_PENDING, self._batch_size)
-            if not rows:
-                return 0
-            ids = [row[0] for row in rows]
-            async with self._producer.transaction():
-                await self._send(rows)
-                await self._producer.send(
-                    self._progress.topic,
-                    value=json.dumps({"ids": ids}).encode(),
-                    key=self.schema.encode(),
-                    partition=0,
-                )
-            await self.after_kafka_commit(ids)
-            await self._db.execute(self._settle_sql, ids)
+        rows = await self._db.fetch(_PENDING, self._batch_size, self._unsettled)
+        if not rows:
+            await self._settled()
+            return 0
+        ids = [row[0] for row in rows]
+        async with self._producer.transaction():
+            await self._send(rows)
+            await self._producer.send(
+                self._progress.topic,
+                value=json.dumps({"ids": [*self._unsettled, *ids]}).encode(),
+                key=self.schema.encode(),
+                partition=0,
+            )
+        self._unsettled = [*self._unsettled, *ids]
+        await self.after_kafka_commit(ids)
+        await self._settled()  # at most one batch settling at a time
+        self._unsettled = ids
+        self._settling = asyncio.create_task(self._settle(ids))
         self.published += len(ids)
         return len(ids)
+
+    async def _settle(self, ids: list[int]) -> None:
+        assert self._settler is not None
+        await self._settler.execute(self._settle_sql, ids)
+
+    async def _settled(self) -> None:
+        """Wait for the batch being settled; a failure is raised here, on the next batch."""
+        if self._settling is not None:
+            await asyncio.shield(self._settling)
+            self._settling, self._unsettled = None, []
 
     async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
         """Append the rows, in order, to one record batch per partition, and send those."""
@@ -263,9 +310,14 @@ class OutboxRelay:
             key_bytes, value_bytes = key.encode(), value.encode()
             # The partition send() would choose: the same key lands where it always did.
             tp = TopicPartition(topic, self._partitioner(key_bytes, partitions[topic], None))
-            headers = [(k, v.encode()) for k, v in json.loads(headers_json).items()]
-            headers.append(("content-type", b"application/json"))
-            headers.append(("event-id", event_id.encode()))
+            if headers_json not in self._headers:  # a few trace contexts a batch, at most
+                if len(self._headers) > 1000:
+                    self._headers.clear()
+                self._headers[headers_json] = [
+                    *((k, v.encode()) for k, v in json.loads(headers_json).items()),
+                    ("content-type", b"application/json"),
+                ]
+            headers = [*self._headers[headers_json], ("event-id", event_id.encode())]
             record = {"timestamp": None, "key": key_bytes, "value": value_bytes}
             batch = batches.get(tp)
             if batch is not None:

@@ -137,6 +137,7 @@ async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
         stage(session, *events)
 
     crashing = relay_for(schema, engine, CrashAfterKafkaCommit, retain_published=retain)
+    assert isinstance(crashing, CrashAfterKafkaCommit)
     await crashing.connect()
     with pytest.raises(SimulatedCrash):
         await crashing.publish_pending()
@@ -274,7 +275,7 @@ async def test_relay_retries_while_the_broker_or_database_is_away_then_publishes
     assert await pending(engine) == 0
 
 
-async def test_a_fenced_relay_stops_instead_of_retrying(
+async def test_a_fenced_relay_stands_down_instead_of_retrying(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:
     schema, engine = outbox_schema

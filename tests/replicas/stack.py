@@ -18,14 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 
 from shared.db import create_engine
 from shared.events import CATALOGUE
 from shared.kafka import all_topics, ensure_topics
 from tests.services.notifier.support import SmtpServer
-from tests.support import DATABASE_URL, KAFKA, ROOT, end_offsets, free_port, unique, wait_ready
+from tests.support import DATABASE_URL, KAFKA, ROOT, free_port, unique, wait_ready
 
 SERVICES = ("consent", "registry", "audit", "breach", "notifier")
 REPLICAS = 2
@@ -105,6 +105,27 @@ def _env(service: str, schema: str, port: int, extra: Mapping[str, str]) -> dict
         f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
         **{f"{prefix}_{k}": v for k, v in extra.items()},
     }
+
+
+async def end_offsets(topic: str) -> dict[TopicPartition, int]:
+    """The committed end of every partition of ``topic``.
+
+    (A bare consumer's ``partitions_for_topic`` answers None for a topic it is not
+    subscribed to, so devtools.topics.end_offsets finds no partitions; a producer's
+    ``partitions_for`` waits for the topic's metadata.)
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    await producer.start()
+    try:
+        partitions = await producer.partitions_for(topic)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets([TopicPartition(topic, p) for p in partitions]))
+    finally:
+        await consumer.stop()
 
 
 async def skip_history(schemas: list[str]) -> None:

@@ -27,8 +27,8 @@ from shared.db import create_engine
 from shared.events import DATA_ACCESSED, DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.replicas import stack as replicas_stack
-from tests.replicas.stack import Replicas, read_from
-from tests.support import DATABASE_URL, KAFKA, end_offsets, unique, wait_until
+from tests.replicas.stack import Replicas, end_offsets, read_from
+from tests.support import DATABASE_URL, KAFKA, unique, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -248,6 +248,14 @@ async def test_two_replicas_of_every_service_lose_nothing_and_duplicate_nothing(
             await read(client, survivor.url, user_id)
             reads += 1
         await publishing
+        # The standby relay took over the registry's outbox from the killed replica.
+        assert survivor.process is not None
+        survivor_pid = survivor.process.pid
+
+        async def taken_over() -> bool:
+            return await active_relay_pid(replicas.schemas["registry"]) == survivor_pid
+
+        await wait_until(taken_over, 30, "the surviving registry's relay taking over")
 
         # A breach naming every user, declared on one breach replica.
         declared = await client.post(

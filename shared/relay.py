@@ -202,12 +202,15 @@ class OutboxRelay:
         )
 
     async def _deactivate(self) -> None:
-        if self._settling is not None:
+        settling, self._settling, self._unsettled = self._settling, None, []
+        if settling is not None:
             # Let the last settle finish (a clean stop leaves nothing to recover); if it
             # cannot, the next active relay recovers it from the progress marker.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._settling), 10)
-        self._settling, self._unsettled = None, []
+                if not settling.done():
+                    await asyncio.wait_for(asyncio.shield(settling), 10)
+                elif not settling.cancelled():
+                    settling.exception()  # retrieved, so asyncio does not warn of it
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):  # a fenced or disconnected producer

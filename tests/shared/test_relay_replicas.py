@@ -1,6 +1,7 @@
 """Two relays on one schema (two replicas of a service): one publishes, the other takes over."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -166,3 +167,65 @@ async def _held_by(
 ) -> bool:
     assert process is not None
     return await holder_pids(engine, schema) == [process.pid]
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+class DiesWhileSettling(OutboxRelay):
+    """A relay whose first batch's settling never commits, dying after its second batch."""
+
+    batches = 0
+
+    async def _settle(self, ids: list[int]) -> None:
+        await asyncio.Event().wait()  # the UPDATE is still in flight when the relay dies
+
+    async def after_kafka_commit(self, ids: list[int]) -> None:
+        self.batches += 1
+        if self.batches == 2:
+            raise SimulatedCrash("the second batch is in Kafka, the first not yet settled")
+
+    def die(self) -> None:
+        """Lose the database sessions as a dead process does."""
+        if self._settling is not None:
+            self._settling.cancel()
+        for db in (self._db, self._settler):
+            if db is not None:
+                db.terminate()
+
+
+async def test_a_relay_that_dies_while_a_batch_is_settling_leaves_nothing_to_send_twice(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("settling"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    events = [make_probe(event_cls, n) for n in range(20)]
+    async with transaction(create_sessions(engine)) as session:
+        await stage_many(session, events)
+
+    dying = DiesWhileSettling(
+        schema=schema, database_url=DATABASE_URL, bootstrap_servers=KAFKA, batch_size=10
+    )
+    await dying.connect()
+    assert await dying.publish_pending() == 10
+    with pytest.raises(SimulatedCrash):
+        await dying.publish_pending()
+    dying.die()
+    assert await published(engine) == 0, "both batches are in Kafka, neither marked"
+
+    relay = OutboxRelay(
+        schema=schema, database_url=DATABASE_URL, bootstrap_servers=KAFKA, poll_seconds=0.2
+    )
+    await relay.start()  # recovers both batches from the second one's marker
+    try:
+        await wait_until(lambda: _published_at_least(engine, 20), 30, "both batches settled")
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 20, settle=2.0)
+    finally:
+        await relay.stop()
+        with contextlib.suppress(Exception):
+            await dying.stop()
+    counts = Counter(event_ids(records))
+    assert len(counts) == 20
+    assert max(counts.values()) == 1, "the first batch was sent again"

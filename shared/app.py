@@ -25,6 +25,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -79,18 +80,43 @@ class Runtime(Infrastructure):
         self.tasks.clear()
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
-        """Run ``job`` every ``seconds`` until the service stops; a failure is logged and
-        the next round retries."""
-        self.tasks.append(
-            asyncio.create_task(_every(seconds, f"{self.settings.service_name}.{name}", job))
-        )
+        """Run ``job`` every ``seconds`` until the service stops, on one replica at a time;
+        a failure is logged and the next round retries."""
+        name = f"{self.settings.service_name}.{name}"
+        lock = f"{self.settings.schema_name}.{name}"
+        self.tasks.append(asyncio.create_task(_every(seconds, name, job, self.engine, lock)))
 
 
-async def _every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+# A round runs only where this session lock was free: replicas of a service share the
+# schema, and two rounds at once would judge, fire or sign the same rows twice (the
+# loser failing on a unique key, or waiting on the winner's row locks).
+_TRY_JOB_LOCK = text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))")
+_JOB_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))")
+
+
+async def run_exclusive(
+    engine: AsyncEngine, lock: str, job: Callable[[], Awaitable[object]]
+) -> bool:
+    """Run ``job`` unless a replica holds ``lock`` (then skip it); return whether it ran."""
+    async with engine.connect() as conn:
+        # Autocommit: the lock outlives statements, and no transaction idles for the round.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not await conn.scalar(_TRY_JOB_LOCK, {"k": lock}):
+            return False
+        try:
+            await job()
+        finally:
+            await conn.execute(_JOB_UNLOCK, {"k": lock})
+    return True
+
+
+async def _every(
+    seconds: float, name: str, job: Callable[[], Awaitable[object]], engine: AsyncEngine, lock: str
+) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            await job()
+            await run_exclusive(engine, lock, job)
         except Exception as exc:
             log.warning("job.failed", job=name, error=repr(exc))
 

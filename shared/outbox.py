@@ -5,10 +5,12 @@ as its state change; :class:`shared.relay.OutboxRelay` publishes them. Nothing t
 database committed is lost, and nothing rolled back is ever published.
 """
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -108,3 +110,41 @@ def stage(session: AsyncSession, *events: Envelope) -> None:
                 headers=headers,
             )
         )
+
+
+# The events as four arrays, unnested in order (WITH ORDINALITY: the ids follow it), and
+# the one set of trace headers they share: one statement and five parameters however
+# many events, where ORM objects cost a Python object and a flush step each.
+_STAGE_MANY = text(
+    """
+    INSERT INTO outbox (event_id, topic, key, value, headers)
+    SELECT e.event_id, e.topic, e.key, e.value, CAST(:headers AS jsonb)
+    FROM unnest(
+        CAST(:event_ids AS uuid[]), CAST(:topics AS text[]),
+        CAST(:keys AS text[]), CAST(:values AS text[])
+    ) WITH ORDINALITY AS e(event_id, topic, key, value, n)
+    ORDER BY e.n
+    """
+)
+
+
+async def stage_many(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Add many events to the outbox in the caller's transaction, in one statement, in order.
+
+    The bulk form of :func:`stage`, for use cases that stage hundreds of events at once.
+    """
+    if not events:
+        return
+    # Rows the session still holds (stage() adds them) go first, so ids keep staging order
+    # (autoflush does it too, unless the session was made without it).
+    await session.flush()
+    await session.execute(
+        _STAGE_MANY,
+        {
+            "event_ids": [event.event_id for event in events],
+            "topics": [event.topic() for event in events],
+            "keys": [event.subject_id for event in events],
+            "values": [event.model_dump_json() for event in events],
+            "headers": json.dumps(current_trace_headers()),
+        },
+    )

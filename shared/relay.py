@@ -1,4 +1,4 @@
-"""Publishes outbox rows to Kafka exactly once.
+"""Publishes outbox rows to Kafka exactly once, from one active relay per schema.
 
 Each batch goes out in one Kafka transaction together with a *progress marker* (the
 outbox ids in the batch) on the relay's own progress topic; only then are the rows
@@ -8,20 +8,34 @@ the last committed marker and marks those rows before publishing anything, so no
 is published twice. A batch whose Kafka transaction never committed is aborted by the
 broker and published again; read_committed consumers never see the aborted copy.
 
+Every replica of a service runs a relay, but only one per schema is *active*: the one
+holding the schema's session-level advisory lock on its database connection. The others
+stand by and try the lock every ``standby_seconds``; when the active relay's process or
+connection dies, PostgreSQL releases the lock and a standby takes over (fencing the old
+producer, then recovering its last batch). Without the lock the replicas' relays, which
+share one transactional id, would fence each other in turn.
+
 A service that holds personal data (the registry) runs with ``retain_published=False``:
 published rows are deleted rather than marked, so its outbox never keeps a copy of
 personal data that erasure would have to hunt down.
+
+Where the time goes: the batch is read and settled with plain asyncpg statements (no
+ORM objects), and sent as one record batch per partition (``send_batch``) instead of one
+``send`` per event; the producer's batches are large enough to hold a whole outbox batch.
 """
 
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
+import os
+import socket
+from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
-from sqlalchemy import Delete, Update, delete, select, update
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import (
@@ -32,9 +46,9 @@ from tenacity import (
     wait_random,
 )
 
-from shared.db import connect_raw, create_sessions, transaction
+from shared.db import asyncpg_dsn
 from shared.logging import get_logger
-from shared.outbox import OutboxMessage, notify_channel
+from shared.outbox import notify_channel
 
 log = get_logger(__name__)
 
@@ -51,9 +65,28 @@ RETRIED: tuple[type[Exception], ...] = (KafkaError, OSError, asyncpg.PostgresErr
 # do not come back together.
 _backoff = wait_exponential(multiplier=0.2, max=10.0) + wait_random(0, 0.2)
 
+# A 64-bit key of its own per schema: the migration lock (hashtext(schema)) and the audit
+# log's append lock live in the same key space, and a 32-bit hash would let two schemas'
+# relays collide among the many schemas a test run makes.
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended('outbox-relay.' || $1, 0))"
+# No row locks: one relay is active per schema, and one that lost its lock is fenced
+# before it can commit. $2: the batch still being settled, which reads as pending until then.
+_PENDING = (
+    "SELECT id, event_id::text, topic, key, value, headers::text FROM outbox"
+    " WHERE published_at IS NULL AND NOT id = ANY($2::bigint[]) ORDER BY id LIMIT $1"
+)
+_MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+_PENDING_ONLY = " AND published_at IS NULL"
+
+# One record batch per partition for a whole outbox batch of small events (the default,
+# 16 KiB, splits it into many, and each further batch of a partition waits for the one
+# before it to be sent). Under the broker's default message.max.bytes (1 MiB).
+_MAX_BATCH_BYTES = 512 * 1024
+
 
 def _transient(exc: BaseException) -> bool:
-    # A fenced relay stops: a newer one of its schema has taken over.
+    # A fenced relay stands down: a newer one of its schema has taken over.
     return isinstance(exc, RETRIED) and not isinstance(exc, ProducerFenced)
 
 
@@ -62,76 +95,143 @@ def _log_retry(state: RetryCallState) -> None:
     log.warning("outbox.publish_failed", error=repr(exc), retry_in=round(state.upcoming_sleep, 3))
 
 
+class RelayStandby(RuntimeError):
+    """Another relay of the schema holds its lock: this one may not publish now."""
+
+
 class OutboxRelay:
-    """Moves committed outbox rows of one schema to Kafka; one running relay per schema."""
+    """Moves committed outbox rows of one schema to Kafka; one active relay per schema."""
 
     def __init__(
         self,
         *,
         schema: str,
-        engine: AsyncEngine,
+        engine: AsyncEngine | None = None,
         database_url: str,
         bootstrap_servers: str,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        standby_seconds: float = 2.0,
         retain_published: bool = True,
     ) -> None:
+        # ``engine`` is accepted for the callers' sake; the relay works on a connection
+        # of its own, which also holds its advisory lock.
+        del engine
         self.schema = schema
-        self._sessions = create_sessions(engine)
         self._database_url = database_url
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._retain = retain_published
+        self._standby_seconds = standby_seconds
+        self._settle_sql = _MARK if retain_published else _DELETE
         self._progress = TopicPartition(progress_topic(schema), 0)
+        self._partitioner = DefaultPartitioner()
+        self._db: asyncpg.Connection | None = None
+        """Reads batches and holds the lock (and LISTENs)."""
+        self._settler: asyncpg.Connection | None = None
+        """Settles a batch while the next one is read and sent."""
+        self._settling: asyncio.Task[None] | None = None
+        self._unsettled: list[int] = []
+        """Ids Kafka has committed whose settling is not known to have committed."""
+        self._headers: dict[str, list[tuple[str, bytes]]] = {}
         self._producer: AIOKafkaProducer | None = None
-        self._listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
+    @property
+    def active(self) -> bool:
+        """True while this relay holds its schema's lock and may publish."""
+        return self._producer is not None
+
     async def connect(self) -> None:
-        """Fence any older relay of this schema and recover its last committed batch."""
-        self._producer = AIOKafkaProducer(
+        """Become the active relay now: take the lock, fence older producers, recover.
+
+        Raises :class:`RelayStandby` when another relay of the schema is active.
+        """
+        if not await self._activate():
+            raise RelayStandby(f"another relay of schema {self.schema} is active")
+
+    async def start(self) -> None:
+        """Publish in the background: active once the lock is ours, standing by until then."""
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay.{self.schema}")
+
+    async def stop(self) -> None:
+        """Stop after the batch in flight, if any, and let a standby take over."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._deactivate()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _activate(self) -> bool:
+        if self._producer is not None:
+            return True
+        if self._db is None:
+            self._db = await self._connect()
+        if not await self._db.fetchval(_TRY_LOCK, self.schema):
+            return False
+        self._settler = await self._connect()
+        producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             transactional_id=f"outbox-relay.{self.schema}",
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
+            max_batch_size=_MAX_BATCH_BYTES,
             client_id=f"{self.schema}-outbox-relay",
         )
-        await self._producer.start()
+        await producer.start()  # fences the producer of any older relay of the schema
+        self._producer = producer
+        await self._db.add_listener(notify_channel(self.schema), self._on_notify)
         await self.recover()
+        log.info("outbox.relay_active", schema=self.schema)
+        return True
 
-    async def start(self) -> None:
-        """Connect, then publish in the background, woken by NOTIFY or the poll interval."""
-        await self.connect()
-        self._listener = await connect_raw(self._database_url, self.schema)
-        await self._listener.add_listener(notify_channel(self.schema), self._on_notify)
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay.{self.schema}")
+    async def _connect(self) -> asyncpg.Connection:
+        # Named after the process, so pg_locks/pg_stat_activity tell which one is active.
+        return await asyncpg.connect(
+            asyncpg_dsn(self._database_url),
+            server_settings={
+                "search_path": self.schema,
+                "application_name": f"outbox-relay:{os.getpid()}@{socket.gethostname()}",
+            },
+        )
 
-    async def stop(self) -> None:
-        """Stop after the batch in flight, if any."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._listener:
-            await self._listener.close()
-        if self._producer:
-            await self._producer.stop()
-
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+    async def _deactivate(self) -> None:
+        settling, self._settling, self._unsettled = self._settling, None, []
+        if settling is not None:
+            # Let the last settle finish (a clean stop leaves nothing to recover); if it
+            # cannot, the next active relay recovers it from the progress marker.
+            with contextlib.suppress(Exception):
+                if not settling.done():
+                    await asyncio.wait_for(asyncio.shield(settling), 10)
+                elif not settling.cancelled():
+                    settling.exception()  # retrieved, so asyncio does not warn of it
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):  # a fenced or disconnected producer
+                await producer.stop()
+        for db in (self._settler, self._db):
+            # Closing the session releases the lock; a broken one is just dropped.
+            if db is not None:
+                try:
+                    await asyncio.wait_for(db.close(), 5)
+                except Exception:
+                    db.terminate()
+        self._settler = self._db = None
 
     async def recover(self) -> int:
-        """Mark as published the rows of the last committed batch; return how many."""
+        """Mark as published the rows of the last committed marker; return how many."""
+        assert self._db is not None, "connect() the relay first"
         ids = await self._last_committed_batch()
         if not ids:
             return 0
-        async with transaction(self._sessions) as session:
-            result = await session.execute(self._settle(ids, pending_only=True))
-        recovered = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        status = await self._db.execute(self._settle_sql + _PENDING_ONLY, ids)
+        recovered = int(status.split()[-1])
         if recovered:
             log.warning("outbox.recovered_committed_batch", rows=recovered)
         return recovered
@@ -163,55 +263,95 @@ class OutboxRelay:
             await consumer.stop()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows in one Kafka transaction; return its size."""
-        assert self._producer is not None, "start() the relay first"
-        async with transaction(self._sessions) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(OutboxMessage)
-                        .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-                        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
-                        .limit(self._batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
+        """Publish one batch of pending rows in one Kafka transaction; return its size.
+
+        The batch is settled in the database while the next one is read and sent: the
+        next batch's marker names both, so a relay that dies before the first one's
+        settling committed leaves it to the next relay's recovery, not to be sent again.
+        """
+        assert self._producer is not None and self._db is not None, "connect() the relay first"
+        rows = await self._db.fetch(_PENDING, self._batch_size, self._unsettled)
+        if not rows:
+            await self._settled()
+            return 0
+        ids = [row[0] for row in rows]
+        async with self._producer.transaction():
+            await self._send(rows)
+            await self._producer.send(
+                self._progress.topic,
+                value=json.dumps({"ids": [*self._unsettled, *ids]}).encode(),
+                key=self.schema.encode(),
+                partition=0,
             )
-            if not rows:
-                return 0
-            ids = [row.id for row in rows if row.id is not None]
-            async with self._producer.transaction():
-                for row in rows:
-                    headers = [(k, v.encode()) for k, v in row.headers.items()]
-                    headers.append(("content-type", b"application/json"))
-                    headers.append(("event-id", str(row.event_id).encode()))
-                    await self._producer.send(
-                        row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
-                    )
-                await self._producer.send(
-                    self._progress.topic,
-                    value=json.dumps({"ids": ids}).encode(),
-                    key=self.schema.encode(),
-                    partition=0,
-                )
-            await self.after_kafka_commit(ids)
-            await session.execute(self._settle(ids))
+        self._unsettled = [*self._unsettled, *ids]
+        await self.after_kafka_commit(ids)
+        await self._settled()  # at most one batch settling at a time
+        self._unsettled = ids
+        self._settling = asyncio.create_task(self._settle(ids))
         self.published += len(ids)
         return len(ids)
 
-    def _settle(self, ids: list[int], *, pending_only: bool = False) -> Update | Delete:
-        """Mark published rows, or delete them when the schema keeps no copy of its events."""
-        where = [OutboxMessage.id.in_(ids)]  # type: ignore[union-attr]
-        if pending_only:
-            where.append(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-        if not self._retain:
-            return delete(OutboxMessage).where(*where)
-        return update(OutboxMessage).where(*where).values(published_at=datetime.now(UTC))
+    async def _settle(self, ids: list[int]) -> None:
+        assert self._settler is not None
+        await self._settler.execute(self._settle_sql, ids)
+
+    async def _settled(self) -> None:
+        """Wait for the batch being settled; a failure is raised here, on the next batch."""
+        if self._settling is not None:
+            await asyncio.shield(self._settling)
+            self._settling, self._unsettled = None, []
+
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
+        """Append the rows, in order, to one record batch per partition, and send those."""
+        assert self._producer is not None
+        producer = self._producer
+        partitions: dict[str, list[int]] = {}
+        batches: dict[TopicPartition, BatchBuilder] = {}
+        for _, event_id, topic, key, value, headers_json in rows:
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            key_bytes, value_bytes = key.encode(), value.encode()
+            # The partition send() would choose: the same key lands where it always did.
+            tp = TopicPartition(topic, self._partitioner(key_bytes, partitions[topic], None))
+            if headers_json not in self._headers:  # a few trace contexts a batch, at most
+                if len(self._headers) > 1000:
+                    self._headers.clear()
+                self._headers[headers_json] = [
+                    *((k, v.encode()) for k, v in json.loads(headers_json).items()),
+                    ("content-type", b"application/json"),
+                ]
+            headers = [*self._headers[headers_json], ("event-id", event_id.encode())]
+            record = {"timestamp": None, "key": key_bytes, "value": value_bytes}
+            batch = batches.get(tp)
+            if batch is not None:
+                if batch.append(**record, headers=headers) is not None:
+                    continue
+                # Full: send it; the partition's next batch waits for it, in order.
+                await producer.send_batch(batch, topic, partition=tp.partition)
+            batch = batches[tp] = producer.create_batch()
+            if batch.append(**record, headers=headers) is None:
+                # Larger than a whole batch: send() raises the broker's size error for it.
+                del batches[tp]
+                await producer.send(
+                    topic, key=key_bytes, value=value_bytes, headers=headers, partition=tp.partition
+                )
+        for tp, batch in batches.items():
+            await producer.send_batch(batch, tp.topic, partition=tp.partition)
 
     async def after_kafka_commit(self, ids: list[int]) -> None:
         """Called between the Kafka commit and the database update; a seam for fault tests."""
+
+    async def _step(self) -> int | None:
+        """Publish one batch if this relay is (or now becomes) active; None on standby."""
+        try:
+            if not await self._activate():
+                return None
+            return await self.publish_pending()
+        except BaseException:
+            # Whatever failed, start again from a fresh connection and producer: the
+            # lock may be gone with the connection, and a standby may hold it now.
+            await self._deactivate()
+            raise
 
     async def _run(self) -> None:
         # Each call starts a fresh retry state: the backoff starts again after a success.
@@ -224,10 +364,12 @@ class OutboxRelay:
         while True:
             self._wake.clear()  # before reading, so a NOTIFY during the batch is not lost
             try:
-                count: int = await retrying(self.publish_pending)
+                count: int | None = await retrying(self._step)
             except ProducerFenced:
-                log.error("outbox.relay_fenced", detail="another relay of this service took over")
-                return
-            if count < self._batch_size:
+                log.error("outbox.relay_fenced", detail="another relay of this schema took over")
+                count = None
+            if count is None:
+                await asyncio.sleep(self._standby_seconds)
+            elif count < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_seconds)

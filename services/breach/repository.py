@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from services.breach.models import AffectedRow, BreachRow, ScopeRow, TimelineRow
 from shared.events import Envelope
-from shared.outbox import OutboxMessage
 from shared.telemetry import current_trace_headers
 
 
@@ -188,21 +187,27 @@ async def add_affected(
     return [r[0] for r in rows]
 
 
-def stage_many(session: AsyncSession, events: Sequence[Envelope]) -> Any:
-    """One INSERT of many events into the outbox (a page of notices at a time)."""
-    headers = current_trace_headers()
-    return session.execute(
-        insert(OutboxMessage),
-        [
-            {
-                "event_id": e.event_id,
-                "topic": e.topic(),
-                "key": e.subject_id,
-                "value": e.model_dump_json(),
-                "headers": headers,
-            }
-            for e in events
-        ],
+async def stage_many(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Put a page of events in the outbox with ONE statement, whatever its size.
+
+    An executemany would run the INSERT, and the outbox's NOTIFY trigger, once per row.
+    """
+    if not events:
+        return
+    await session.execute(
+        text(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) "
+            "SELECT e, t, k, v, CAST(:h AS jsonb) FROM unnest("
+            "CAST(:e AS uuid[]), CAST(:t AS text[]), CAST(:k AS text[]), CAST(:v AS text[])"
+            ") AS x(e, t, k, v)"
+        ),
+        {
+            "e": [str(e.event_id) for e in events],
+            "t": [e.topic() for e in events],
+            "k": [e.subject_id for e in events],
+            "v": [e.model_dump_json() for e in events],
+            "h": json.dumps(current_trace_headers()),
+        },
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from services.breach import domain, repository
+from services.breach import bulk, domain, repository
 from services.breach.clients import AuditClient
 from services.breach.exceptions import AuditUnavailable
 from services.breach.models import BreachRow, ScopeRow
@@ -118,7 +118,13 @@ def notices(
 
 
 async def resolve_page(
-    sessions: Sessions, audit: AuditClient, clock: Clock, scope_id: int, *, size: int
+    sessions: Sessions,
+    audit: AuditClient,
+    clock: Clock,
+    scope_id: int,
+    *,
+    size: int,
+    prefix: str = "",
 ) -> bool:
     """Resolve the scope's next page; True while more pages remain."""
     async with sessions() as session:
@@ -141,7 +147,7 @@ async def resolve_page(
         locked = await repository.lock_scope(session, scope_id)
         if locked is None or locked.done or locked.cursor != read_from:
             return False  # another replica wrote this page first
-        new = await repository.add_affected(
+        new = await bulk.add_affected(
             session,
             breach_id=breach.breach_id,
             scope_id=scope_id,
@@ -150,7 +156,7 @@ async def resolve_page(
             at=now,
         )
         if new:
-            await repository.stage_many(session, notices(breach, new, categories))
+            await bulk.stage_many(session, notices(breach, new, categories), prefix=prefix)
         locked.cursor = page.next_cursor
         locked.found += len(page.user_ids)
         locked.added += len(new)
@@ -179,7 +185,7 @@ async def _failed(sessions: Sessions, scope_id: int, error: str) -> None:
 
 
 async def resolve_pending(
-    sessions: Sessions, audit: AuditClient, clock: Clock, *, size: int
+    sessions: Sessions, audit: AuditClient, clock: Clock, *, size: int, prefix: str = ""
 ) -> int:
     """Resolve every scope waiting, page by page; returns the pages written."""
     async with sessions() as session:
@@ -188,6 +194,6 @@ async def resolve_pending(
     for scope_id in waiting:
         more = True
         while more:
-            more = await resolve_page(sessions, audit, clock, scope_id, size=size)
+            more = await resolve_page(sessions, audit, clock, scope_id, size=size, prefix=prefix)
             pages += 1
     return pages

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.breach import repository, resolution
+from services.breach import bulk, evidence, repository, resolution
 from services.breach.models import BreachRow
 from shared import events
 from shared.db import create_sessions, transaction
-from tests.services.breach.conftest import Service, user_ids
+from tests.services.breach.conftest import T0, Service, outcome, user_ids
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ async def test_a_page_of_notices_goes_into_the_outbox_with_one_statement(
 
     with Statements(engine) as statements:
         async with transaction(sessions) as session:
-            await repository.stage_many(session, staged)
+            await bulk.stage_many(session, staged)
 
     # one INSERT, not an executemany of 2,500 (nor a batch of them)
     assert [many for _, many in statements.touching("outbox")] == [False]
@@ -105,3 +105,39 @@ def test_each_notice_of_a_page_says_what_one_built_alone_would() -> None:
     )
     assert page[2].payload.notice_id == f"breach:{breach.breach_id}:u-3"
     assert page[0].payload.user_id == "u-1"  # the template is not left pointing elsewhere
+
+
+async def test_a_batch_of_outcomes_is_applied_with_one_update_and_kept_with_one_insert(
+    service: Service, engine: AsyncEngine
+) -> None:
+    people = user_ids("outcome", 600)
+    declared = await service.declare(scope=[{"kind": "users", "user_ids": people}])
+    breach_id = declared["breach_id"]
+    await service.resolved(breach_id)
+    bounced, accepted = people[:100], people[100:]
+    batch = [
+        evidence.Reported(outcome(breach_id, u, at=T0), events.NOTIFICATION_DELIVERED)
+        for u in people
+    ] + [
+        evidence.Reported(
+            outcome(breach_id, u, at=T0 + timedelta(minutes=5), failed=True),
+            events.NOTIFICATION_FAILED,
+        )
+        for u in bounced
+    ]
+
+    with Statements(engine) as statements:
+        assert await evidence.on_outcomes(create_sessions(engine), batch) == 700
+
+    assert [many for _, many in statements.touching("affected")] == [False]
+    assert [many for _, many in statements.touching("outcomes")] == [False]
+    counts = (await service.breach(breach_id))["counts"]
+    assert counts["delivered"] == len(accepted) and counts["failed"] == len(bounced)
+    person = (await service.people(breach_id))[bounced[0]]
+    assert person["state"] == "failed" and person["delivered_at"] is not None
+    assert person["smtp_code"] == 550 and person["attempts"] == 1
+    async with engine.connect() as conn:
+        kept = await conn.execute(
+            text("SELECT count(*), count(*) FILTER (WHERE applied) FROM outcomes")
+        )
+        assert tuple(kept.one()) == (700, 700)

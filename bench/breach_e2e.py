@@ -224,18 +224,31 @@ async def skip_history(schema: str, topics: list[str]) -> None:
     """Commit the ends of the shared ``topics`` for the service's consumer groups, so a
     fresh schema does not first read everything earlier runs and tests left there."""
     for topic in topics:
-        consumer = AIOKafkaConsumer(
+        # A consumer subscribed to the topic learns its partitions (no group: it joins
+        # nothing); a second one, of the service's group, commits their ends.
+        probe = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA)
+        await probe.start()
+        try:
+            parts: list[TopicPartition] = []
+            for _ in range(50):
+                parts = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+                if parts:
+                    break
+                await asyncio.sleep(0.1)
+            ends = dict(await probe.end_offsets(parts)) if parts else {}
+        finally:
+            await probe.stop()
+        if not ends:
+            continue
+        committer = AIOKafkaConsumer(
             bootstrap_servers=KAFKA, group_id=f"{schema}.{topic}", enable_auto_commit=False
         )
-        await consumer.start()
+        await committer.start()
         try:
-            await consumer.topics()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            if parts:
-                consumer.assign(parts)
-                await consumer.commit(dict(await consumer.end_offsets(parts)))
+            committer.assign(list(ends))
+            await committer.commit(ends)
         finally:
-            await consumer.stop()
+            await committer.stop()
 
 
 async def register(topic: str, user_ids: list[str], domain: str) -> None:

@@ -212,7 +212,10 @@ async def fill_audit(schema: str, entries: list[Entry]) -> None:
             leaves = [merkle.leaf_hash(e.leaf()) for e in batch]
             rows = [pgcopy.entry_row(e, leaf) for e, leaf in zip(batch, leaves, strict=True)]
             grown, nodes = ingestion.grow(audit_log.frontier, leaves)
-            async with repository.appending(conn):
+            # Not repository.appending(): its advisory lock is one for the whole database,
+            # so it would wait for every other audit schema's writer on the shared machine;
+            # nothing else writes this fresh schema yet.
+            async with conn.transaction():
                 await repository.append(conn, audit_log.size, rows, [personal] * len(rows), nodes)
             audit_log.frontier = grown
         await conn.execute("ANALYZE")

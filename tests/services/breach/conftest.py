@@ -163,13 +163,14 @@ async def service(schema: str, engine: AsyncEngine) -> AsyncIterator[Service]:
         yield Service(http=http, schema=schema, engine=engine, clock=clock)
 
 
-async def publish(*evs: events.Envelope) -> None:
-    """Publish events to their topics as their producers would."""
+async def publish(*evs: events.Envelope, prefix: str = "") -> None:
+    """Publish events to their topics (named with ``prefix``) as their producers would."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for e in evs:
-            await producer.send(e.topic(), value=e.to_bytes(), key=e.subject_id.encode())
+            topic = f"{prefix}{e.topic()}"
+            await producer.send(topic, value=e.to_bytes(), key=e.subject_id.encode())
         await producer.flush()
     finally:
         await producer.stop()

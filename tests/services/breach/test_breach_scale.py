@@ -2,6 +2,7 @@
 one statement, its notices are copies of one validated account, and outcomes are applied
 a batch to a statement."""
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.breach import bulk, evidence, repository, resolution
 from services.breach.models import BreachRow
 from shared import events
+from shared.clock import StoredClock
 from shared.db import create_sessions, transaction
-from tests.services.breach.conftest import T0, Service, outcome, user_ids
+from tests.services.breach.conftest import T0, Service, outcome, publish, running, user_ids
+from tests.services.breach.test_breach_subjects import registered
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +145,45 @@ async def test_a_batch_of_outcomes_is_applied_with_one_update_and_kept_with_one_
             text("SELECT count(*), count(*) FILTER (WHERE applied) FROM outcomes")
         )
         assert tuple(kept.one()) == (700, 700)
+
+
+async def test_with_a_topic_prefix_the_service_reads_and_writes_only_its_own_topics(
+    schema: str, engine: AsyncEngine
+) -> None:
+    prefix = f"{schema}."
+    person, elsewhere = user_ids("prefixed", 2)
+    known = text("SELECT count(*) FROM subjects WHERE user_id = :u")
+    async with running(schema, topic_prefix=prefix) as http:
+        service = Service(http=http, schema=schema, engine=engine, clock=StoredClock(engine))
+        await service.clock.freeze(T0)
+        at = T0 - timedelta(days=30)
+        await publish(registered(person, "PH", at), prefix=prefix)
+        await publish(registered(elsewhere, "PH", at))  # the shared topic: not this one's
+
+        async def registered_here() -> bool:
+            async with engine.connect() as conn:
+                return int((await conn.execute(known, {"u": person})).scalar_one()) == 1
+
+        await wait_until(registered_here, 30, "the registration on the prefixed topic")
+        declared = await service.declare(scope=[{"kind": "country", "country": "PH"}])
+        breach_id = declared["breach_id"]
+        await service.resolved(breach_id)
+        await publish(outcome(breach_id, person, at=T0), prefix=prefix)
+        # a later bounce on the shared topic would win, were it read
+        await publish(outcome(breach_id, person, at=T0 + timedelta(hours=1), failed=True))
+
+        async def delivered() -> bool:
+            return bool((await service.breach(breach_id))["counts"]["delivered"] == 1)
+
+        await wait_until(delivered, 30, "the outcome on the prefixed topic")
+        await asyncio.sleep(2)
+        counts = (await service.breach(breach_id))["counts"]
+        async with engine.connect() as conn:
+            topics = {t for (t,) in await conn.execute(text("SELECT topic FROM outbox"))}
+            elsewhere_known = (await conn.execute(known, {"u": elsewhere})).scalar_one()
+    assert counts["affected"] == counts["delivered"] == 1 and counts["failed"] == 0
+    assert elsewhere_known == 0
+    assert topics == {
+        f"{prefix}{events.BREACH_DETECTED}",
+        f"{prefix}{events.BREACH_NOTIFICATION_REQUESTED}",
+    }

@@ -81,7 +81,8 @@ async def affected_for_update_many(
         .with_for_update()
     )
     rows = (await session.execute(query)).scalars().all()
-    session.expunge_all()  # changed in Python, written back in one statement
+    for row in rows:
+        session.expunge(row)  # changed in Python, written back in one statement
     return {(r.breach_id, r.user_id): r for r in rows}
 
 

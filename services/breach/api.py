@@ -68,7 +68,12 @@ async def declare(
     idempotency_key: IdempotencyKey = None,
 ) -> BreachOut:
     breach, created = await service.declare(
-        runtime.sessions, runtime.clock, body, key=idempotency_key, actor=principal.sub
+        runtime.sessions,
+        runtime.clock,
+        body,
+        key=idempotency_key,
+        actor=principal.sub,
+        prefix=runtime.settings.topic_prefix,
     )
     if not created:
         response.status_code = 200

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from services.breach import countdown, resolution
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings, ClockKind
+from shared import events
 from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
+from shared.kafka import ensure_topics
 
 
 @dataclass(kw_only=True)
@@ -30,12 +32,21 @@ class BreachRuntime(Runtime):
     async def resolve(self) -> int:
         """Resolve every scope waiting for it, page by page."""
         return await resolution.resolve_pending(
-            self.sessions, self.audit, self.clock, size=self.settings.resolve_page_size
+            self.sessions,
+            self.audit,
+            self.clock,
+            size=self.settings.resolve_page_size,
+            prefix=self.settings.topic_prefix,
         )
 
     async def tick(self) -> int:
         """Fire the clock's warnings and missed deadlines that are due."""
-        return await countdown.tick(self.sessions, self.clock, self.settings.warning_hours)
+        return await countdown.tick(
+            self.sessions,
+            self.clock,
+            self.settings.warning_hours,
+            prefix=self.settings.topic_prefix,
+        )
 
 
 async def bootstrap(
@@ -47,6 +58,15 @@ async def bootstrap(
         raise TypeError("the breach service runs on BreachSettings")
     if clock is None:
         clock = StoredClock(infra.engine) if settings.clock is ClockKind.STORED else SystemClock()
+    if settings.topic_prefix and settings.kafka_create_topics:
+        # The catalogue's topics are made by create_app; prefixed ones are this service's.
+        names = [settings.topic(e.topic()) for e in events.CATALOGUE]
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            {t: None for n in names for t in (n, events.dlq_topic(n))},
+            partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
     if audit is None:
         audit = AuditClient(
             settings, base_url=settings.audit_url, timeout=settings.audit_timeout_seconds

@@ -7,10 +7,12 @@ one that wins by its own time (:func:`services.breach.domain.supersedes`), so ou
 arriving out of order leave the same state as in order.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from services.breach import domain, repository
+from services.breach import bulk, domain, repository
 from services.breach.domain import NoticeState, Outcome
 from services.breach.exceptions import InvalidNoticeId
 from services.breach.models import AffectedRow
@@ -65,14 +67,15 @@ async def on_outcomes(sessions: Sessions, batch: list[Reported]) -> int:
     of notices this service never asked for are claimed and left alone.
     """
     async with transaction(sessions) as session:
-        fresh = await repository.claim_many(session, [(r.event.event_id, r.topic) for r in batch])
+        fresh = await bulk.claim_many(session, [(r.event.event_id, r.topic) for r in batch])
         mine = [
             (r, *_person(r.event.payload))
             for r in batch
             if r.event.event_id in fresh and r.event.payload.kind == BREACH_NOTICE
         ]
-        rows = await repository.affected_for_update_many(session, [(b, u) for _, b, u in mine])
+        rows = await bulk.affected_for_update_many(session, [(b, u) for _, b, u in mine])
         kept: list[dict[str, object]] = []
+        changed: dict[tuple[UUID, str], AffectedRow] = {}
         # In time order, so a batch holding an acceptance and its bounce ends as one would.
         for reported, breach_id, user_id in sorted(mine, key=lambda m: m[0].event.payload.at):
             row = rows.get((breach_id, user_id))
@@ -82,6 +85,7 @@ async def on_outcomes(sessions: Sessions, batch: list[Reported]) -> int:
                 )
                 continue
             applied = apply(row, reported.event.payload, failed=reported.failed)
+            changed[(breach_id, user_id)] = row  # attempts and delivered_at change even so
             kept.append(
                 {
                     "event_id": reported.event.event_id,
@@ -93,7 +97,8 @@ async def on_outcomes(sessions: Sessions, batch: list[Reported]) -> int:
                     "payload": reported.event.payload.model_dump(mode="json"),
                 }
             )
-        await repository.record_outcomes(session, kept)
+        await bulk.save_outcomes(session, list(changed.values()))
+        await bulk.record_outcomes(session, kept)
     return len(fresh)
 
 
@@ -119,20 +124,29 @@ def apply(row: AffectedRow, payload: NotificationOutcomePayload, *, failed: bool
     return applied
 
 
-async def on_user_registered(sessions: Sessions, event: UserRegistered, topic: str) -> None:
-    """Know a new subject and their country of residence."""
-    async with transaction(sessions) as session:
-        if await claim(session, event, topic):
-            p = event.payload
-            await repository.upsert_subject(session, p.user_id, p.country, event.occurred_at)
+async def on_subjects(
+    sessions: Sessions, batch: Sequence[tuple[UserRegistered | UserUpdated, str]]
+) -> int:
+    """Know new subjects and follow the ones who moved, a batch to a transaction; returns
+    how many events were new.
 
-
-async def on_user_updated(sessions: Sessions, event: UserUpdated, topic: str) -> None:
-    """Follow a subject who moved to another country."""
-    p = event.payload
+    100,000 people registering are 100,000 events: with a transaction each, a fresh
+    schema reading a topic's history lagged by minutes (a test gave up after 30 s on
+    11,000). Within a batch the country with the
+    latest event time is the one written, as it would have been one event at a time.
+    """
     async with transaction(sessions) as session:
-        if await claim(session, event, topic) and p.country is not None:
-            await repository.upsert_subject(session, p.user_id, p.country, event.occurred_at)
+        fresh = await bulk.claim_many(session, [(e.event_id, topic) for e, topic in batch])
+        latest: dict[str, tuple[str, datetime]] = {}
+        for event, _ in batch:
+            country = event.payload.country
+            if event.event_id not in fresh or country is None:
+                continue  # a redelivery, or a change that left the country alone
+            seen = latest.get(event.payload.user_id)
+            if seen is None or seen[1] < event.occurred_at:
+                latest[event.payload.user_id] = (country, event.occurred_at)
+        await bulk.upsert_subjects(session, latest)
+    return len(fresh)
 
 
 async def on_user_erased(sessions: Sessions, event: UserErased, topic: str) -> None:

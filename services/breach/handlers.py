@@ -26,18 +26,22 @@ PUBLISHED = (
 OUTCOME_BATCH = 500
 """Notice outcomes applied in one transaction, at most."""
 
+SUBJECTS_BATCH = 1000
+"""Registrations (or moves) applied in one transaction, at most."""
+
 
 async def _raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
     """Leave each record's bytes as they are: the handler reads them one by one."""
     return list(message.body)
 
 
-def build_router(group: str) -> KafkaRouter:
-    """Subscribers in consumer group ``group`` (the service's schema name)."""
+def build_router(group: str, prefix: str = "") -> KafkaRouter:
+    """Subscribers in consumer group ``group`` (the service's schema name), on the topics
+    named with ``prefix`` before them (``BREACH_TOPIC_PREFIX``)."""
     router = KafkaRouter()
     for topic in PUBLISHED:
         router.publisher(
-            topic,
+            f"{prefix}{topic}",
             schema=events.EVENT_BY_TOPIC[topic],
             description="Published through the outbox relay, in a Kafka transaction.",
         )
@@ -48,12 +52,12 @@ def build_router(group: str) -> KafkaRouter:
         # Batched: a breach of 100,000 people answers with 100,000 outcomes, applied a
         # batch to a transaction instead of one each.
         @router.subscriber(
-            topic,
+            f"{prefix}{topic}",
             batch=True,
             max_records=OUTCOME_BATCH,
             batch_timeout_ms=20,
             decoder=_raw_bodies,
-            **consumer_options(group, topic),
+            **consumer_options(group, f"{prefix}{topic}"),
         )
         async def on_notification_outcomes(
             bodies: list[bytes],
@@ -74,22 +78,40 @@ def build_router(group: str) -> KafkaRouter:
     outcome_subscriber(events.NOTIFICATION_DELIVERED, events.NotificationDelivered)
     outcome_subscriber(events.NOTIFICATION_FAILED, events.NotificationFailed)
 
-    @router.subscriber(events.USER_REGISTERED, **consumer_options(group, events.USER_REGISTERED))
-    async def on_user_registered(
-        event: events.UserRegistered, runtime: BreachRuntime = Context("runtime")
+    def subjects_subscriber(
+        topic: str, event_type: type[events.UserRegistered | events.UserUpdated]
     ) -> None:
-        await evidence.on_user_registered(runtime.sessions, event, events.USER_REGISTERED)
+        # Batched: 100,000 people registering are 100,000 events.
+        @router.subscriber(
+            topic,
+            batch=True,
+            max_records=SUBJECTS_BATCH,
+            batch_timeout_ms=20,
+            decoder=_raw_bodies,
+            **consumer_options(group, topic),
+        )
+        async def on_user_events(
+            bodies: list[bytes],
+            message: StreamMessage[Any] = Context("message"),
+            runtime: BreachRuntime = Context("runtime"),
+        ) -> None:
+            batch = []
+            for record in message.raw_message:
+                try:
+                    batch.append((event_type.model_validate_json(record.value or b""), topic))
+                except (ValidationError, ValueError) as exc:
+                    await dead_letter_record(runtime.broker, record, reason=describe(exc))
+            await evidence.on_subjects(runtime.sessions, batch)
 
-    @router.subscriber(events.USER_UPDATED, **consumer_options(group, events.USER_UPDATED))
-    async def on_user_updated(
-        event: events.UserUpdated, runtime: BreachRuntime = Context("runtime")
-    ) -> None:
-        await evidence.on_user_updated(runtime.sessions, event, events.USER_UPDATED)
+    subjects_subscriber(f"{prefix}{events.USER_REGISTERED}", events.UserRegistered)
+    subjects_subscriber(f"{prefix}{events.USER_UPDATED}", events.UserUpdated)
 
-    @router.subscriber(events.USER_ERASED, **consumer_options(group, events.USER_ERASED))
+    erased = f"{prefix}{events.USER_ERASED}"
+
+    @router.subscriber(erased, **consumer_options(group, erased))
     async def on_user_erased(
         event: events.UserErased, runtime: BreachRuntime = Context("runtime")
     ) -> None:
-        await evidence.on_user_erased(runtime.sessions, event, events.USER_ERASED)
+        await evidence.on_user_erased(runtime.sessions, event, erased)
 
     return router

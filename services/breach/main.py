@@ -17,7 +17,9 @@ def build_app(settings: BreachSettings | None = None) -> FastAPI:
     """The breach service as an ASGI app; tests build it the same way."""
     settings = settings or BreachSettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.build_router(group=settings.schema_name))
+    broker.include_router(
+        handlers.build_router(group=settings.schema_name, prefix=settings.topic_prefix)
+    )
     return create_app(
         settings=settings,
         broker=broker,

@@ -1,19 +1,15 @@
 """Database access of the breach service; every function runs in the caller's session."""
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from services.breach.models import AffectedRow, BreachRow, ScopeRow, TimelineRow
-from shared.events import Envelope
-from shared.outbox import OutboxMessage
-from shared.telemetry import current_trace_headers
 
 
 async def next_reference_number(session: AsyncSession) -> int:
@@ -165,47 +161,6 @@ async def scope_user_ids(
     return [str(i) for i in ids], total
 
 
-async def add_affected(
-    session: AsyncSession,
-    *,
-    breach_id: UUID,
-    scope_id: int,
-    user_ids: list[str],
-    categories: list[str],
-    at: datetime,
-) -> list[str]:
-    """Add people to the breach; the ones it did not have yet are returned."""
-    if not user_ids:
-        return []
-    rows = await session.execute(
-        text(
-            "INSERT INTO affected (breach_id, user_id, scope_id, data_categories, requested_at) "
-            "SELECT :b, u, :s, :c, :at FROM unnest(CAST(:u AS text[])) AS u "
-            "ON CONFLICT (breach_id, user_id) DO NOTHING RETURNING user_id"
-        ),
-        {"b": breach_id, "s": scope_id, "c": categories, "at": at, "u": user_ids},
-    )
-    return [r[0] for r in rows]
-
-
-def stage_many(session: AsyncSession, events: Sequence[Envelope]) -> Any:
-    """One INSERT of many events into the outbox (a page of notices at a time)."""
-    headers = current_trace_headers()
-    return session.execute(
-        insert(OutboxMessage),
-        [
-            {
-                "event_id": e.event_id,
-                "topic": e.topic(),
-                "key": e.subject_id,
-                "value": e.model_dump_json(),
-                "headers": headers,
-            }
-            for e in events
-        ],
-    )
-
-
 async def state_counts(
     session: AsyncSession, breach_ids: Sequence[UUID]
 ) -> dict[UUID, dict[str, int]]:
@@ -257,53 +212,6 @@ async def stream_people(
         after = rows[-1].user_id
 
 
-async def affected_for_update_many(
-    session: AsyncSession, people: Sequence[tuple[UUID, str]]
-) -> dict[tuple[UUID, str], AffectedRow]:
-    """These people's rows, locked for the caller's transaction (in key order: no
-    deadlock between two batches)."""
-    if not people:
-        return {}
-    query = (
-        select(AffectedRow)
-        .where(tuple_(AffectedRow.breach_id, AffectedRow.user_id).in_(sorted(set(people))))
-        .order_by(AffectedRow.breach_id, AffectedRow.user_id)  # type: ignore[arg-type]
-        .with_for_update()
-    )
-    rows = (await session.execute(query)).scalars().all()
-    return {(r.breach_id, r.user_id): r for r in rows}
-
-
-async def claim_many(session: AsyncSession, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
-    """Record events as processed in the caller's transaction; the ids not seen before."""
-    if not events:
-        return set()
-    unique = dict(events)
-    rows = await session.execute(
-        text(
-            "INSERT INTO processed_events (event_id, topic, processed_at) "
-            "SELECT e, t, now() FROM unnest(CAST(:e AS uuid[]), CAST(:t AS text[])) AS x(e, t) "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-        ),
-        {"e": [str(e) for e in unique], "t": list(unique.values())},
-    )
-    return {r[0] for r in rows}
-
-
-async def record_outcomes(session: AsyncSession, outcomes: Sequence[dict[str, Any]]) -> None:
-    """Keep outcomes as the notifier reported them, applied or not (append-only)."""
-    if not outcomes:
-        return
-    await session.execute(
-        text(
-            "INSERT INTO outcomes (event_id, breach_id, user_id, outcome, at, applied, payload) "
-            "VALUES (:event_id, :breach_id, :user_id, :outcome, :at, :applied, "
-            "CAST(:payload AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
-        ),
-        [{**o, "payload": json.dumps(o["payload"], default=str)} for o in outcomes],
-    )
-
-
 async def subject_ids(
     session: AsyncSession, *, country: str | None, after: str | None, limit: int
 ) -> list[str]:
@@ -318,26 +226,6 @@ async def subject_ids(
         text(f"SELECT user_id FROM subjects {where} ORDER BY user_id LIMIT :n"), params
     )
     return [r[0] for r in rows]
-
-
-async def upsert_subject(
-    session: AsyncSession, user_id: str, country: str | None, at: datetime
-) -> None:
-    """Know the subject and where they live (never their contact data).
-
-    Registrations and rectifications come on different topics, in no set order: the
-    country said last, by the event's own time, is the one kept.
-    """
-    await session.execute(
-        text(
-            "INSERT INTO subjects (user_id, country, country_at, registered_at) "
-            "VALUES (:u, :c, :at, :at) "
-            "ON CONFLICT (user_id) DO UPDATE SET country = EXCLUDED.country, "
-            "country_at = EXCLUDED.country_at "
-            "WHERE subjects.erased_at IS NULL AND subjects.country_at < EXCLUDED.country_at"
-        ),
-        {"u": user_id, "c": country, "at": at},
-    )
 
 
 async def erase_subject(session: AsyncSession, user_id: str, at: datetime) -> None:

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.breach import domain, queries, repository
+from services.breach import bulk, domain, queries, repository
 from services.breach.exceptions import (
     BreachClosed,
     BreachNotFound,
@@ -34,7 +34,6 @@ from services.breach.models import (
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import BreachDetected, BreachDetectedPayload
-from shared.outbox import stage
 
 PRODUCER = "breach"
 
@@ -52,7 +51,13 @@ def scope_row(breach_id: UUID, scope: Scope, *, actor: str, at: datetime) -> Sco
 
 
 async def declare(
-    sessions: Sessions, clock: Clock, body: DeclarationIn, *, key: str | None, actor: str
+    sessions: Sessions,
+    clock: Clock,
+    body: DeclarationIn,
+    *,
+    key: str | None,
+    actor: str,
+    prefix: str = "",
 ) -> tuple[BreachOut, bool]:
     """Declare a breach; a retry with the same Idempotency-Key gets the first one back.
 
@@ -99,21 +104,24 @@ async def declare(
             )
             for scope in body.scope:
                 await _add_scope(session, breach_id, scope, actor=actor, at=now)
-            stage(
+            await bulk.stage_many(
                 session,
-                BreachDetected.create(
-                    producer=PRODUCER,
-                    subject_id=str(breach_id),
-                    payload=BreachDetectedPayload(
-                        breach_id=str(breach_id),
-                        reference=row.reference,
-                        title=row.title,
-                        kinds=body.kinds,
-                        aware_at=aware_at,
-                        deadline_at=domain.deadline_of(aware_at),
-                        data_categories=row.data_categories,
+                [
+                    BreachDetected.create(
+                        producer=PRODUCER,
+                        subject_id=str(breach_id),
+                        payload=BreachDetectedPayload(
+                            breach_id=str(breach_id),
+                            reference=row.reference,
+                            title=row.title,
+                            kinds=body.kinds,
+                            aware_at=aware_at,
+                            deadline_at=domain.deadline_of(aware_at),
+                            data_categories=row.data_categories,
+                        ),
                     ),
-                ),
+                ],
+                prefix=prefix,
             )
     except IntegrityError:
         # Two requests with one key raced; the other one's breach is the first one.

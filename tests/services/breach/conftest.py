@@ -5,6 +5,7 @@ real one (outcomes the tests publish then postdate any a notifier running elsewh
 might report for the same topics), and tests move it by writing the clock table.
 """
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -162,16 +163,49 @@ async def service(schema: str, engine: AsyncEngine) -> AsyncIterator[Service]:
         yield Service(http=http, schema=schema, engine=engine, clock=clock)
 
 
-async def publish(*evs: events.Envelope) -> None:
-    """Publish events to their topics as their producers would."""
+async def publish(*evs: events.Envelope, prefix: str = "") -> None:
+    """Publish events to their topics (named with ``prefix``) as their producers would."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for e in evs:
-            await producer.send(e.topic(), value=e.to_bytes(), key=e.subject_id.encode())
+            topic = f"{prefix}{e.topic()}"
+            await producer.send(topic, value=e.to_bytes(), key=e.subject_id.encode())
         await producer.flush()
     finally:
         await producer.stop()
+
+
+async def skip_history(schema: str, *topics: str) -> None:
+    """Start the consumer groups of a service on ``schema`` at the ends of shared
+    ``topics``: a fresh schema otherwise first reads all that benchmarks and other tests
+    left there (hundreds of thousands of ``data.accessed`` events, minutes of work)."""
+    for topic in topics:
+        # A consumer subscribed to the topic learns its partitions (no group: it joins
+        # nothing); a second one, of the service's group, commits their ends.
+        probe = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA)
+        await probe.start()
+        try:
+            parts: list[TopicPartition] = []
+            for _ in range(50):
+                parts = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+                if parts:
+                    break
+                await asyncio.sleep(0.1)
+            ends = dict(await probe.end_offsets(parts)) if parts else {}
+        finally:
+            await probe.stop()
+        if not ends:
+            continue
+        committer = AIOKafkaConsumer(
+            bootstrap_servers=KAFKA, group_id=f"{schema}.{topic}", enable_auto_commit=False
+        )
+        await committer.start()
+        try:
+            committer.assign(list(ends))
+            await committer.commit(ends)
+        finally:
+            await committer.stop()
 
 
 def user_ids(prefix: str, n: int) -> list[str]:

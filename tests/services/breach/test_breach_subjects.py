@@ -2,9 +2,10 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from services.breach import evidence
 from services.breach.main import MIGRATIONS
@@ -55,9 +56,9 @@ async def test_the_country_said_last_wins_and_erasure_sticks(
         sessions = create_sessions(engine)
         later = AT + timedelta(days=1)
         # The move to Thailand is read before the registration it follows.
-        await evidence.on_user_updated(sessions, moved("u-1", "TH", later), events.USER_UPDATED)
-        await evidence.on_user_registered(
-            sessions, registered("u-1", "PH", AT), events.USER_REGISTERED
+        await evidence.on_subjects(sessions, [(moved("u-1", "TH", later), events.USER_UPDATED)])
+        await evidence.on_subjects(
+            sessions, [(registered("u-1", "PH", AT), events.USER_REGISTERED)]
         )
         # An erasure read before the registration: the person stays erased.
         erased = UserErased.create(
@@ -66,10 +67,10 @@ async def test_the_country_said_last_wins_and_erasure_sticks(
             payload=UserErasedPayload(user_id="u-2", erased_at=later, requested_by="subject"),
         )
         await evidence.on_user_erased(sessions, erased, events.USER_ERASED)
-        await evidence.on_user_registered(
-            sessions, registered("u-2", "PH", AT), events.USER_REGISTERED
+        await evidence.on_subjects(
+            sessions, [(registered("u-2", "PH", AT), events.USER_REGISTERED)]
         )
-        await evidence.on_user_updated(sessions, moved("u-2", "ID", later), events.USER_UPDATED)
+        await evidence.on_subjects(sessions, [(moved("u-2", "ID", later), events.USER_UPDATED)])
         async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT user_id, country, erased_at FROM subjects"))
             subjects = {u: (c, e is not None) for u, c, e in rows}
@@ -77,3 +78,47 @@ async def test_the_country_said_last_wins_and_erasure_sticks(
         await engine.dispose()
 
     assert subjects == {"u-1": ("TH", False), "u-2": (None, True)}
+
+
+async def test_a_batch_of_registrations_and_moves_is_one_statement_and_ends_as_one_by_one(
+    schema_factory: Callable[[str], str],
+) -> None:
+    schema = schema_factory("breach_subjects")
+    engine = create_engine(DATABASE_URL, schema, pool_size=2)
+    later = AT + timedelta(days=1)
+    people = [f"u-{n:04d}" for n in range(1000)]
+    registrations: list[tuple[UserRegistered | UserUpdated, str]] = [
+        (registered(u, "PH", AT), events.USER_REGISTERED) for u in people
+    ]
+    try:
+        await migrate(engine, MIGRATIONS, schema)
+        sessions = create_sessions(engine)
+        written: list[str] = []
+
+        def seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if "INTO subjects" in statement:
+                written.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        # In one batch: u-0000 moves before (by topic order) their registration arrives,
+        # u-0001 is registered twice (a redelivery), u-0002 moves twice, the later last.
+        batch: list[tuple[UserRegistered | UserUpdated, str]] = [
+            (moved("u-0000", "TH", later), events.USER_UPDATED),
+            *registrations,
+            registrations[1],
+            (moved("u-0002", "SG", later + timedelta(hours=1)), events.USER_UPDATED),
+            (moved("u-0002", "ID", later), events.USER_UPDATED),
+        ]
+        assert await evidence.on_subjects(sessions, batch) == len(people) + 3
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        assert len(written) == 1
+        assert await evidence.on_subjects(sessions, registrations[:10]) == 0  # redelivered
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT user_id, country FROM subjects"))
+            subjects: dict[str, str | None] = {u: c for u, c in rows}
+    finally:
+        await engine.dispose()
+
+    assert len(subjects) == len(people)
+    assert subjects["u-0000"] == "TH" and subjects["u-0002"] == "SG"
+    assert subjects["u-0001"] == subjects["u-0999"] == "PH"

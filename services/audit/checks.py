@@ -48,14 +48,23 @@ async def check_pending(
     now = clock()
     async with transaction(sessions) as session:
         conn = await repository.raw(session)
+        await repository.serialise_deferrals(conn)
         first = await repository.checked_up_to(conn)
-        pending = await repository.entries_from(
-            conn, first, recorded_before=now - grace, limit=limit
+        settled = now - grace
+        looked_at, last = await repository.put_off_pending(
+            conn,
+            first,
+            recorded_before=settled,
+            waits_after=now - unknown_after,
+            at=now,
+            limit=limit,
         )
-        if pending:
-            put_off = await _judge(session, conn, pending, now=now, unknown_after=unknown_after)
+        if looked_at:
+            judged = await repository.entries_to_judge(conn, first, last, recorded_before=settled)
+            # none wait, unless the database's prefilter and the domain's rule disagree
+            put_off = await _judge(session, conn, judged, now=now, unknown_after=unknown_after)
             await repository.defer_checks(conn, put_off, now)
-    return len(pending)
+    return looked_at
 
 
 async def check_deferred(
@@ -67,13 +76,11 @@ async def check_deferred(
     done = 0
     async with transaction(sessions) as session:
         conn = await repository.raw(session)
-        heard_of = await repository.heard_of_consents(conn)
         still: list[int] = []  # waiting after all (none, unless the clock went back)
         for _ in range(10_000):  # bounded: 10,000 batches a round at most
             seqs = await repository.decidable(
                 conn,
                 recorded_before=now - unknown_after,
-                heard_of=heard_of,
                 skip=still,
                 limit=batch,
             )
@@ -179,4 +186,7 @@ async def record_consents(
     ]
     if changes:
         async with transaction(sessions) as session:
+            conn = await repository.raw(session)
+            await repository.serialise_deferrals(conn)
             await repository.add_consent_changes(session, changes)
+            await repository.hear_consents(conn, sorted({c.consent_id for c in changes}))

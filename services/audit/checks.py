@@ -48,6 +48,8 @@ async def check_pending(
     now = clock()
     async with transaction(sessions) as session:
         conn = await repository.raw(session)
+        # Before the first read: another replica's round ends first, and this one starts
+        # where it ended instead of colliding with it.
         await repository.serialise_deferrals(conn)
         first = await repository.checked_up_to(conn)
         settled = now - grace
@@ -76,6 +78,7 @@ async def check_deferred(
     done = 0
     async with transaction(sessions) as session:
         conn = await repository.raw(session)
+        await repository.serialise_deferrals(conn)  # a round at a time, replicas included
         still: list[int] = []  # waiting after all (none, unless the clock went back)
         for _ in range(10_000):  # bounded: 10,000 batches a round at most
             seqs = await repository.decidable(

@@ -302,9 +302,10 @@ async def defer_checks(
 
 
 async def serialise_deferrals(conn: asyncpg.Connection) -> None:
-    """Hold, until the transaction ends, the lock that putting checks off and recording
-    consents take in turn: a consent recorded while checks naming it are being put off
-    would otherwise not mark them heard, and they would wait for nothing."""
+    """Hold, until the transaction ends, the lock that the consent check's rounds and the
+    recording of consents take in turn: a consent recorded while checks naming it are
+    being put off would otherwise not mark them heard, and they would wait for nothing;
+    two replicas' rounds would judge the same entries and one of them fail."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.checks_deferred'))"
     )

@@ -7,15 +7,16 @@
    no dedupe, no tree.
 2. The audit service (its own process, fresh schema): the same number of
    ``data.accessed`` events, produced before it starts, read in batches, decoded and
-   hashed in its worker process, deduplicated, added to the Merkle tree and committed,
-   offsets after the commit.
-   Measured from its first batch's reading to its last entry seen committed (the
-   topic's older events count too).
+   hashed, deduplicated, added to the Merkle tree and committed, offsets after the
+   commit. The service reads them from a topic of the run's own (``bench.accessed.*``,
+   given to it by ``--serve``), so neither earlier runs' events nor other users' count.
+   Measured from its first batch's reading to its last entry seen committed, with the
+   service process's CPU time (user + system, from ``/proc``) per entry.
 3. Latency at half that rate: events published at half the measured throughput for
    10 s; publish-to-persist is when the entry was first seen committed (the log's reach
    is polled every 20 ms) minus the event's ``accessed_at`` (stamped just before
    sending).
-Needs `make up`.
+The run's topics are deleted at the end. Needs `make up`.
 """
 
 import asyncio
@@ -26,11 +27,14 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
@@ -80,8 +84,7 @@ async def produce(topic: str, count: int, rate: float | None = None) -> None:
         await producer.stop()
 
 
-async def raw_pipeline(count: int) -> float:
-    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+async def raw_pipeline(count: int, topic: str) -> float:
     await ensure_topics(KAFKA, {topic: 3})
     await produce(topic, count)
     db = await asyncpg.connect(asyncpg_dsn(DATABASE_URL))
@@ -129,8 +132,37 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
-    await produce(events.DATA_ACCESSED, count)
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` and its reaped children, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+async def drop_topics(*topics: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        await admin.delete_topics([t for t in topics if t in existing])
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Measured:
+    throughput: float
+    p50: float
+    p99: float
+    entries: int
+    cpu_us_ingest: float
+    """Service CPU time per entry while it read the backlog."""
+    cpu_us_paced: float
+    """Service CPU time per entry while events came at half the rate."""
+
+
+async def audit_pipeline(count: int, topic: str) -> Measured:
+    await ensure_topics(KAFKA, {topic: 3})
+    await produce(topic, count)
     schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
     port = free_port()
     env = {
@@ -142,7 +174,7 @@ async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
     }
     server = await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-m", "services.audit.main"],
+        [sys.executable, "-m", "bench.audit_ingest", "--serve", topic],
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -156,15 +188,16 @@ async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.5)
-        # The service consumes from its consumer group's start: the bench's events and
-        # whatever the topic held before. Done when the count has not moved for 3 s.
+        cpu_ready = cpu_seconds(server.pid)
+        # Done when the count has not moved for 3 s.
         n, last_change, last_n = 0, time.perf_counter(), -1
-        last_seen = datetime.now(UTC)
+        last_seen, cpu_seen = datetime.now(UTC), cpu_ready
         while time.perf_counter() - last_change < 3:
             async with engine.connect() as conn:
                 n = int((await conn.execute(text("SELECT count(*) FROM entries"))).scalar_one())
             if n != last_n:
                 last_n, last_change, last_seen = n, time.perf_counter(), datetime.now(UTC)
+                cpu_seen = cpu_seconds(server.pid)
             await asyncio.sleep(0.2)
         assert n >= count, f"only {n} entries for {count} events"
         async with engine.connect() as conn:
@@ -189,10 +222,11 @@ async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
 
         watcher = asyncio.create_task(watch())
         before = datetime.now(UTC)
-        await produce(
-            events.DATA_ACCESSED, min(int(throughput / 2 * 10), 100_000), rate=throughput / 2
-        )
+        cpu_paced = cpu_seconds(server.pid)
+        paced = min(int(throughput / 2 * 10), 100_000)
+        await produce(topic, paced, rate=throughput / 2)
         await asyncio.sleep(3)
+        cpu_paced = cpu_seconds(server.pid) - cpu_paced
         producing = False
         await watcher
         async with engine.connect() as conn:
@@ -208,9 +242,14 @@ async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
             (notes[bisect.bisect_left(reach, seq)][1] - accessed_at).total_seconds() * 1000
             for seq, accessed_at in rows
         )
-        p50 = latencies[len(latencies) // 2]
-        p99 = latencies[int(len(latencies) * 0.99) - 1]
-        return throughput, p50, p99, n
+        return Measured(
+            throughput=throughput,
+            p50=latencies[len(latencies) // 2],
+            p99=latencies[int(len(latencies) * 0.99) - 1],
+            entries=n,
+            cpu_us_ingest=(cpu_seen - cpu_ready) / n * 1e6,
+            cpu_us_paced=cpu_paced / paced * 1e6,
+        )
     finally:
         server.terminate()
         await asyncio.to_thread(server.wait)
@@ -222,16 +261,35 @@ async def audit_pipeline(count: int) -> tuple[float, float, float, int]:
 
 
 async def main(count: int) -> None:
-    raw = await raw_pipeline(count)
-    audit, p50, p99, entries = await audit_pipeline(count)
+    raw_topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    topic = f"bench.accessed.{uuid.uuid4().hex[:8]}"
+    try:
+        raw = await raw_pipeline(count, raw_topic)
+        m = await audit_pipeline(count, topic)
+    finally:
+        await drop_topics(raw_topic, topic, events.dlq_topic(topic))
     lines = [
         f"raw pipeline (aiokafka -> asyncpg COPY)   {raw:10,.0f} events/s",
-        f"audit service ({entries:,} entries)     {audit:10,.0f} events/s"
-        f"   ratio {audit / raw:.2f}",
-        f"publish-to-persist at half that rate      p50 {p50:.0f} ms  p99 {p99:.0f} ms",
+        f"audit service ({m.entries:,} entries)     {m.throughput:10,.0f} events/s"
+        f"   ratio {m.throughput / raw:.2f}",
+        f"publish-to-persist at half that rate      p50 {m.p50:.0f} ms  p99 {m.p99:.0f} ms",
+        f"service CPU per entry                     {m.cpu_us_ingest:.1f} us reading the "
+        f"backlog, {m.cpu_us_paced:.1f} us at half the rate",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def serve(topic: str) -> None:
+    """Run the audit service with ``data.accessed`` read from ``topic``: the service names
+    its topic when its router is built, from ``shared.events``, so it is set first."""
+    events.DATA_ACCESSED = topic
+    from services.audit import main as audit_main
+
+    audit_main.main()
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000))
+    if sys.argv[1:2] == ["--serve"]:
+        serve(sys.argv[2])
+    else:
+        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000))

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import repository
@@ -46,14 +47,26 @@ async def check_pending(
     """
     now = clock()
     async with transaction(sessions) as session:
-        first = await repository.checked_up_to(session)
-        pending = await repository.entries_from(
-            session, first, recorded_before=now - grace, limit=limit
+        conn = await repository.raw(session)
+        # Before the first read: another replica's round ends first, and this one starts
+        # where it ended instead of colliding with it.
+        await repository.serialise_deferrals(conn)
+        first = await repository.checked_up_to(conn)
+        settled = now - grace
+        looked_at, last = await repository.put_off_pending(
+            conn,
+            first,
+            recorded_before=settled,
+            waits_after=now - unknown_after,
+            at=now,
+            limit=limit,
         )
-        if pending:
-            put_off = await _judge(session, pending, now=now, unknown_after=unknown_after)
-            await repository.defer_checks(session, put_off, now)
-    return len(pending)
+        if looked_at:
+            judged = await repository.entries_to_judge(conn, first, last, recorded_before=settled)
+            # none wait, unless the database's prefilter and the domain's rule disagree
+            put_off = await _judge(session, conn, judged, now=now, unknown_after=unknown_after)
+            await repository.defer_checks(conn, put_off, now)
+    return looked_at
 
 
 async def check_deferred(
@@ -63,39 +76,55 @@ async def check_deferred(
     ``unknown_after`` (those are flagged: the consent is unknown); return how many."""
     now = clock()
     done = 0
-    after = -1
     async with transaction(sessions) as session:
-        while waiting := await repository.decidable(
-            session, recorded_before=now - unknown_after, after=after, limit=batch
-        ):
-            still = set(await _judge(session, waiting, now=now, unknown_after=unknown_after))
-            await repository.undefer_checks(
-                session, [seq for seq, _, _ in waiting if seq not in still]
+        conn = await repository.raw(session)
+        await repository.serialise_deferrals(conn)  # a round at a time, replicas included
+        still: list[int] = []  # waiting after all (none, unless the clock went back)
+        for _ in range(10_000):  # bounded: 10,000 batches a round at most
+            seqs = await repository.decidable(
+                conn,
+                recorded_before=now - unknown_after,
+                skip=still,
+                limit=batch,
             )
-            done += len(waiting) - len(still)
-            after = waiting[-1][0]
+            if not seqs:
+                break
+            waiting = await repository.entries_at(conn, seqs)
+            put_off = {
+                d.seq
+                for d in await _judge(session, conn, waiting, now=now, unknown_after=unknown_after)
+            }
+            await repository.undefer_checks(conn, [seq for seq in seqs if seq not in put_off])
+            still.extend(put_off)
+            done += len(seqs) - len(put_off)
     return done
 
 
 async def _judge(
     session: AsyncSession,
+    conn: asyncpg.Connection,
     entries: Sequence[tuple[int, Entry, bytes]],
     *,
     now: datetime,
     unknown_after: timedelta,
-) -> list[int]:
-    """Record the verdicts of ``entries``, announcing violations; return the positions
-    of those that wait for their consent's history."""
-    consent_ids = [e.consent_id for _, e, _ in entries if e.consent_id]
-    changes = await repository.consent_changes(session, consent_ids)
+) -> list[repository.Deferral]:
+    """Record the verdicts of ``entries``, announcing violations; return those that
+    wait for their consent's history."""
+    consent_ids = {e.consent_id for _, e, _ in entries if e.consent_id}
+    changes = await repository.consent_changes(conn, consent_ids)
+    by_consent: dict[str, list[ConsentChange]] = {}
+    for change in changes:
+        by_consent.setdefault(change.consent_id, []).append(change)
     rows = []
     waiting = []
     flagged: list[ViolationDetected] = []
     for seq, entry, _ in entries:
-        if awaits_history(entry, changes) and entry.recorded_at > now - unknown_after:
-            waiting.append(seq)
+        history = by_consent.get(entry.consent_id, []) if entry.consent_id else []
+        if awaits_history(entry, history) and entry.recorded_at > now - unknown_after:
+            assert entry.consent_id is not None  # awaits_history says it names one
+            waiting.append(repository.Deferral(seq, entry.consent_id, entry.recorded_at))
             continue
-        verdict, reason = check(entry, changes)
+        verdict, reason = check(entry, history)
         rows.append((seq, verdict.value, reason, now))
         if verdict is Verdict.VIOLATION:
             flagged.append(
@@ -111,7 +140,7 @@ async def _judge(
                     ),
                 )
             )
-    await repository.add_checks(session, rows)
+    await repository.add_checks(conn, rows)
     await repository.stage_events(session, flagged)
     if flagged:  # one line a batch: each violation is listed and announced already
         seqs = [v.payload.log_index for v in flagged]
@@ -160,4 +189,7 @@ async def record_consents(
     ]
     if changes:
         async with transaction(sessions) as session:
+            conn = await repository.raw(session)
+            await repository.serialise_deferrals(conn)
             await repository.add_consent_changes(session, changes)
+            await repository.hear_consents(conn, sorted({c.consent_id for c in changes}))

@@ -23,9 +23,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic import Field as PydanticField
 from starlette.routing import Route
 
-from services.registry import disclosure, profiles, service
+from services.registry import disclosure, profiles, reports, service
 from services.registry.bootstrap import RegistryRuntime
 from services.registry.clients import ConsentClient
+from services.registry.disclosure import PURPOSE_PATTERN, USER_ID_PATTERN
 from services.registry.exceptions import Forbidden, InvalidRequest
 from services.registry.models import (
     DisclosureOut,
@@ -61,8 +62,6 @@ async def get_consent(request: Request) -> ConsentClient:
     return current_runtime(request, RegistryRuntime).consent
 
 
-USER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,100}$"
-PURPOSE_PATTERN = r"^[a-z0-9_]{1,80}$"
 UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The user's id.")]
 ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
 
@@ -284,6 +283,27 @@ async def legal_disclosure(
     engine = current_runtime(request, RegistryRuntime).engine
     answer = await disclosure.disclose_by_law(engine, user_id=user_id, body=body, by=principal.sub)
     return DisclosureOut.model_validate(answer)
+
+
+@router.post(
+    "/reports/users",
+    summary="A reporting job reads many users' data, for a purpose (member organisation)",
+    response_model=reports.BatchReadOut,
+    responses={**NO_CONSENT_SERVICE},
+)
+async def read_many(body: reports.BatchReadIn, principal: MemberOrg, request: Request) -> Response:
+    """One decision and one recorded ``data.accessed`` per user, all committed before the
+    answer; refusals listed per user."""
+    assert principal.org_id is not None  # a member_org token always names its organisation
+    runtime = current_runtime(request, RegistryRuntime)
+    answer = await reports.disclose_many(
+        runtime.engine,
+        runtime.consent,
+        organisation=principal.org_id,
+        actor=principal.sub,
+        body=body,
+    )
+    return Response(disclosure.encode(answer), media_type="application/json")
 
 
 # --- Published profiles: public -------------------------------------------------------

@@ -29,16 +29,21 @@ from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasi
 PRODUCER = "registry"
 CHANNEL = "registry_api"
 _ENCODE = msgspec.json.Encoder().encode
+USER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,100}$"
+"""A user id, as the registry issues and accepts them."""
+PURPOSE_PATTERN = r"^[a-z0-9_]{1,80}$"
+"""A purpose code, as the consent service names them."""
 
 
-def _fields(requested: list[str]) -> frozenset[str]:
+def checked_fields(requested: list[str]) -> frozenset[str]:
+    """The fields asked for, each one the registry holds; else a 422 naming ``fields``."""
     try:
         return check_fields(requested)
     except RegistryRuleError as exc:
         raise refused(exc) from exc
 
 
-def _event(
+def record(
     *,
     user_id: str,
     subject_country: str | None,
@@ -54,6 +59,7 @@ def _event(
     legal_reference: str | None = None,
     consent: ConsentDecision | None = None,
 ) -> DataAccessed:
+    """The ``data.accessed`` event that records one decision about one user."""
     return DataAccessed.create(
         producer=PRODUCER,
         subject_id=user_id,
@@ -95,7 +101,7 @@ async def disclose(
     refuses for want of consent), so an organisation cannot tell whether someone is
     registered; only a party with standing access learns it, as a 404 or 410.
     """
-    fields = _fields(requested)
+    fields = checked_fields(requested)
     categories = sorted(fields)
     at = datetime.now(UTC)
     decision: ConsentDecision | None = None
@@ -133,10 +139,10 @@ async def disclose(
             "at": at,
         }
         if refusal is not None:
-            event = _deny(common, refusal, decision)
+            event = denied(common, refusal, decision)
         elif user is not None:
             assert decision is not None
-            event = _allow(common, decision)
+            event = allowed(common, decision)
         if refusal is not None or user is not None:
             await queries.stage(conn, [event])
     if unavailable is not None:
@@ -145,11 +151,12 @@ async def disclose(
         raise Denied(refusal, extra={"disclosure_id": str(event.event_id)})
     if user is None:
         await _missing(engine, user_id)
-    return _ENCODE(answer(event, data=values(fields, user)))
+    return encode(answer(event, data=values(fields, user)))
 
 
-def _allow(common: dict[str, Any], decision: ConsentDecision) -> DataAccessed:
-    return _event(
+def allowed(common: dict[str, Any], decision: ConsentDecision) -> DataAccessed:
+    """The record of a disclosure the consent service allowed."""
+    return record(
         **common,
         organisation_country=decision.organisation_country,
         decision=Decision.ALLOW,
@@ -181,6 +188,11 @@ def answer(event: DataAccessed, *, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def encode(answer: dict[str, Any]) -> bytes:
+    """An answer as JSON, in one call."""
+    return _ENCODE(answer)
+
+
 def _basis(value: str | None) -> LegalBasis:
     try:
         return LegalBasis(value or LegalBasis.CONSENT)
@@ -188,9 +200,11 @@ def _basis(value: str | None) -> LegalBasis:
         return LegalBasis.CONSENT
 
 
-def _deny(common: dict[str, Any], reason: str, decision: ConsentDecision | None) -> DataAccessed:
+def denied(common: dict[str, Any], reason: str, decision: ConsentDecision | None) -> DataAccessed:
+    """The record of a refusal: by the consent service, a restriction, or for want of an
+    answer."""
     country = decision.organisation_country if decision else None
-    return _event(
+    return record(
         **common,
         organisation_country=country,
         decision=Decision.DENY,
@@ -213,13 +227,13 @@ async def disclose_by_law(
 ) -> dict[str, Any]:
     """A disclosure under a legal obligation: no consent asked, basis and reference recorded;
     the answer in the shape of :class:`DisclosureOut`."""
-    fields = _fields(body.fields)
+    fields = checked_fields(body.fields)
     at = datetime.now(UTC)
     reason = f"legal obligation: {body.legal_reference}"
     async with queries.transaction(engine) as conn:
         user = await queries.subject(conn, user_id)
         if user is not None:
-            event = _event(
+            event = record(
                 user_id=user_id,
                 subject_country=user["country_of_residence"],
                 organisation=body.organisation,

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from opentelemetry import propagate, trace
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic import Field as PydanticField
 from starlette.routing import Route
@@ -49,6 +50,7 @@ from shared.errors import ErrorResponse
 from shared.validation import Instant, country_code
 
 router = APIRouter(tags=["registry"])
+tracer = trace.get_tracer(__name__)
 public = APIRouter(tags=["public profiles"])
 
 Registrar = Annotated[Principal, Depends(require(Role.PLATFORM, Role.ADMIN))]
@@ -227,6 +229,23 @@ async def serve_read(request: Request) -> Response:
     """``GET /users/{id}/data``, lean: the caller checked, the query checked, one use case,
     the answer encoded once (FastAPI's dependency, validation and response handling cost
     as much as the rest of the read together)."""
+    # Where the app leaves this path out of its automatic HTTP tracing (``UNTRACED``),
+    # a read joins the caller's trace only when the caller sent one, as /decisions does.
+    if "traceparent" in request.headers and not trace.get_current_span().is_recording():
+        with tracer.start_as_current_span(
+            "GET /users/{user_id}/data",
+            context=propagate.extract(request.headers),
+            kind=trace.SpanKind.SERVER,
+        ):
+            return await _read(request)
+    return await _read(request)
+
+
+UNTRACED = ("/users/[^/]+/data",)
+"""What ``create_app(untraced_paths=...)`` should leave out of its tracing middleware."""
+
+
+async def _read(request: Request) -> Response:
     principal = principal_from_request(request, Role.MEMBER_ORG)
     assert principal.org_id is not None  # a member_org token always names its organisation
     user_id: str = request.path_params["user_id"]

@@ -7,8 +7,12 @@ schemas, registers a user who consented to sharing with an organisation holding 
 access grant, then loads with wrk, in turn:
 - the baseline: the consent service's ``POST /decisions`` with the same question;
 - ``GET /users/{id}/data``: the registry reads the user, asks the consent service,
-  stages a ``data.accessed`` event in the outbox and commits, then answers.
-Prints requests per second, p50 and p99, and the ratio. Needs `make up` and wrk.
+  stages a ``data.accessed`` event in the outbox and commits, then answers;
+- ``POST /reports/users``: a batch of BATCH users read at once (one decision and one
+  event per user, all committed before the answer).
+Prints requests per second, p50 and p99, the CPU each process spent per request, the
+read path's ratio to the decision API and the batch's per-user rate against the single
+read. Needs `make up` and wrk.
 """
 
 import asyncio
@@ -33,6 +37,28 @@ from shared.settings import DEVELOPMENT_JWT_SECRET
 CONSENT, REGISTRY = 18012, 18011
 ORG = "ph-department-of-trade-and-industry"
 FIELDS = ["email_address", "full_name"]
+BATCH = 100
+"""Users per batch read."""
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def loaded(
+    url: str, seconds: int, connections: int, script: Path, servers: list[subprocess.Popen[bytes]]
+) -> dict[str, float]:
+    """wrk's figures, with each server's CPU milliseconds per request."""
+    before = [cpu_seconds(s.pid) for s in servers]
+    figures = wrk(url, seconds, connections, script)
+    spent = [cpu_seconds(s.pid) - b for s, b in zip(servers, before, strict=True)]
+    requests = figures["rps"] * seconds
+    for name, cpu in zip(("consent", "registry"), spent, strict=False):
+        figures[f"cpu_{name}"] = 1000 * cpu / requests
+    return figures
 
 
 def bearer(role: Role, **claims: str) -> dict[str, str]:
@@ -53,26 +79,10 @@ def start(module: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes
     raise RuntimeError(f"{module} did not become ready")
 
 
-def seed() -> str:
-    """A registered user who consented to sharing with ORG, which holds a grant."""
+def seed(count: int = 1) -> list[str]:
+    """Registered users who consented to sharing with ORG, which holds a grant."""
     now = datetime.now(UTC)
     with httpx.Client() as http:
-        user = http.post(
-            f"http://127.0.0.1:{REGISTRY}/users",
-            headers=bearer(Role.PLATFORM),
-            json={
-                "full_name": "Bench Mark",
-                "email_address": f"bench-{uuid.uuid4().hex[:8]}@example.ph",
-                "country_of_residence": "PH",
-                "company_name": "Bench Co",
-                "company_country": "PH",
-                "company_registration_number": "SEC-1",
-                "business_support_network": "a chamber",
-                "referral_source": "a benchmark",
-            },
-        )
-        user.raise_for_status()
-        user_id: str = user.json()["user_id"]
         http.post(
             f"http://127.0.0.1:{CONSENT}/grants",
             headers=bearer(Role.ADMIN),
@@ -83,16 +93,36 @@ def seed() -> str:
                 "valid_until": (now + timedelta(days=1)).isoformat(),
             },
         ).raise_for_status()
-        http.post(
-            f"http://127.0.0.1:{CONSENT}/consents",
-            headers=bearer(Role.ADMIN),
-            json={
-                "user_id": user_id,
-                "purpose": "member_organisation_sharing",
-                "organisation": ORG,
-                "notice_version": NOTICE_VERSION,
-            },
-        ).raise_for_status()
+        return [_user(http) for _ in range(count)]
+
+
+def _user(http: httpx.Client) -> str:
+    user = http.post(
+        f"http://127.0.0.1:{REGISTRY}/users",
+        headers=bearer(Role.PLATFORM),
+        json={
+            "full_name": "Bench Mark",
+            "email_address": f"bench-{uuid.uuid4().hex[:12]}@example.ph",
+            "country_of_residence": "PH",
+            "company_name": "Bench Co",
+            "company_country": "PH",
+            "company_registration_number": "SEC-1",
+            "business_support_network": "a chamber",
+            "referral_source": "a benchmark",
+        },
+    )
+    user.raise_for_status()
+    user_id: str = user.json()["user_id"]
+    http.post(
+        f"http://127.0.0.1:{CONSENT}/consents",
+        headers=bearer(Role.ADMIN),
+        json={
+            "user_id": user_id,
+            "purpose": "member_organisation_sharing",
+            "organisation": ORG,
+            "notice_version": NOTICE_VERSION,
+        },
+    ).raise_for_status()
     return user_id
 
 
@@ -128,7 +158,7 @@ def main(seconds: int, connections: int) -> None:
     servers = [start("services.consent.main", env, CONSENT)]
     try:
         servers.append(start("services.registry.main", env, REGISTRY))
-        user_id = seed()
+        user_id, *others = seed(BATCH)
         question = {
             "user_id": user_id,
             "organisation": ORG,
@@ -144,25 +174,44 @@ def main(seconds: int, connections: int) -> None:
         org = bearer(Role.MEMBER_ORG, org_id=ORG, sub="analyst")
         check = httpx.get(read_url, headers=org)
         assert check.status_code == 200, check.text
+        batch_url = f"http://127.0.0.1:{REGISTRY}/reports/users"
+        report = {
+            "purpose": "member_organisation_sharing",
+            "fields": FIELDS,
+            "user_ids": [user_id, *others],
+        }
+        answer = httpx.post(batch_url, headers=org, json=report, timeout=30)
+        assert answer.status_code == 200 and len(answer.json()["disclosed"]) == BATCH, answer.text
         decide_script = lua("POST", bearer(Role.PLATFORM), json.dumps(question))
         read_script = lua("GET", org)
+        batch_script = lua("POST", org, json.dumps(report))
         wrk(decision_url, 2, connections, decide_script)  # warm-up
         wrk(read_url, 2, connections, read_script)
-        decisions = wrk(decision_url, seconds, connections, decide_script)
-        reads = wrk(read_url, seconds, connections, read_script)
+        decisions = loaded(decision_url, seconds, connections, decide_script, servers)
+        reads = loaded(read_url, seconds, connections, read_script, servers)
+        batches = loaded(batch_url, seconds, max(2, connections // 4), batch_script, servers)
     finally:
         for server in servers:
             server.terminate()
             server.wait()
         for schema in schemas.values():
             asyncio.run(_drop(schema))
+    per_user = batches["rps"] * BATCH
+
+    def line(name: str, f: dict[str, float]) -> str:
+        return (
+            f"{name:<30}{f['rps']:8,.0f} req/s  p50 {f['p50']:.2f} ms  p99 {f['p99']:.2f} ms"
+            f"  CPU/request: consent {f['cpu_consent']:.2f} ms, registry {f['cpu_registry']:.2f} ms"
+        )
+
     lines = [
-        f"concurrency {connections}, {seconds} s each, one uvicorn worker per service",
-        f"POST /decisions (consent)    {decisions['rps']:8,.0f} req/s"
-        f"  p50 {decisions['p50']:.2f} ms  p99 {decisions['p99']:.2f} ms",
-        f"GET /users/{{id}}/data        {reads['rps']:8,.0f} req/s"
-        f"  p50 {reads['p50']:.2f} ms  p99 {reads['p99']:.2f} ms",
+        f"concurrency {connections} ({max(2, connections // 4)} for batches), {seconds} s each,"
+        " one uvicorn worker per service",
+        line("POST /decisions (consent)", decisions),
+        line("GET /users/{id}/data", reads),
+        line(f"POST /reports/users ({BATCH})", batches),
         f"read path / decision throughput: {reads['rps'] / decisions['rps']:.2f}",
+        f"batch read: {per_user:,.0f} users/s, {per_user / reads['rps']:.1f} x the single read",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -12,16 +12,22 @@ Who may call what:
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import TypeAdapter
+from fastapi.exceptions import RequestValidationError
+from opentelemetry import propagate, trace
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import Field as PydanticField
+from starlette.routing import Route
 
-from services.registry import disclosure, profiles, service
+from services.registry import disclosure, profiles, reports, service
 from services.registry.bootstrap import RegistryRuntime
 from services.registry.clients import ConsentClient
+from services.registry.disclosure import PURPOSE_PATTERN, USER_ID_PATTERN
 from services.registry.exceptions import Forbidden, InvalidRequest
 from services.registry.models import (
     DisclosureOut,
@@ -39,11 +45,12 @@ from services.registry.models import (
     UserOut,
 )
 from shared.app import SessionsDep, current_runtime
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, principal_from_request, require
 from shared.errors import ErrorResponse
 from shared.validation import Instant, country_code
 
 router = APIRouter(tags=["registry"])
+tracer = trace.get_tracer(__name__)
 public = APIRouter(tags=["public profiles"])
 
 Registrar = Annotated[Principal, Depends(require(Role.PLATFORM, Role.ADMIN))]
@@ -57,7 +64,7 @@ async def get_consent(request: Request) -> ConsentClient:
     return current_runtime(request, RegistryRuntime).consent
 
 
-UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,100}$", description="The user's id.")]
+UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The user's id.")]
 ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
 
 NO_CONSENT_SERVICE: dict[int | str, dict[str, Any]] = {
@@ -185,36 +192,103 @@ async def unpublish(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsD
 # --- Disclosure to member organisations -----------------------------------------------
 
 
+Purpose = Annotated[str, Query(pattern=PURPOSE_PATTERN, examples=["member_organisation_sharing"])]
+Fields = Annotated[
+    list[str], Query(description="Field names; repeat the parameter or separate by commas.")
+]
+
+
 @router.get(
     "/users/{user_id}/data",
     summary="A member organisation reads a user's data, for a purpose",
+    response_model=DisclosureOut,
     responses={
         403: {"model": ErrorResponse, "description": "Refused; the attempt is recorded"},
         **NO_CONSENT_SERVICE,
     },
 )
 async def read_data(
-    user_id: UserId,
-    principal: MemberOrg,
-    sessions: SessionsDep,
-    consent: ConsentDep,
-    purpose: Annotated[
-        str, Query(pattern=r"^[a-z0-9_]{1,80}$", examples=["member_organisation_sharing"])
-    ],
-    fields: Annotated[
-        list[str], Query(description="Field names; repeat the parameter or separate by commas.")
-    ],
-) -> DisclosureOut:
+    request: Request, user_id: UserId, _: MemberOrg, purpose: Purpose, fields: Fields
+) -> Response:
+    # Documents the route; the same function served as a plain Starlette route placed
+    # ahead of this one answers it (see below).
+    return await serve_read(request)
+
+
+class _ReadQuery(BaseModel):
+    user_id: UserId
+    purpose: Purpose
+    fields: Annotated[list[str], PydanticField(min_length=1)]
+
+
+_USER_ID = re.compile(USER_ID_PATTERN)
+_PURPOSE = re.compile(PURPOSE_PATTERN)
+
+
+async def serve_read(request: Request) -> Response:
+    """``GET /users/{id}/data``, lean: the caller checked, the query checked, one use case,
+    the answer encoded once (FastAPI's dependency, validation and response handling cost
+    as much as the rest of the read together)."""
+    # Where the app leaves this path out of its automatic HTTP tracing (``UNTRACED``),
+    # a read joins the caller's trace only when the caller sent one, as /decisions does.
+    if "traceparent" in request.headers and not trace.get_current_span().is_recording():
+        with tracer.start_as_current_span(
+            "GET /users/{user_id}/data",
+            context=propagate.extract(request.headers),
+            kind=trace.SpanKind.SERVER,
+        ):
+            return await _read(request)
+    return await _read(request)
+
+
+UNTRACED = ("/users/[^/]+/data",)
+"""What ``create_app(untraced_paths=...)`` should leave out of its tracing middleware."""
+
+
+async def _read(request: Request) -> Response:
+    principal = principal_from_request(request, Role.MEMBER_ORG)
     assert principal.org_id is not None  # a member_org token always names its organisation
-    return await disclosure.disclose(
-        sessions,
-        consent,
+    user_id: str = request.path_params["user_id"]
+    purpose = request.query_params.get("purpose")
+    fields = request.query_params.getlist("fields")
+    if (
+        purpose is None
+        or not fields
+        or not (_PURPOSE.fullmatch(purpose) and _USER_ID.fullmatch(user_id))
+    ):
+        _invalid({"user_id": user_id, "purpose": purpose, "fields": fields})
+    assert purpose is not None
+    runtime = current_runtime(request, RegistryRuntime)
+    body = await disclosure.disclose(
+        runtime.engine,
+        runtime.consent,
         user_id=user_id,
         organisation=principal.org_id,
         actor=principal.sub,
         purpose=purpose,
         requested=[f.strip() for item in fields for f in item.split(",") if f.strip()],
     )
+    return Response(body, media_type="application/json")
+
+
+def _invalid(query: dict[str, Any]) -> None:
+    """Raise what FastAPI would have: a 422 naming each field, path or query, that is wrong."""
+    where = {"user_id": "path", "purpose": "query", "fields": "query"}
+    present = {k: v for k, v in query.items() if v is not None and v != []}
+    try:
+        _ReadQuery.model_validate(present)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError(
+            [{**e, "loc": (where[str(e["loc"][0])], *e["loc"])} for e in errors]
+        ) from exc
+
+
+# The read path is served by a plain Starlette route placed ahead of the documented
+# FastAPI route above, which then only describes it in the OpenAPI document.
+router.routes.insert(
+    0, Route("/users/{user_id}/data", serve_read, methods=["GET"], include_in_schema=False)
+)
 
 
 @router.post(
@@ -223,9 +297,32 @@ async def read_data(
     summary="Record and perform a disclosure the law compels (admin)",
 )
 async def legal_disclosure(
-    user_id: UserId, body: LegalDisclosureIn, principal: Admin, sessions: SessionsDep
+    user_id: UserId, body: LegalDisclosureIn, principal: Admin, request: Request
 ) -> DisclosureOut:
-    return await disclosure.disclose_by_law(sessions, user_id=user_id, body=body, by=principal.sub)
+    engine = current_runtime(request, RegistryRuntime).engine
+    answer = await disclosure.disclose_by_law(engine, user_id=user_id, body=body, by=principal.sub)
+    return DisclosureOut.model_validate(answer)
+
+
+@router.post(
+    "/reports/users",
+    summary="A reporting job reads many users' data, for a purpose (member organisation)",
+    response_model=reports.BatchReadOut,
+    responses={**NO_CONSENT_SERVICE},
+)
+async def read_many(body: reports.BatchReadIn, principal: MemberOrg, request: Request) -> Response:
+    """One decision and one recorded ``data.accessed`` per user, all committed before the
+    answer; refusals listed per user."""
+    assert principal.org_id is not None  # a member_org token always names its organisation
+    runtime = current_runtime(request, RegistryRuntime)
+    answer = await reports.disclose_many(
+        runtime.engine,
+        runtime.consent,
+        organisation=principal.org_id,
+        actor=principal.sub,
+        body=body,
+    )
+    return Response(disclosure.encode(answer), media_type="application/json")
 
 
 # --- Published profiles: public -------------------------------------------------------

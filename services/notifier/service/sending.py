@@ -32,7 +32,7 @@ from services.notifier.domain import (
     message_id,
 )
 from services.notifier.messages import Templates, build_message, valid_address
-from services.notifier.sender import Sender
+from services.notifier.sender import Sender, SendResult
 from services.notifier.service.events import write_outcomes
 from services.notifier.service.writer import Writer
 from shared.db import Sessions, transaction
@@ -136,10 +136,16 @@ class Dispatcher:
         self.templates = templates
         self.clock = clock
         self.instance = instance
-        self.writer = Writer(connect, topic_prefix=settings.topic_prefix, clock=clock)
-        # Notices handed to the server at once: each is marked started first, so a crash
+        self.id_domain = settings.id_domain  # parsed once, not per notice
+        self.writer = Writer(
+            connect,
+            topic_prefix=settings.topic_prefix,
+            clock=clock,
+            linger=settings.outcome_linger_seconds,
+        )
+        # Notices between their start mark and their recorded outcome, at most: a crash
         # leaves uncertain only these few, not every notice claimed.
-        self._handing = asyncio.Semaphore(settings.smtp_sessions * 4)
+        self._handing = asyncio.Semaphore(settings.in_flight_notices)
         self.contacts = ContactWaiter(sessions, settings.no_contact_grace_seconds)
         self._slots = asyncio.Semaphore(settings.batches_in_flight)
         self._in_flight: set[str] = set()
@@ -184,7 +190,7 @@ class Dispatcher:
         if not unique:
             return []
         todo = list(unique.values())
-        ids = [message_id(n.notice_id, self.settings.id_domain) for n in todo]
+        ids = [message_id(n.notice_id, self.id_domain) for n in todo]
         now = self.clock()
         async with transaction(self.sessions) as session:
             claimed = await repository.claim(session, todo, ids, claimed_by=self.instance, at=now)
@@ -259,12 +265,16 @@ class Dispatcher:
         async with self._handing:
             await self.writer.started(job.notice.notice_id)
             result = await self.sender.send(recipient.address, data)
+            await self.writer.record(self._outcome(job, result, rendered.language))
+
+    def _outcome(self, job: Job, result: SendResult, language: str) -> Outcome:
         if result.accepted:
-            outcome = Outcome(
+            return Outcome(
                 notice_id=job.notice.notice_id,
                 kind=job.notice.kind,
                 user_id=job.notice.user_id,
                 breach_id=job.notice.breach_id,
+                organisation=job.notice.organisation,
                 state=State.ACCEPTED,
                 at=self.clock(),
                 message_id=job.message_id,
@@ -273,17 +283,13 @@ class Dispatcher:
                 smtp_code=result.code,
                 smtp_reply=result.reply,
                 queue_id=result.queue_id,
-                language=rendered.language,
+                language=language,
             )
-        else:
-            reason = (
-                Reason.REJECTED
-                if result.severity is Severity.PERMANENT
-                else Reason.RETRIES_EXHAUSTED
-            )
-            outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
-            outcome = replace(outcome, language=rendered.language)
-        await self.writer.record(outcome)
+        reason = (
+            Reason.REJECTED if result.severity is Severity.PERMANENT else Reason.RETRIES_EXHAUSTED
+        )
+        outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
+        return replace(outcome, language=language)
 
     def _failed(
         self, job: Job, reason: Reason, attempts: int, code: int | None, reply: str | None
@@ -293,6 +299,7 @@ class Dispatcher:
             kind=job.notice.kind,
             user_id=job.notice.user_id,
             breach_id=job.notice.breach_id,
+            organisation=job.notice.organisation,
             state=State.FAILED,
             at=self.clock(),
             message_id=job.message_id,

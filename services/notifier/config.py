@@ -56,6 +56,15 @@ class NotifierSettings(ServiceSettings):
     no_contact_grace_seconds: float = Field(default=30.0, ge=0)
     """How long a request for a person with no known address waits for the registration
     event (it travels on another topic, so it can arrive after the request)."""
+    organisation_contact_grace_seconds: float = Field(default=600.0, ge=0)
+    """How long a recipient notice for an organisation whose privacy contact is not known
+    yet waits for it (organisation.* events travel on other topics, from another service)
+    before it fails with reason ``no_contact``; measured on the service's clock."""
+    contact_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often waiting notices look their contact up again."""
+    audit_api_url: str = "http://localhost:8003"
+    """Where an organisation confirms a recipient notice (the audit service's API), as
+    the notice tells it."""
     topic_prefix: str = ""
     """Put before every topic the notifier reads and writes: tests, and environments
     sharing one cluster, get topics of their own."""

@@ -41,12 +41,15 @@ class NotifierSettings(ServiceSettings):
     smtp_backoff_seconds: float = Field(default=1.0, ge=0)
     """First retry delay; each next one doubles, with full jitter."""
     smtp_backoff_max_seconds: float = Field(default=60.0, ge=0)
-    in_flight_notices: int = Field(default=64, ge=1, le=10_000)
+    in_flight_notices: int = Field(default=100, ge=1, le=10_000)
     """Notices handed to the server whose outcome is not committed yet, at most: the most
     one crash can leave ``uncertain``."""
     outcome_linger_seconds: float = Field(default=0.05, ge=0, le=5)
     """How long an outcome waits for others to be committed in the same round (fewer,
     larger rounds: fewer outbox relay transactions)."""
+    start_linger_seconds: float = Field(default=0.005, ge=0, le=1)
+    """How long a start mark waits for others to be committed in the same round (a send
+    waits for its mark: keep it short)."""
     message_id_domain: str | None = None
     """The right-hand side of Message-IDs; ``notices.<the From domain>`` by default."""
     batch_size: int = Field(default=500, ge=1, le=10_000)

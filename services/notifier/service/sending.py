@@ -89,10 +89,14 @@ class Dispatcher:
             topic_prefix=settings.topic_prefix,
             clock=clock,
             linger=settings.outcome_linger_seconds,
+            start_linger=settings.start_linger_seconds,
         )
-        # Notices between their start mark and their recorded outcome, at most: a crash
-        # leaves uncertain only these few, not every notice claimed.
-        self._handing = asyncio.Semaphore(settings.in_flight_notices)
+        # A crash leaves uncertain only the notices marked started whose outcome is not
+        # committed, not every notice claimed: at most 4 per session between the mark and
+        # the server's answer (waiting for a session or the rate), and at most
+        # ``in_flight_notices`` from the mark to the committed outcome (``linger``).
+        self._handing = asyncio.Semaphore(settings.smtp_sessions * 4)
+        self._window = asyncio.Semaphore(settings.in_flight_notices)
         poll = settings.contact_poll_seconds
         self.people = ContactWaiter(
             sessions,
@@ -245,9 +249,10 @@ class Dispatcher:
         if job.uncertain:
             self.sent_again += 1
             log.warning("notifier.sent_again", notice_id=job.notice.notice_id)
-        async with self._handing:
-            await self.writer.started(job.notice.notice_id)
-            result = await self.sender.send(recipient.address, data)
+        async with self._window:
+            async with self._handing:
+                await self.writer.started(job.notice.notice_id)
+                result = await self.sender.send(recipient.address, data)
             await self.writer.record(self._outcome(job, result, rendered.language))
 
     def _outcome(self, job: Job, result: SendResult, language: str) -> Outcome:

@@ -20,6 +20,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -67,8 +68,8 @@ _ROUND = """
 """
 
 
-MAX_OUTCOMES_PER_ROUND = 1000
-"""A round with this many outcomes waiting goes at once, linger or not."""
+MAX_PER_ROUND = 1000
+"""A round with this many start marks or outcomes waiting goes at once, linger or not."""
 
 
 class Writer:
@@ -81,12 +82,14 @@ class Writer:
         topic_prefix: str,
         clock: Callable[[], datetime],
         linger: float = 0.0,
+        start_linger: float = 0.0,
     ) -> None:
         self.connect = connect
         self.topic_prefix = topic_prefix
         self.clock = clock
         self.linger = linger
-        self._first_outcome_at = 0.0
+        self.start_linger = start_linger
+        self._first_outcome_at = self._first_start_at = 0.0
         self._starts: list[tuple[str, asyncio.Future[None]]] = []
         self._outcomes: list[tuple[Outcome, str, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
@@ -97,7 +100,10 @@ class Writer:
     async def started(self, notice_id: str) -> None:
         """Return once the notice is marked as handed to the server."""
         done = self._future()
+        if not self._starts:
+            self._first_start_at = asyncio.get_running_loop().time()
         self._starts.append((notice_id, done))
+        self._nudge(len(self._starts))
         await done
 
     async def record(self, outcome: Outcome) -> None:
@@ -107,23 +113,32 @@ class Writer:
         if not self._outcomes:
             self._first_outcome_at = asyncio.get_running_loop().time()
         self._outcomes.append((outcome, headers, done))
+        self._nudge(len(self._outcomes))
         await done
 
     def _future(self) -> asyncio.Future[None]:
         if self._task is None:
             self._task = asyncio.create_task(self._run())
-        self._wake.set()
         return asyncio.get_running_loop().create_future()
+
+    def _nudge(self, waiting: int) -> None:
+        # Only what changes when the next round is due wakes the writer: a first item
+        # (its linger starts) or a full round; the others just join.
+        if waiting == 1 or waiting >= MAX_PER_ROUND:
+            self._wake.set()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            due = self._outcomes_due(loop.time())
-            if not self._starts and (due is None or due > 0):
-                # Nothing to write yet: start marks go at once (a send waits for its
-                # mark), outcomes once the oldest has waited ``linger`` for company.
+            now = loop.time()
+            due = self._due(self._outcomes, self._first_outcome_at, self.linger, now)
+            starts_due = self._due(self._starts, self._first_start_at, self.start_linger, now)
+            if not (due == 0 or starts_due == 0):
+                # Nothing to write yet: start marks wait ``start_linger`` (a send waits
+                # for its mark), outcomes ``linger``, for others to share the round.
+                waits = [d for d in (due, starts_due) if d is not None]
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), due)
+                    await asyncio.wait_for(self._wake.wait(), min(waits) if waits else None)
                 self._wake.clear()
                 continue
             starts, self._starts = self._starts, []
@@ -136,13 +151,14 @@ class Writer:
                 if not done.done():
                     done.set_result(None)
 
-    def _outcomes_due(self, now: float) -> float | None:
-        """Seconds until the waiting outcomes are written (0: now); None if there are none."""
-        if not self._outcomes:
+    @staticmethod
+    def _due(waiting: list[Any], first: float, linger: float, now: float) -> float | None:
+        """Seconds until ``waiting`` is written (0: now); None if nothing waits."""
+        if not waiting:
             return None
-        if len(self._outcomes) >= MAX_OUTCOMES_PER_ROUND:
+        if len(waiting) >= MAX_PER_ROUND:
             return 0.0
-        return max(0.0, self._first_outcome_at + self.linger - now)
+        return max(0.0, first + linger - now)
 
     async def _write(self, starts: list[str], outcomes: list[tuple[Outcome, str]]) -> None:
         delay = 0.2

@@ -8,8 +8,8 @@ whose outcome is recorded is never sent again. A notice claimed earlier with no 
 (the process died, or lost its partitions, between the claim and the record) is sent
 again with the same Message-ID; if it had been handed to the server (``started_at``,
 committed just before the send) it is marked ``uncertain``: the first copy may have
-been accepted. Batches are sent side by side, up to ``batches_in_flight``, and their
-offsets committed in the order they were consumed.
+been accepted. Batches are sent side by side, up to ``batches_in_flight`` per consumer
+(a lane), and each lane's offsets committed in the order its batches were consumed.
 """
 
 import asyncio

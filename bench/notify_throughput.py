@@ -54,8 +54,12 @@ def messages(folks: list[tuple[str, str]], breach: str, settings: NotifierSettin
     return out
 
 
-async def raw(port: int, sessions: int, addresses: list[str], data: list[bytes]) -> float:
-    """Seconds to send every message straight to the server over ``sessions`` sessions."""
+async def raw(
+    server: SmtpServer, sessions: int, addresses: list[str], data: list[bytes]
+) -> tuple[float, dict[str, float]]:
+    """Seconds to send every message straight to the server over ``sessions`` sessions,
+    and the CPU it took."""
+    port = server.port
     work = iter(zip(addresses, data, strict=True))
 
     async def session() -> None:
@@ -65,9 +69,41 @@ async def raw(port: int, sessions: int, addresses: list[str], data: list[bytes])
             await smtp.sendmail("notices@privacy-events.local", [address], message)
         await smtp.quit()
 
+    assert server.process is not None
+    meter = Meter({"client": os.getpid(), "smtp_server": server.process.pid})
     started = time.perf_counter()
     await asyncio.gather(*(session() for _ in range(sessions)))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, meter.per_message(len(data))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used so far (all cores)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """CPU milliseconds per message of the processes of one phase, and of the machine."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return now | {"machine": machine_busy_seconds()}
+
+    def per_message(self, messages: int) -> dict[str, float]:
+        """What each used since the meter started, in ms a message."""
+        end = self._now()
+        return {k: round((end[k] - self.start[k]) * 1000 / messages, 3) for k in end}
 
 
 async def count(engine: object, sql: str) -> int:
@@ -78,9 +114,24 @@ async def count(engine: object, sql: str) -> int:
             return -1
 
 
+PROFILED = """
+import cProfile, runpy, sys, time
+profile = cProfile.Profile(time.process_time)
+try:
+    profile.runcall(runpy.run_module, "services.notifier.main", run_name="__main__")
+finally:
+    profile.dump_stats(sys.argv[1])
+"""
+"""The notifier under cProfile counting CPU time, not wall time: on a shared machine
+wall time charges whatever waited for a core to the function that happened to run."""
+
+
 def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # BENCH_PROFILE=<file>: run the notifier under cProfile, its statistics written there.
+    profile = os.environ.get("BENCH_PROFILE")
+    command = ["-c", PROFILED, profile] if profile else ["-m", "services.notifier.main"]
     return subprocess.Popen(
-        [sys.executable, "-m", "services.notifier.main"],
+        [sys.executable, *command],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -89,10 +140,11 @@ def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 async def notifier(
-    schema: str, smtp_port: int, sessions: int, folks: list[tuple[str, str]], breach: str
-) -> tuple[float, dict[str, int]]:
-    """Seconds from the first request published to the last outcome committed."""
-    prefix, port = f"{schema}.", free_port()
+    schema: str, server: SmtpServer, sessions: int, folks: list[tuple[str, str]], breach: str
+) -> tuple[float, dict[str, int], dict[str, float]]:
+    """Seconds from the first request published to the last outcome committed, the
+    states reached, and the CPU it took."""
+    prefix, port, smtp_port = f"{schema}.", free_port(), server.port
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -122,6 +174,8 @@ async def notifier(
             return await count(engine, "SELECT count(*) FROM contacts") >= len(folks)
 
         await wait_until(loaded, 600, "the contacts to be loaded")
+        assert server.process is not None
+        meter = Meter({"notifier": process.pid, "smtp_server": server.process.pid})
         started = time.perf_counter()
         for i in range(0, len(folks), 5000):
             await publish(prefix, *(request(u, breach) for u, _ in folks[i : i + 5000]))
@@ -134,12 +188,14 @@ async def notifier(
 
         await wait_until(settled, 3600, "every notice to settle")
         elapsed = time.perf_counter() - started
+        cpu = meter.per_message(len(folks))
         async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT state, count(*) FROM deliveries GROUP BY 1"))
             states = {state: int(n) for state, n in rows}
-        return elapsed, states
+        return elapsed, states, cpu
     finally:
-        process.send_signal(signal.SIGTERM)
+        # SIGINT under cProfile: uvicorn ends on it the same way, and the profile is written.
+        process.send_signal(signal.SIGINT if os.environ.get("BENCH_PROFILE") else signal.SIGTERM)
         await asyncio.to_thread(process.wait, 60)
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -156,14 +212,14 @@ async def main(total: int, sessions: int) -> None:
         server = SmtpServer(Path(tmp) / "raw")
         await server.start()
         try:
-            raw_seconds = await raw(server.port, sessions, [a for _, a in folks], data)
+            raw_seconds, raw_cpu = await raw(server, sessions, [a for _, a in folks], data)
         finally:
             await server.stop(signal.SIGTERM)
         server = SmtpServer(Path(tmp) / "notifier")
         await server.start()
         try:
             schema = f"bench_notify_{tag}"
-            seconds, states = await notifier(schema, server.port, sessions, folks, breach)
+            seconds, states, cpu = await notifier(schema, server, sessions, folks, breach)
             received = len(list((Path(tmp) / "notifier" / "new").iterdir()))
         finally:
             await server.stop(signal.SIGTERM)
@@ -180,6 +236,8 @@ async def main(total: int, sessions: int) -> None:
                 "ratio": round(rate / raw_rate, 3),
                 "states": states,
                 "emails_received": received,
+                "cpu_ms_per_message": {"raw": raw_cpu, "notifier": cpu},
+                "load_average": round(os.getloadavg()[0], 2),
             }
         )
     )

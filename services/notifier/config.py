@@ -41,6 +41,15 @@ class NotifierSettings(ServiceSettings):
     smtp_backoff_seconds: float = Field(default=1.0, ge=0)
     """First retry delay; each next one doubles, with full jitter."""
     smtp_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    in_flight_notices: int = Field(default=100, ge=1, le=10_000)
+    """Notices handed to the server whose outcome is not committed yet, at most: the most
+    one crash can leave ``uncertain``."""
+    outcome_linger_seconds: float = Field(default=0.05, ge=0, le=5)
+    """How long an outcome waits for others to be committed in the same round (fewer,
+    larger rounds: fewer outbox relay transactions)."""
+    start_linger_seconds: float = Field(default=0.005, ge=0, le=1)
+    """How long a start mark waits for others to be committed in the same round (a send
+    waits for its mark: keep it short)."""
     message_id_domain: str | None = None
     """The right-hand side of Message-IDs; ``notices.<the From domain>`` by default."""
     batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -50,6 +59,15 @@ class NotifierSettings(ServiceSettings):
     no_contact_grace_seconds: float = Field(default=30.0, ge=0)
     """How long a request for a person with no known address waits for the registration
     event (it travels on another topic, so it can arrive after the request)."""
+    organisation_contact_grace_seconds: float = Field(default=600.0, ge=0)
+    """How long a recipient notice for an organisation whose privacy contact is not known
+    yet waits for it (organisation.* events travel on other topics, from another service)
+    before it fails with reason ``no_contact``; measured on the service's clock."""
+    contact_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often waiting notices look their contact up again."""
+    audit_api_url: str = "http://localhost:8003"
+    """Where an organisation confirms a recipient notice (the audit service's API), as
+    the notice tells it."""
     topic_prefix: str = ""
     """Put before every topic the notifier reads and writes: tests, and environments
     sharing one cluster, get topics of their own."""

@@ -78,6 +78,16 @@ def choose_language(requested: str | None, available: Collection[str]) -> str:
     return FALLBACK_LANGUAGE
 
 
+COUNTRY_LANGUAGES = {"TH": "th", "ID": "id"}
+"""The template language an organisation is written to in, by its country (ISO 3166-1);
+English for every other country, and when none is known."""
+
+
+def language_of_country(country: str | None) -> str | None:
+    """The language of a country where the notifier has templates for it, else None."""
+    return COUNTRY_LANGUAGES.get((country or "").strip().upper())
+
+
 @dataclass(frozen=True)
 class Recipient:
     """Where a notice goes and how to address it."""
@@ -97,6 +107,9 @@ class Notice:
     breach_id: str | None
     requested_at: datetime
     context: dict[str, Any] = field(hash=False, compare=False)
+    organisation: str | None = None
+    """Set when the notice goes to an organisation's privacy contact, not to the person
+    ``user_id`` names (a recipient notice: the person may be erased already)."""
 
 
 @dataclass(frozen=True)
@@ -118,3 +131,4 @@ class Outcome:
     reason: Reason | None = None
     detail: str | None = None
     language: str | None = None
+    organisation: str | None = None

@@ -1,14 +1,16 @@
 """Kafka side of the notifier service: what it consumes and what it publishes.
 
-Requests are consumed in batches and handed to the dispatcher
-(``service/sending.py``), which claims them, sends them and commits each batch's
-offsets once every outcome in it is recorded. The user events that keep the contact
-directory are consumed in batches too. The publishers below document the events this
+Requests (breach notices to people, recipient notices to organisations) are consumed
+in batches and handed to the dispatcher (``service/sending.py``), which claims them,
+sends them and commits each batch's offsets once every outcome in it is recorded. The
+user and organisation events that keep the contact directory are consumed in batches
+too. The publishers below document the events this
 service emits (they appear in its AsyncAPI document); the events themselves leave
 through the outbox relay.
 """
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -20,13 +22,17 @@ from pydantic import ValidationError
 
 from services.notifier.bootstrap import NotifierRuntime
 from services.notifier.config import NotifierSettings
+from services.notifier.domain import Notice
 from services.notifier.service import contacts
-from services.notifier.service.sending import notice_of
+from services.notifier.service.notices import notice_of, recipient_notice_of
 from shared import events
 from shared.app import Runtime
 from shared.kafka import consumer_options, dead_letter_record, describe
 
 EventT = TypeVar("EventT", bound=events.Envelope)
+RequestT = TypeVar(
+    "RequestT", events.BreachNotificationRequested, events.RecipientNotificationRequested
+)
 
 PUBLISHED = (
     events.NOTIFICATION_DELIVERED,
@@ -34,9 +40,13 @@ PUBLISHED = (
 )
 CONSUMED = (
     events.BREACH_NOTIFICATION_REQUESTED,
+    events.RECIPIENT_NOTIFICATION_REQUESTED,
     events.USER_REGISTERED,
     events.USER_UPDATED,
     events.USER_ERASED,
+    events.ORGANISATION_REGISTERED,
+    events.ORGANISATION_UPDATED,
+    events.ORGANISATION_RETIRED,
 )
 
 
@@ -78,43 +88,54 @@ def build_router(settings: NotifierSettings) -> KafkaRouter:
             description="Published through the outbox relay, in a Kafka transaction.",
         )
 
-    requests = settings.topic(events.BREACH_NOTIFICATION_REQUESTED)
-
-    @router.subscriber(
-        requests,
-        batch=True,
-        max_records=settings.batch_size,
-        batch_timeout_ms=20,
-        decoder=raw_bodies,
-        **{**consumer_options(group, requests), "ack_policy": AckPolicy.MANUAL},
-        description="Offsets are committed once every notice of the batch has its outcome.",
-    )
-    async def on_notification_requested(
-        bodies: list[bytes],
-        message: KafkaMessage = Context("message"),
-        runtime: NotifierRuntime = Context("runtime"),
+    def requests(
+        topic: str, event_type: type[RequestT], to_notice: Callable[[RequestT], Notice]
     ) -> None:
-        consumed = message.raw_message
-        consumer: Any = message.consumer
-        offsets = next_offsets(consumed)
+        name = settings.topic(topic)
 
-        async def commit() -> None:
-            await consumer.commit(offsets)
+        @router.subscriber(
+            name,
+            batch=True,
+            max_records=settings.batch_size,
+            batch_timeout_ms=20,
+            decoder=raw_bodies,
+            **{**consumer_options(group, name), "ack_policy": AckPolicy.MANUAL},
+            description="Offsets are committed once every notice of the batch has its outcome.",
+        )
+        async def on_notification_requested(
+            bodies: list[bytes],
+            message: KafkaMessage = Context("message"),
+            runtime: NotifierRuntime = Context("runtime"),
+        ) -> None:
+            consumed = message.raw_message
+            consumer: Any = message.consumer
+            offsets = next_offsets(consumed)
 
-        try:
-            notices = []
-            for record, event in await parse(consumed, events.BreachNotificationRequested, runtime):
-                if event.payload.kind not in runtime.templates.languages:
-                    reason = f"no templates for kind '{event.payload.kind}'"
-                    await dead_letter_record(runtime.broker, record, reason=reason)
-                    continue
-                notices.append(notice_of(event))
-            await runtime.dispatcher.submit(notices, commit)
-        except BaseException:
-            # Offsets are the dispatcher's to commit (the manual policy): a batch that
-            # did not reach it is read again, or a later commit would pass over it.
-            await message.nack()
-            raise
+            async def commit() -> None:
+                await consumer.commit(offsets)
+
+            try:
+                notices = []
+                for record, event in await parse(consumed, event_type, runtime):
+                    kind = event.payload.kind
+                    if kind not in runtime.templates.languages:
+                        reason = f"no templates for kind '{kind}'"
+                        await dead_letter_record(runtime.broker, record, reason=reason)
+                        continue
+                    notices.append(to_notice(event))
+                await runtime.dispatcher.submit(notices, commit, lane=name)
+            except BaseException:
+                # Offsets are the dispatcher's to commit (the manual policy): a batch that
+                # did not reach it is read again, or a later commit would pass over it.
+                await message.nack()
+                raise
+
+    requests(events.BREACH_NOTIFICATION_REQUESTED, events.BreachNotificationRequested, notice_of)
+    requests(
+        events.RECIPIENT_NOTIFICATION_REQUESTED,
+        events.RecipientNotificationRequested,
+        functools.partial(recipient_notice_of, audit_url=settings.audit_api_url),
+    )
 
     def users(topic: str, event_type: type[events.Envelope]) -> None:
         name = settings.topic(topic)
@@ -138,4 +159,27 @@ def build_router(settings: NotifierSettings) -> KafkaRouter:
     users(events.USER_REGISTERED, events.UserRegistered)
     users(events.USER_UPDATED, events.UserUpdated)
     users(events.USER_ERASED, events.UserErased)
+
+    def organisations(topic: str, event_type: type[events.Envelope]) -> None:
+        name = settings.topic(topic)
+
+        @router.subscriber(
+            name,
+            batch=True,
+            max_records=settings.batch_size,
+            batch_timeout_ms=20,
+            decoder=raw_bodies,
+            **consumer_options(group, name),
+        )
+        async def on_organisation_events(
+            bodies: list[bytes],
+            message: KafkaMessage = Context("message"),
+            runtime: NotifierRuntime = Context("runtime"),
+        ) -> None:
+            parsed = [e for _, e in await parse(message.raw_message, event_type, runtime)]
+            await contacts.apply_organisations(runtime.sessions, parsed)
+
+    organisations(events.ORGANISATION_REGISTERED, events.OrganisationRegistered)
+    organisations(events.ORGANISATION_UPDATED, events.OrganisationUpdated)
+    organisations(events.ORGANISATION_RETIRED, events.OrganisationRetired)
     return router

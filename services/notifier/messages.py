@@ -52,9 +52,27 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "measures_taken": "The link was disabled and the list deleted.",
         "what_you_can_do": "Be wary of email asking for your password.",
         "contact_point": "privacy@example.org",
-    }
+    },
+    "recipient_notice": {
+        "recipient_name": "Department of Trade and Industry",
+        "organisation": "ph-dti",
+        "request_id": "9b2e0c4e-1f7a-4c0e-9a59-3f0d7f1c2b11",
+        "user_id": "u-1",
+        "action": "erase",
+        "data_categories": ["full_name", "email_address"],
+        "last_received_at": datetime(2026, 11, 18, 8, 0, tzinfo=UTC),
+        "requested_at": datetime(2026, 11, 19, 10, 0, tzinfo=UTC),
+        "respond_by": datetime(2026, 12, 19, 10, 0, tzinfo=UTC),
+        "confirm_url": "http://localhost:8003/recipient-requests/9b2e0c4e",
+    },
 }
 """Sample data every template of a kind is rendered with at start-up."""
+
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "recipient_notice": [{"action": action} for action in ("erase", "rectify", "restrict")],
+}
+"""What changes between the samples of a kind whose templates say different things
+(one rendering each at start-up, so every branch is checked)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +116,8 @@ class Templates:
                 raise TemplateBroken(f"templates/{kind}: no '{FALLBACK_LANGUAGE}' templates")
             for lang in langs:
                 templates._compile(kind, lang)
-                templates.render(kind, lang, dict(samples[kind]))
+                for variant in VARIANTS.get(kind, [{}]):
+                    templates.render(kind, lang, {**samples[kind], **variant})
             templates.languages[kind] = frozenset(langs)
         for kind in samples:
             if kind not in templates.languages:

@@ -15,6 +15,9 @@ class Delivery(BaseModel):
     kind: str = Field(examples=["breach_notice"])
     breach_id: str | None
     user_id: str | None
+    organisation: str | None = Field(
+        default=None, description="The organisation told, for a recipient notice."
+    )
     message_id: str = Field(description="The Message-ID every copy of the notice carried.")
     state: State = Field(
         description="claimed: being sent, no outcome yet; accepted: a mail server answered "

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.domain import Notice, Outcome, Recipient, State
+from services.notifier.domain import Notice, Outcome, Recipient, State, language_of_country
 from shared.events import Envelope
 
 
@@ -103,6 +103,72 @@ async def recipients(
 
 
 @dataclass(frozen=True)
+class OrganisationChange:
+    organisation: str
+    name: str
+    country: str | None
+    privacy_contact: str | None
+    retired_at: datetime | None
+    at: datetime
+
+
+async def upsert_organisations(
+    session: AsyncSession, changes: Sequence[OrganisationChange]
+) -> None:
+    """Keep each organisation's entry as its newest event read says (events carry the
+    whole entry, so the newest one is the truth; an older one read late changes nothing)."""
+    if not changes:
+        return
+    newest: dict[str, OrganisationChange] = {}
+    for c in changes:  # one row per organisation in one statement
+        if c.organisation not in newest or newest[c.organisation].at <= c.at:
+            newest[c.organisation] = c
+    rows = list(newest.values())
+    await session.execute(
+        text(
+            """
+            INSERT INTO organisations (organisation, name, country, privacy_contact,
+                                       retired_at, changed_at)
+            SELECT * FROM unnest(CAST(:o AS text[]), CAST(:n AS text[]), CAST(:c AS text[]),
+                                 CAST(:p AS text[]), CAST(:r AS timestamptz[]),
+                                 CAST(:at AS timestamptz[]))
+            ON CONFLICT (organisation) DO UPDATE SET
+                name = excluded.name, country = excluded.country,
+                privacy_contact = excluded.privacy_contact, retired_at = excluded.retired_at,
+                changed_at = excluded.changed_at
+            WHERE organisations.changed_at <= excluded.changed_at
+            """
+        ),
+        {
+            "o": [c.organisation for c in rows],
+            "n": [c.name for c in rows],
+            "c": [c.country for c in rows],
+            "p": [c.privacy_contact for c in rows],
+            "r": [c.retired_at for c in rows],
+            "at": [c.at for c in rows],
+        },
+    )
+
+
+async def organisation_contacts(
+    session: AsyncSession, organisations: Sequence[str]
+) -> dict[str, Recipient]:
+    """The privacy contacts known for ``organisations`` (retired ones included: they
+    still hold what they received)."""
+    rows = await session.execute(
+        text(
+            "SELECT organisation, name, country, privacy_contact FROM organisations "
+            "WHERE organisation = ANY(CAST(:o AS text[])) AND privacy_contact IS NOT NULL"
+        ),
+        {"o": list(organisations)},
+    )
+    return {
+        r.organisation: Recipient(r.privacy_contact, r.name, language_of_country(r.country))
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
 class Claimed:
     notice_id: str
     fresh: bool
@@ -125,12 +191,13 @@ async def claim(
     rows = await session.execute(
         text(
             """
-            INSERT INTO deliveries (notice_id, kind, breach_id, user_id, message_id, state,
-                                    claimed_by, requested_at, claimed_at)
-            SELECT n, k, b, u, m, 'claimed', :by, r, :at
+            INSERT INTO deliveries (notice_id, kind, breach_id, user_id, organisation,
+                                    message_id, state, claimed_by, requested_at, claimed_at)
+            SELECT n, k, b, u, o, m, 'claimed', :by, r, :at
             FROM unnest(CAST(:n AS text[]), CAST(:k AS text[]), CAST(:b AS text[]),
-                        CAST(:u AS text[]), CAST(:m AS text[]), CAST(:r AS timestamptz[]))
-                 AS t(n, k, b, u, m, r)
+                        CAST(:u AS text[]), CAST(:o AS text[]), CAST(:m AS text[]),
+                        CAST(:r AS timestamptz[]))
+                 AS t(n, k, b, u, o, m, r)
             ON CONFLICT (notice_id) DO UPDATE SET
                 claims = deliveries.claims + 1, claimed_by = excluded.claimed_by,
                 claimed_at = excluded.claimed_at,
@@ -144,6 +211,7 @@ async def claim(
             "k": [x.kind for x in notices],
             "b": [x.breach_id for x in notices],
             "u": [x.user_id for x in notices],
+            "o": [x.organisation for x in notices],
             "m": list(message_ids),
             "r": [x.requested_at for x in notices],
             "by": claimed_by,
@@ -222,8 +290,9 @@ async def stage_events(
 
 
 _COLUMNS = (
-    "notice_id, kind, breach_id, user_id, message_id, state, uncertain, claims, attempts, "
-    "language, requested_at, claimed_at, started_at, accepted_at, failed_at, bounced_at, "
+    "notice_id, kind, breach_id, user_id, organisation, message_id, state, uncertain, "
+    "claims, attempts, language, requested_at, claimed_at, started_at, accepted_at, "
+    "failed_at, bounced_at, "
     "smtp_code, smtp_reply, queue_id, reason, detail, bounce_status"
 )
 

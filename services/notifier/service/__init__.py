@@ -1,1 +1,2 @@
-"""The notifier's use cases, one module per job: contacts, sending, evidence, bounces."""
+"""The notifier's use cases, one module per job: contacts, notices, waiting, sending,
+evidence, bounces."""

@@ -60,6 +60,7 @@ async def receive(
             kind=row["kind"],
             user_id=row["user_id"],
             breach_id=row["breach_id"],
+            organisation=row["organisation"],
             state=State.BOUNCED,
             at=at,
             message_id=row["message_id"],

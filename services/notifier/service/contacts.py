@@ -1,11 +1,20 @@
-"""The contact directory, kept from the registry's events about users."""
+"""The contact directory: people from the registry's events about users, organisations
+and their privacy contacts from the consent service's events about the directory."""
 
 from collections.abc import Sequence
 
 from services.notifier import repository
-from services.notifier.repository import ContactChange
+from services.notifier.repository import ContactChange, OrganisationChange
 from shared.db import Sessions, transaction
-from shared.events import Envelope, UserErased, UserRegistered, UserUpdated
+from shared.events import (
+    Envelope,
+    OrganisationRegistered,
+    OrganisationRetired,
+    OrganisationUpdated,
+    UserErased,
+    UserRegistered,
+    UserUpdated,
+)
 
 
 async def apply(sessions: Sessions, batch: Sequence[Envelope]) -> None:
@@ -24,3 +33,27 @@ async def apply(sessions: Sessions, batch: Sequence[Envelope]) -> None:
     async with transaction(sessions) as session:
         await repository.upsert_contacts(session, changes)
         await repository.erase_contacts(session, erased)
+
+
+async def apply_organisations(sessions: Sessions, batch: Sequence[Envelope]) -> None:
+    """Keep each organisation as its newest event says (each carries the whole entry);
+    a retired one keeps its contact: it still holds what it received."""
+    changes = []
+    for event in batch:
+        if isinstance(event, OrganisationRegistered | OrganisationUpdated | OrganisationRetired):
+            p = event.payload
+            retired = p.retired_at
+            if isinstance(event, OrganisationRetired) and retired is None:
+                retired = event.occurred_at
+            changes.append(
+                OrganisationChange(
+                    organisation=p.organisation,
+                    name=p.name,
+                    country=p.country,
+                    privacy_contact=p.privacy_contact,
+                    retired_at=retired,
+                    at=event.occurred_at,
+                )
+            )
+    async with transaction(sessions) as session:
+        await repository.upsert_organisations(session, changes)

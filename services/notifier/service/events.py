@@ -24,6 +24,7 @@ def outcome_event(outcome: Outcome) -> Envelope:
         kind=outcome.kind,
         breach_id=outcome.breach_id,
         user_id=outcome.user_id,
+        organisation=outcome.organisation,
         at=outcome.at,
         message_id=outcome.message_id,
         attempts=outcome.attempts,

@@ -8,8 +8,8 @@ whose outcome is recorded is never sent again. A notice claimed earlier with no 
 (the process died, or lost its partitions, between the claim and the record) is sent
 again with the same Message-ID; if it had been handed to the server (``started_at``,
 committed just before the send) it is marked ``uncertain``: the first copy may have
-been accepted. Batches are sent side by side, up to ``batches_in_flight``, and their
-offsets committed in the order they were consumed.
+been accepted. Batches are sent side by side, up to ``batches_in_flight`` per consumer
+(a lane), and each lane's offsets committed in the order its batches were consumed.
 """
 
 import asyncio
@@ -32,11 +32,12 @@ from services.notifier.domain import (
     message_id,
 )
 from services.notifier.messages import Templates, build_message, valid_address
-from services.notifier.sender import Sender
+from services.notifier.sender import Sender, SendResult
+from services.notifier.service import waiting
 from services.notifier.service.events import write_outcomes
+from services.notifier.service.waiting import ContactWaiter
 from services.notifier.service.writer import Writer
 from shared.db import Sessions, transaction
-from shared.events import BreachNotificationRequested
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -45,67 +46,13 @@ CLOSE_SECONDS = 10.0
 """How long a stopping service waits for the batches it is sending."""
 
 
-def notice_of(event: BreachNotificationRequested) -> Notice:
-    """The notice a request asks for; its fields are what the template may say."""
-    p = event.payload
-    context = p.model_dump(exclude={"notice_id", "kind", "user_id", "deadline_at"})
-    return Notice(
-        notice_id=p.notice_id,
-        kind=p.kind,
-        user_id=p.user_id,
-        breach_id=p.breach_id,
-        requested_at=event.occurred_at,
-        context=context,
-    )
+@dataclass
+class Lane:
+    """The batches of one consumer: at most ``batches_in_flight`` at once, their offsets
+    committed in the order they were consumed (``tail`` is the latest)."""
 
-
-class ContactWaiter:
-    """Requests for people the directory does not know yet wait here, looked up together
-    every half second, until the grace period ends."""
-
-    def __init__(self, sessions: Sessions, grace: float) -> None:
-        self.sessions = sessions
-        self.grace = grace
-        self._pending: dict[str, list[asyncio.Future[Recipient | Reason]]] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def wait(self, user_id: str) -> Recipient | Reason:
-        """The person's address, or why there is none (erased, or still unknown)."""
-        if self.grace <= 0:
-            return Reason.NO_CONTACT
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
-        found: asyncio.Future[Recipient | Reason] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(user_id, []).append(found)
-        try:
-            return await asyncio.wait_for(asyncio.shield(found), self.grace)
-        except TimeoutError:
-            return Reason.NO_CONTACT
-        finally:
-            waiters = self._pending.get(user_id, [])
-            if found in waiters:
-                waiters.remove(found)
-            if not waiters:
-                self._pending.pop(user_id, None)
-
-    async def _run(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0.5)
-            ids = list(self._pending)
-            try:
-                async with self.sessions() as session:
-                    known, erased = await repository.recipients(session, ids)
-            except Exception as exc:
-                log.warning("notifier.contact_lookup_failed", error=repr(exc))
-                continue
-            for user_id in ids:
-                answer: Recipient | Reason | None = known.get(user_id)
-                if user_id in erased:
-                    answer = Reason.ERASED
-                if answer is not None:
-                    for waiter in self._pending.pop(user_id, []):
-                        if not waiter.done():
-                            waiter.set_result(answer)
+    slots: asyncio.Semaphore
+    tail: "asyncio.Task[None] | None" = None
 
 
 @dataclass(frozen=True)
@@ -136,14 +83,37 @@ class Dispatcher:
         self.templates = templates
         self.clock = clock
         self.instance = instance
-        self.writer = Writer(connect, topic_prefix=settings.topic_prefix, clock=clock)
-        # Notices handed to the server at once: each is marked started first, so a crash
-        # leaves uncertain only these few, not every notice claimed.
+        self.id_domain = settings.id_domain  # parsed once, not per notice
+        self.writer = Writer(
+            connect,
+            topic_prefix=settings.topic_prefix,
+            clock=clock,
+            linger=settings.outcome_linger_seconds,
+            start_linger=settings.start_linger_seconds,
+        )
+        # A crash leaves uncertain only the notices marked started whose outcome is not
+        # committed, not every notice claimed: at most 4 per session between the mark and
+        # the server's answer (waiting for a session or the rate), and at most
+        # ``in_flight_notices`` from the mark to the committed outcome (``linger``).
         self._handing = asyncio.Semaphore(settings.smtp_sessions * 4)
-        self.contacts = ContactWaiter(sessions, settings.no_contact_grace_seconds)
-        self._slots = asyncio.Semaphore(settings.batches_in_flight)
+        self._window = asyncio.Semaphore(settings.in_flight_notices)
+        poll = settings.contact_poll_seconds
+        self.people = ContactWaiter(
+            sessions,
+            waiting.people,
+            grace=settings.no_contact_grace_seconds,
+            poll=poll,
+            clock=clock,
+        )
+        self.organisations = ContactWaiter(
+            sessions,
+            waiting.organisations,
+            grace=settings.organisation_contact_grace_seconds,
+            poll=poll,
+            clock=clock,
+        )
+        self._lanes: dict[str, Lane] = {}
         self._in_flight: set[str] = set()
-        self._tail: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self.failure: BaseException | None = None
         self.sent_again = 0
@@ -156,21 +126,29 @@ class Dispatcher:
         return None
 
     async def submit(
-        self, notices: Sequence[Notice], commit: Callable[[], Awaitable[None]]
+        self,
+        notices: Sequence[Notice],
+        commit: Callable[[], Awaitable[None]],
+        *,
+        lane: str = "default",
     ) -> None:
         """Claim ``notices`` and start sending them; ``commit`` runs once every one of them
-        and of the batches before has its outcome recorded."""
+        and of the batches submitted before on the same ``lane`` (one per consumer) has
+        its outcome recorded."""
         if self.failure is not None:
             await asyncio.sleep(1.0)
             raise RuntimeError("the dispatcher stopped on an error") from self.failure
-        await self._slots.acquire()
+        if lane not in self._lanes:
+            self._lanes[lane] = Lane(asyncio.Semaphore(self.settings.batches_in_flight))
+        line = self._lanes[lane]
+        await line.slots.acquire()
         try:
             jobs = await self._claim(notices)
         except BaseException:
-            self._slots.release()
+            line.slots.release()
             raise
-        task = asyncio.create_task(self._run(jobs, self._tail, commit))
-        self._tail = task
+        task = asyncio.create_task(self._run(jobs, line, line.tail, commit))
+        line.tail = task
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
@@ -184,23 +162,34 @@ class Dispatcher:
         if not unique:
             return []
         todo = list(unique.values())
-        ids = [message_id(n.notice_id, self.settings.id_domain) for n in todo]
+        ids = [message_id(n.notice_id, self.id_domain) for n in todo]
         now = self.clock()
         async with transaction(self.sessions) as session:
             claimed = await repository.claim(session, todo, ids, claimed_by=self.instance, at=now)
-            users = [n.user_id for n in todo if n.user_id and n.notice_id in claimed]
-            known, erased = await repository.recipients(session, users)
+            mine = [n for n in todo if n.notice_id in claimed]
+            # A recipient notice goes to the organisation: the person it is about may be
+            # erased already (that is often why it is sent).
+            people = await waiting.people(
+                session, [n.user_id for n in mine if n.user_id and not n.organisation]
+            )
+            orgs = await waiting.organisations(
+                session, [n.organisation for n in mine if n.organisation]
+            )
             jobs: list[Job] = []
             settled: list[Outcome] = []
             for notice, mid in zip(todo, ids, strict=True):
                 got = claimed.get(notice.notice_id)
                 if got is None:
                     continue  # its outcome is recorded: never again
-                job = Job(notice, mid, got.uncertain, known.get(notice.user_id or ""))
-                if notice.user_id in erased:
-                    settled.append(self._failed(job, Reason.ERASED, 0, None, None))
+                if notice.organisation:
+                    found = orgs.get(notice.organisation)
                 else:
-                    jobs.append(job)
+                    found = people.get(notice.user_id or "")
+                if isinstance(found, Reason):
+                    job = Job(notice, mid, got.uncertain, None)
+                    settled.append(self._failed(job, found, 0, None, None))
+                else:
+                    jobs.append(Job(notice, mid, got.uncertain, found))
             await write_outcomes(session, settled, self.settings.topic_prefix)
         self._in_flight.update(job.notice.notice_id for job in jobs)
         return jobs
@@ -208,6 +197,7 @@ class Dispatcher:
     async def _run(
         self,
         jobs: list[Job],
+        line: "Lane",
         previous: asyncio.Task[None] | None,
         commit: Callable[[], Awaitable[None]],
     ) -> None:
@@ -227,12 +217,15 @@ class Dispatcher:
             raise
         finally:
             self._in_flight.difference_update(job.notice.notice_id for job in jobs)
-            self._slots.release()
+            line.slots.release()
 
     async def _deliver(self, job: Job) -> None:
         recipient = job.recipient
         if recipient is None:
-            found = await self.contacts.wait(job.notice.user_id or "")
+            if job.notice.organisation:
+                found = await self.organisations.wait(job.notice.organisation)
+            else:
+                found = await self.people.wait(job.notice.user_id or "")
             if isinstance(found, Reason):
                 await self.writer.record(self._failed(job, found, 0, None, None))
                 return
@@ -256,15 +249,20 @@ class Dispatcher:
         if job.uncertain:
             self.sent_again += 1
             log.warning("notifier.sent_again", notice_id=job.notice.notice_id)
-        async with self._handing:
-            await self.writer.started(job.notice.notice_id)
-            result = await self.sender.send(recipient.address, data)
+        async with self._window:
+            async with self._handing:
+                await self.writer.started(job.notice.notice_id)
+                result = await self.sender.send(recipient.address, data)
+            await self.writer.record(self._outcome(job, result, rendered.language))
+
+    def _outcome(self, job: Job, result: SendResult, language: str) -> Outcome:
         if result.accepted:
-            outcome = Outcome(
+            return Outcome(
                 notice_id=job.notice.notice_id,
                 kind=job.notice.kind,
                 user_id=job.notice.user_id,
                 breach_id=job.notice.breach_id,
+                organisation=job.notice.organisation,
                 state=State.ACCEPTED,
                 at=self.clock(),
                 message_id=job.message_id,
@@ -273,17 +271,13 @@ class Dispatcher:
                 smtp_code=result.code,
                 smtp_reply=result.reply,
                 queue_id=result.queue_id,
-                language=rendered.language,
+                language=language,
             )
-        else:
-            reason = (
-                Reason.REJECTED
-                if result.severity is Severity.PERMANENT
-                else Reason.RETRIES_EXHAUSTED
-            )
-            outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
-            outcome = replace(outcome, language=rendered.language)
-        await self.writer.record(outcome)
+        reason = (
+            Reason.REJECTED if result.severity is Severity.PERMANENT else Reason.RETRIES_EXHAUSTED
+        )
+        outcome = self._failed(job, reason, result.attempts, result.code, result.reply)
+        return replace(outcome, language=language)
 
     def _failed(
         self, job: Job, reason: Reason, attempts: int, code: int | None, reply: str | None
@@ -293,6 +287,7 @@ class Dispatcher:
             kind=job.notice.kind,
             user_id=job.notice.user_id,
             breach_id=job.notice.breach_id,
+            organisation=job.notice.organisation,
             state=State.FAILED,
             at=self.clock(),
             message_id=job.message_id,
@@ -313,5 +308,7 @@ class Dispatcher:
             for task in pending:
                 with contextlib.suppress(BaseException):
                     await task
+        await self.people.close()
+        await self.organisations.close()
         await self.writer.close()
         await self.sender.close()

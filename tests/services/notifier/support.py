@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,13 @@ from shared import events
 from shared.events import (
     BreachNotificationRequested,
     NotificationRequestedPayload,
+    OrganisationPayload,
+    OrganisationRegistered,
+    OrganisationRetired,
+    OrganisationUpdated,
+    RecipientAction,
+    RecipientNotificationRequested,
+    RecipientNotificationRequestedPayload,
     UserErased,
     UserErasedPayload,
     UserRegistered,
@@ -224,3 +231,77 @@ async def outcomes(
         return found
     finally:
         await consumer.stop()
+
+
+class FakeClock:
+    """The notifier's clock in a test: still until the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def organisation(
+    slug: str,
+    contact: str | None,
+    *,
+    name: str = "Department of Trade and Industry",
+    country: str | None = "PH",
+    event: type[events.Envelope] = OrganisationRegistered,
+    at: datetime | None = None,
+) -> Any:
+    assert event in (OrganisationRegistered, OrganisationUpdated, OrganisationRetired)
+    retired = datetime.now(UTC) if event is OrganisationRetired else None
+    return event.create(
+        producer="consent",
+        subject_id=slug,
+        payload=OrganisationPayload(
+            organisation=slug,
+            name=name,
+            country=country,
+            kind="governmental",
+            standing_access=False,
+            privacy_contact=contact,
+            retired_at=retired,
+        ),
+        occurred_at=at,
+    )
+
+
+def recipient_request(
+    user_id: str,
+    slug: str,
+    action: RecipientAction = RecipientAction.ERASE,
+    categories: tuple[str, ...] = ("full_name", "email_address"),
+    request_id: str | None = None,
+) -> Any:
+    request_id = request_id or str(uuid.uuid4())
+    return RecipientNotificationRequested.create(
+        producer="audit",
+        subject_id=user_id,
+        payload=RecipientNotificationRequestedPayload(
+            notice_id=f"recipient:{request_id}",
+            request_id=request_id,
+            organisation=slug,
+            user_id=user_id,
+            action=action,
+            data_categories=list(categories),
+            last_received_at=datetime(2026, 11, 18, 8, 30, tzinfo=UTC),
+            requested_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+            respond_by=datetime(2026, 12, 20, 9, 0, tzinfo=UTC),
+        ),
+    )
+
+
+async def deliveries_of_kind(engine: AsyncEngine, kind: str) -> dict[str, dict[str, Any]]:
+    async with engine.connect() as conn:
+        try:
+            rows = await conn.execute(text("SELECT * FROM deliveries WHERE kind = :k"), {"k": kind})
+        except Exception:  # the schema is not migrated yet
+            return {}
+        return {r.notice_id: dict(r._mapping) for r in rows}

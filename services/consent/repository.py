@@ -258,7 +258,7 @@ async def update_organisation(
         .where(col(OrganisationRow.slug) == slug, col(OrganisationRow.retired_at).is_(None))
         .values(**values, updated_at=_NEXT_STAMP)
         .returning(OrganisationRow)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.execute(statement)).scalars().one_or_none()
 
@@ -289,6 +289,6 @@ async def revoke_grant(session: AsyncSession, grant_id: UUID, at: datetime) -> G
         .where(col(GrantRow.grant_id) == grant_id, col(GrantRow.revoked_at).is_(None))
         .values(revoked_at=at)
         .returning(GrantRow)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.execute(statement)).scalars().one_or_none()

@@ -11,7 +11,7 @@ from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from starlette.routing import Route
 
-from services.consent import service
+from services.consent import directory, service
 from services.consent.bootstrap import ConsentRuntime
 from services.consent.domain import DecisionRequest
 from services.consent.exceptions import Forbidden, NotFound
@@ -25,12 +25,13 @@ from services.consent.models import (
     HistoryOut,
     OrganisationCreate,
     OrganisationOut,
+    OrganisationUpdate,
     PurposeOut,
     Receipt,
     WithdrawRequest,
 )
 from services.consent.projection import Projection
-from shared.app import SessionsDep, current_runtime
+from shared.app import SessionsDep, current_runtime, runtime_of
 from shared.auth import CurrentPrincipal, Principal, Role, principal_from_request, require
 from shared.validation import Instant
 
@@ -50,6 +51,7 @@ async def get_projection(request: Request) -> Projection:
 
 
 ProjectionDep = Annotated[Projection, Depends(get_projection)]
+RuntimeDep = Annotated[ConsentRuntime, Depends(runtime_of(ConsentRuntime))]
 UserId = Annotated[str, Path(max_length=100, description="The user's id.")]
 Slug = Annotated[str, Path(max_length=100, description="The organisation's slug.")]
 _ENCODE = msgspec.json.Encoder().encode
@@ -75,22 +77,48 @@ async def list_organisations(_: CurrentPrincipal, sessions: SessionsDep) -> list
 async def add_organisation(
     body: OrganisationCreate, _: Admin, sessions: SessionsDep, projection: ProjectionDep
 ) -> OrganisationOut:
-    row = await service.create_organisation(sessions, projection, body)
+    row = await directory.create_organisation(sessions, projection, body)
+    return OrganisationOut.model_validate(row)
+
+
+@router.patch(
+    "/organisations/{slug}",
+    summary="Change an organisation's name or privacy contact (admin)",
+    description="Only the fields given change; `privacy_contact: null` removes it. "
+    "404: no such organisation; 409: it was retired.",
+)
+async def update_organisation(
+    slug: Slug, body: OrganisationUpdate, _: Admin, sessions: SessionsDep, projection: ProjectionDep
+) -> OrganisationOut:
+    row = await directory.update_organisation(sessions, projection, slug, body)
     return OrganisationOut.model_validate(row)
 
 
 @router.post("/organisations/{slug}/retire", status_code=204, summary="Retire (admin)")
-async def retire_organisation(
-    slug: Slug, _: Admin, sessions: SessionsDep, projection: ProjectionDep
-) -> None:
-    await service.retire_organisation(sessions, projection, slug)
+async def retire_organisation(slug: Slug, _: Admin, runtime: RuntimeDep) -> None:
+    await directory.retire_organisation(runtime.sessions, runtime.projection, slug, runtime.clock)
 
 
 @router.post("/grants", status_code=201, summary="Grant an organisation time-bound access")
-async def add_grant(
-    body: GrantCreate, principal: Admin, sessions: SessionsDep, projection: ProjectionDep
-) -> GrantOut:
-    row = await service.create_grant(sessions, projection, body, created_by=principal.sub)
+async def add_grant(body: GrantCreate, principal: Admin, runtime: RuntimeDep) -> GrantOut:
+    row = await directory.create_grant(
+        runtime.sessions, runtime.projection, body, created_by=principal.sub, clock=runtime.clock
+    )
+    return GrantOut.model_validate(row)
+
+
+@router.post(
+    "/grants/{grant_id}/revoke",
+    summary="Revoke an access grant before its end (admin)",
+    description="From the answer on, no decision of this replica relies on the grant; the "
+    "other replicas follow within the propagation time (docs/registry-consent.md). "
+    "Idempotent: revoking a revoked grant answers 200 with the grant as its first "
+    "revocation left it, and changes nothing. 404: no such grant; 409: its period ended.",
+)
+async def revoke_grant(grant_id: UUID, _: Admin, runtime: RuntimeDep) -> GrantOut:
+    row = await directory.revoke_grant(
+        runtime.sessions, runtime.projection, grant_id, runtime.clock
+    )
     return GrantOut.model_validate(row)
 
 

@@ -43,6 +43,7 @@ class Organisation:
     kind: str
     standing_access: bool
     retired_at: datetime | None = None
+    privacy_contact: str | None = None
 
     def active_at(self, at: datetime) -> bool:
         """Not retired at ``at``."""
@@ -61,10 +62,19 @@ class AccessGrant:
     revoked_at: datetime | None = None
 
     def covers(self, categories: frozenset[str], at: datetime) -> bool:
-        """In force at ``at``, not revoked, and covering ``categories``."""
+        """In force at ``at``, never revoked, and covering ``categories``."""
+        # A revoked grant covers nothing, whatever ``at`` asks: the revocation is stamped
+        # by the clock of the replica that took it, and another replica whose clock is
+        # behind must not keep allowing on it once the revocation has reached it.
         in_window = self.valid_from <= at < self.valid_until
-        revoked = self.revoked_at is not None and self.revoked_at <= at
-        return in_window and not revoked and categories <= self.data_categories
+        return in_window and self.revoked_at is None and categories <= self.data_categories
+
+
+def merge_grant(known: AccessGrant | None, change: AccessGrant) -> AccessGrant:
+    """A grant's state after ``change``: a revocation, once known, is never undone."""
+    if known is not None and known.revoked_at is not None:
+        return replace(change, revoked_at=known.revoked_at)
+    return change
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,25 @@ def apply(current: Consent | None, change: ConsentChange) -> Consent:
     if current is None:
         raise ConsentNotFound(change.consent_id)
     return replace(current, version=change.version, active=False, withdrawn_at=change.at)
+
+
+def withdrawn_unseen(change: ConsentChange) -> Consent:
+    """A consent whose withdrawal arrived before its grant (they travel on two topics):
+    held as withdrawn, so that the late grant, an older version, changes nothing."""
+    return Consent(
+        consent_id=change.consent_id,
+        version=change.version,
+        user_id=change.user_id,
+        purpose=change.purpose,
+        active=False,
+        granted_at=change.at,
+        organisation=change.organisation,
+        country=change.country,
+        data_categories=change.data_categories,
+        notice_version=change.notice_version,
+        valid_until=change.valid_until,
+        withdrawn_at=change.at,
+    )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr
 from pydantic import Field as PydanticField
 from sqlalchemy import BigInteger, Column, DateTime, Identity, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -28,6 +28,8 @@ def _texts() -> Any:
 
 Name = Annotated[str, PydanticField(min_length=1, max_length=100)]
 """A code, slug, category or id from outside: the longest the directory holds is 56."""
+PrivacyContact = Annotated[EmailStr, PydanticField(max_length=254)]
+"""An email address (RFC 5321 allows at most 254 characters)."""
 CountryCode = Annotated[
     str, PydanticField(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case.")
 ]
@@ -68,6 +70,11 @@ class OrganisationBase(SQLModel):
         str, PydanticField(pattern=r"^(governmental|non_governmental|private|regional)$")
     ]
     standing_access: bool = False
+    privacy_contact: PrivacyContact | None = PydanticField(
+        default=None,
+        description="Where notices about a person's data go (GDPR Art. 19), if known.",
+        examples=["privacy@ph-philexport.example"],
+    )
 
 
 class OrganisationRow(OrganisationBase, table=True):
@@ -75,7 +82,12 @@ class OrganisationRow(OrganisationBase, table=True):
 
     __tablename__ = "organisations"
 
+    privacy_contact: str | None = None
     retired_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime | None = _ts(nullable=True)
+    """Stamped by the database at every change; orders the changes' events."""
+    announced_at: datetime | None = _ts(nullable=True)
+    """When ``organisation.registered`` was staged for it."""
 
 
 class OrganisationCreate(OrganisationBase):
@@ -88,6 +100,17 @@ class OrganisationOut(OrganisationBase):
     """An organisation as the directory holds it."""
 
     retired_at: datetime | None = None
+
+
+class OrganisationUpdate(BaseModel):
+    """What an admin may change of an organisation: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, PydanticField(min_length=1, max_length=300)] | None = None
+    privacy_contact: PrivacyContact | None = PydanticField(
+        default=None, description="null removes it.", examples=["privacy@ph-philexport.example"]
+    )
 
 
 class GrantBase(SQLModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -27,10 +27,35 @@ from services.consent.models import (
     PurposeRow,
     SubjectRow,
 )
+from shared.events import Envelope
+from shared.outbox import OutboxMessage
+from shared.telemetry import current_trace_headers
 
 SEED = Path(__file__).parent / "seed"
 NOTICE_VERSION = "2024-01-11"
 """The notice version of the seeded purposes: the date of the newest seeded policy."""
+ORIGIN_HEADER = "origin"
+"""The header naming the deployment (schema) whose consent service made a change."""
+_NEXT_STAMP: ColumnElement[datetime] = literal_column(
+    "greatest(clock_timestamp(), updated_at + interval '1 microsecond')"
+)
+"""An organisation's next ``updated_at``: taken under the row's lock and always later
+than the last, so its changes' events are ordered even if the database clock steps back."""
+
+
+def stage(session: AsyncSession, origin: str, *events: Envelope) -> None:
+    """Add events to the outbox in the caller's transaction, naming their origin."""
+    headers = {**current_trace_headers(), ORIGIN_HEADER: origin}
+    for event in events:
+        session.add(
+            OutboxMessage(
+                event_id=event.event_id,
+                topic=event.topic(),
+                key=event.subject_id,
+                value=event.model_dump_json(),
+                headers=headers,
+            )
+        )
 
 
 async def seed_directory(session: AsyncSession) -> None:
@@ -52,17 +77,45 @@ async def seed_directory(session: AsyncSession) -> None:
             .on_conflict_do_nothing()
         )
     for o in json.loads((SEED / "organisations.json").read_text()):
-        await session.execute(
-            insert(OrganisationRow)
-            .values(
-                slug=o["slug"],
-                name=o["name"],
-                country=o["country"],
-                kind=o["kind"],
-                standing_access=o["standing_access"],
-            )
-            .on_conflict_do_nothing()
+        statement = insert(OrganisationRow).values(
+            slug=o["slug"],
+            name=o["name"],
+            country=o["country"],
+            kind=o["kind"],
+            standing_access=o["standing_access"],
+            privacy_contact=o["privacy_contact"],
         )
+        # An organisation seeded before privacy contacts existed gets its seeded one,
+        # once: before it is announced, never over what an admin set.
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["slug"],
+                set_={"privacy_contact": statement.excluded.privacy_contact},
+                where=col(OrganisationRow.announced_at).is_(None)
+                & col(OrganisationRow.privacy_contact).is_(None),
+            )
+        )
+
+
+async def claim_unannounced(session: AsyncSession) -> Sequence[OrganisationRow]:
+    """The organisations never announced, marked announced in the caller's transaction.
+
+    Locked first: replicas starting together announce each organisation once.
+    """
+    query = (
+        select(OrganisationRow)
+        .where(col(OrganisationRow.announced_at).is_(None))
+        .order_by(OrganisationRow.slug)
+        .with_for_update()
+    )
+    rows = (await session.execute(query)).scalars().all()
+    if rows:
+        await session.execute(
+            update(OrganisationRow)
+            .where(col(OrganisationRow.slug).in_([r.slug for r in rows]))
+            .values(announced_at=func.clock_timestamp())
+        )
+    return rows
 
 
 def to_purpose(row: PurposeRow) -> Purpose:
@@ -86,6 +139,7 @@ def to_organisation(row: OrganisationRow) -> Organisation:
         kind=row.kind,
         standing_access=row.standing_access,
         retired_at=row.retired_at,
+        privacy_contact=row.privacy_contact,
     )
 
 
@@ -179,8 +233,62 @@ def restriction_of(row: SubjectRow) -> Restriction:
     return Restriction(restricted=row.restricted, objected=row.objected)
 
 
-async def retire_organisation(session: AsyncSession, slug: str, at: datetime) -> None:
-    """Mark an organisation retired from ``at``."""
-    await session.execute(
-        update(OrganisationRow).where(col(OrganisationRow.slug) == slug).values(retired_at=at)
+async def add_organisation(session: AsyncSession, values: dict[str, Any]) -> OrganisationRow | None:
+    """Insert an organisation, announced and stamped now; None if its slug is taken."""
+    statement = (
+        insert(OrganisationRow)
+        .values(**values, updated_at=func.clock_timestamp(), announced_at=func.clock_timestamp())
+        .on_conflict_do_nothing(index_elements=["slug"])
+        .returning(OrganisationRow)
     )
+    return (await session.execute(statement)).scalars().one_or_none()
+
+
+async def organisation(session: AsyncSession, slug: str) -> OrganisationRow | None:
+    """One organisation, by slug."""
+    return await session.get(OrganisationRow, slug)
+
+
+async def update_organisation(
+    session: AsyncSession, slug: str, values: dict[str, Any]
+) -> OrganisationRow | None:
+    """Change an organisation not retired; None if there is none such."""
+    statement = (
+        update(OrganisationRow)
+        .where(col(OrganisationRow.slug) == slug, col(OrganisationRow.retired_at).is_(None))
+        .values(**values, updated_at=_NEXT_STAMP)
+        .returning(OrganisationRow)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await session.execute(statement)).scalars().one_or_none()
+
+
+async def retire_organisation(
+    session: AsyncSession, slug: str, at: datetime
+) -> OrganisationRow | None:
+    """Mark an organisation retired from ``at``; None if it was already (or is unknown)."""
+    return await update_organisation(session, slug, {"retired_at": at})
+
+
+async def add_grant(session: AsyncSession, values: dict[str, Any]) -> GrantRow:
+    """Insert an access grant."""
+    statement = insert(GrantRow).values(**values).returning(GrantRow)
+    row: GrantRow = (await session.execute(statement)).scalars().one()
+    return row
+
+
+async def grant(session: AsyncSession, grant_id: UUID) -> GrantRow | None:
+    """One access grant, by id."""
+    return await session.get(GrantRow, grant_id)
+
+
+async def revoke_grant(session: AsyncSession, grant_id: UUID, at: datetime) -> GrantRow | None:
+    """Revoke a grant not yet revoked, from ``at``; None if there is none such."""
+    statement = (
+        update(GrantRow)
+        .where(col(GrantRow.grant_id) == grant_id, col(GrantRow.revoked_at).is_(None))
+        .values(revoked_at=at)
+        .returning(GrantRow)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await session.execute(statement)).scalars().one_or_none()

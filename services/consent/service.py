@@ -1,12 +1,11 @@
 """Use cases of the consent service. Each writes its state and its events in one transaction."""
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.consent import repository
+from services.consent import directory, repository
 from services.consent.domain import (
     Action,
     Consent,
@@ -21,10 +20,8 @@ from services.consent.domain import (
 )
 from services.consent.exceptions import Conflict, InvalidRequest, NotFound, refused
 from services.consent.models import (
-    GrantCreate,
     GrantRow,
     HistoryRow,
-    OrganisationCreate,
     OrganisationRow,
     PurposeRow,
     Receipt,
@@ -40,20 +37,22 @@ from shared.events import (
     UserRestrictionChanged,
 )
 from shared.kafka import claim
-from shared.outbox import stage
 
 PRODUCER = "consent"
 
 
-async def load_projection(sessions: Sessions) -> Projection:
-    """Seed the directory if needed, then build the projection from the database."""
-    projection = Projection()
+async def load_projection(sessions: Sessions, origin: str) -> Projection:
+    """Seed and announce the directory if needed, then build the projection from the
+    database; ``origin`` names this deployment in the events it stages."""
+    projection = Projection(origin=origin)
     async with transaction(sessions) as session:
         await repository.seed_directory(session)
+    await directory.announce(sessions, projection)
+    async with transaction(sessions) as session:
         for p in await repository.purposes(session):
             projection.put_purpose(repository.to_purpose(p))
         for o in await repository.organisations(session):
-            projection.put_organisation(repository.to_organisation(o))
+            projection.put_organisation(repository.to_organisation(o), stamp=o.updated_at)
         for g in await repository.grants(session):
             projection.put_grant(repository.to_grant(g))
         for s in await repository.subjects(session):
@@ -132,7 +131,7 @@ async def _record(session: AsyncSession, projection: Projection, change: Consent
             receipt=body.model_dump(mode="json"),
         )
     )
-    stage(session, _event(change))
+    repository.stage(session, projection.origin, _event(change))
     return body
 
 
@@ -293,55 +292,6 @@ def decide(projection: Projection, request: DecisionRequest) -> Decision:
     return projection.decide(request)
 
 
-async def create_grant(
-    sessions: Sessions, projection: Projection, body: GrantCreate, *, created_by: str
-) -> GrantRow:
-    """Give an organisation access to some categories for a period."""
-    if body.organisation not in projection.view.organisations:
-        raise InvalidRequest(f"unknown organisation '{body.organisation}'", field="organisation")
-    try:
-        check_window(body.valid_from, body.valid_until)
-    except ConsentRuleError as exc:
-        raise refused(exc) from exc
-    row = GrantRow(
-        grant_id=uuid.uuid4(),
-        organisation=body.organisation,
-        data_categories=sorted(set(body.data_categories)),
-        valid_from=body.valid_from,
-        valid_until=body.valid_until,
-        created_by=created_by,
-        created_at=datetime.now(UTC),
-    )
-    async with transaction(sessions) as session:
-        session.add(row)
-    projection.put_grant(repository.to_grant(row))
-    return row
-
-
-async def create_organisation(
-    sessions: Sessions, projection: Projection, body: OrganisationCreate
-) -> OrganisationRow:
-    """Add an organisation to the directory."""
-    if body.slug in projection.view.organisations:
-        raise Conflict(f"organisation '{body.slug}' exists", field="slug")
-    row = OrganisationRow(**body.model_dump())
-    async with transaction(sessions) as session:
-        session.add(row)
-    projection.put_organisation(repository.to_organisation(row))
-    return row
-
-
-async def retire_organisation(sessions: Sessions, projection: Projection, slug: str) -> None:
-    """Retire an organisation: from now on every decision for it is a refusal."""
-    org = projection.view.organisations.get(slug)
-    if org is None:
-        raise NotFound(f"no organisation '{slug}'", field="slug")
-    now = datetime.now(UTC)
-    async with transaction(sessions) as session:
-        await repository.retire_organisation(session, slug, now)
-    projection.put_organisation(replace(org, retired_at=now))
-
-
 async def handle_user_registered(
     sessions: Sessions, projection: Projection, event: UserRegistered, topic: str
 ) -> None:
@@ -368,7 +318,7 @@ async def handle_user_registered(
         await repository.upsert_subject(session, user_id, country=country)
         for change in implied:
             await _record(session, projection, change)
-    projection.put_subject(user_id, country, Restriction())
+    projection.register_subject(user_id, country)
     for change in implied:
         projection.apply_change(change)
 

@@ -59,8 +59,12 @@ async def bootstrap(
     if clock is None:
         clock = StoredClock(infra.engine) if settings.clock is ClockKind.STORED else SystemClock()
     if settings.topic_prefix and settings.kafka_create_topics:
-        # The catalogue's topics are made by create_app; prefixed ones are this service's.
-        names = [settings.topic(e.topic()) for e in events.CATALOGUE]
+        # The catalogue's topics are made by create_app; prefixed ones are this service's,
+        # and only those it reads or writes (every test makes its own: a broker's open files
+        # grow with each partition).
+        from services.breach.handlers import CONSUMED, PUBLISHED  # handlers import this module
+
+        names = [settings.topic(topic) for topic in (*CONSUMED, *PUBLISHED)]
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             {t: None for n in names for t in (n, events.dlq_topic(n))},

@@ -22,6 +22,13 @@ PUBLISHED = (
     events.BREACH_DEADLINE_WARNING,
     events.BREACH_DEADLINE_MISSED,
 )
+CONSUMED = (
+    events.NOTIFICATION_DELIVERED,
+    events.NOTIFICATION_FAILED,
+    events.USER_REGISTERED,
+    events.USER_UPDATED,
+    events.USER_ERASED,
+)
 
 OUTCOME_BATCH = 500
 """Notice outcomes applied in one transaction, at most."""

@@ -47,8 +47,12 @@ async def bootstrap(
         raise TypeError("the notifier service runs on NotifierSettings")
     templates = Templates.load(settings.templates_dir)  # a broken template stops the start
     if settings.topic_prefix and settings.kafka_create_topics:
-        # The catalogue's topics are made by create_app; prefixed ones are this service's.
-        names = [settings.topic(e.topic()) for e in events.CATALOGUE]
+        # The catalogue's topics are made by create_app; prefixed ones are this service's,
+        # and only those it reads or writes (every test makes its own: a broker's open files
+        # grow with each partition).
+        from services.notifier.handlers import CONSUMED, PUBLISHED  # handlers import this module
+
+        names = [settings.topic(topic) for topic in (*CONSUMED, *PUBLISHED)]
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             {t: None for n in names for t in (n, events.dlq_topic(n))},

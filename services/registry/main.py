@@ -27,6 +27,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         description=DESCRIPTION,
         bootstrap=bootstrap,
+        untraced_paths=api.UNTRACED,
     )
 
 

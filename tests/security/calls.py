@@ -31,6 +31,8 @@ class Target:
     """A breach no one declared: allowed callers get past the role check to a 404."""
     request_id: str = "00000000-0000-4000-8000-000000000000"
     """A recipient request no one made: allowed callers get past the role check to a 404."""
+    grant_id: str = "00000000-0000-4000-8000-000000000000"
+    """A grant no one made: allowed callers get past the role check to a 404."""
 
     def fill(self, value: Any) -> Any:
         """``value`` with every ``{placeholder}`` in its strings filled in."""
@@ -98,9 +100,17 @@ CALLS: dict[str, dict[tuple[str, str], Call]] = {
             }
         ),
         ("GET", "/profiles"): Call(params={"country": "PH", "limit": 5}),
+        ("POST", "/reports/users"): Call(
+            body={
+                "purpose": SHARING,
+                "fields": ["full_name", "email_address"],
+                "user_ids": ["{user_id}"],
+            }
+        ),
     },
     "consent": {
         ("POST", "/organisations"): Call(body=_organisation),
+        ("PATCH", "/organisations/{slug}"): Call(body={"privacy_contact": "dpo@{slug}.example"}),
         ("POST", "/grants"): Call(
             body=lambda: {
                 "organisation": "{organisation}",

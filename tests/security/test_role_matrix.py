@@ -99,6 +99,7 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         # What an organisation gets is the consent service's decision, not a role's.
         ("GET", "/users/{user_id}/data"): only(MEMBER_ORG),
         ("POST", "/users/{user_id}/legal-disclosures"): only(ADMIN),
+        ("POST", "/reports/users"): only(MEMBER_ORG),
         ("GET", "/profiles"): PUBLIC,
         ("GET", "/profiles/{profile_id}"): PUBLIC,
         **OPERATIONS,
@@ -108,6 +109,8 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/organisations"): ANY_ROLE,
         ("POST", "/organisations"): only(ADMIN),
         ("POST", "/organisations/{slug}/retire"): only(ADMIN),
+        ("PATCH", "/organisations/{slug}"): only(ADMIN),
+        ("POST", "/grants/{grant_id}/revoke"): only(ADMIN),
         ("POST", "/grants"): only(ADMIN),
         ("GET", "/grants"): only(ADMIN, AUDITOR, MEMBER_ORG, own={MEMBER_ORG: 403}),
         ("POST", "/consents"): only(SUBJECT, PLATFORM, ADMIN, own={SUBJECT: 403}),

@@ -9,13 +9,13 @@ consent it waits for (so that recording that consent marks it ``heard``), whethe
 was heard of, and when its entry was recorded; a round reads only what it can decide.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

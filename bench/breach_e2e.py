@@ -1,14 +1,15 @@
 """A breach of 100,000 affected people, end to end, against the raw rate of sending the same
 number of messages straight to the same SMTP server, in the same run.
 
-    .venv/bin/python -m bench.breach_e2e [PEOPLE] [--sessions N] [--page N]
+    .venv/bin/python -m bench.breach_e2e [PEOPLE] [--sessions N] [--page N] [--raw N]
 
 Needs `make up` (Kafka, PostgreSQL); starts everything else itself:
 
 - an SMTP server (aiosmtpd) in a process of its own, counting the messages it accepts for
   this run's recipients;
 - the raw baseline: PEOPLE messages of a notice's size sent straight to that server over
-  ``--sessions`` reused aiosmtplib sessions, with no database and no broker;
+  ``--sessions`` reused aiosmtplib sessions, with no database and no broker (``--raw N``
+  sends N instead, for a rate from a sample when the machine is too loaded for both);
 - set-up, untimed but bulk: PEOPLE disclosures of ``email_address`` to one organisation in
   a window, plus decoys the scope must not find (another category, outside the window),
   written into a fresh audit schema through the audit log's own append path (Merkle
@@ -363,7 +364,7 @@ def load() -> str:
     return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min)"
 
 
-async def main(people: int, sessions: int, page: int) -> None:
+async def main(people: int, sessions: int, page: int, raw_count: int) -> None:
     run = uuid.uuid4().hex[:8]
     domain, org, prefix = f"@bench-{run}.example", f"bench-org-{run}", f"bench-{run}."
     ports = {name: free_port() for name in ("smtp", "audit", "breach", "notifier")}
@@ -376,7 +377,7 @@ async def main(people: int, sessions: int, page: int) -> None:
     server.start()
     ready.wait(10)
 
-    raw = await raw_rate(ports["smtp"], domain, people, sessions)
+    raw = await raw_rate(ports["smtp"], domain, raw_count, sessions)
     with counter.get_lock():
         counter.value = 0
 
@@ -496,13 +497,14 @@ async def main(people: int, sessions: int, page: int) -> None:
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await admin.dispose()
 
-    raw_rate_s, e2e_rate = people / raw, people / marks["accepted"]
+    raw_rate_s, e2e_rate = raw_count / raw, people / marks["accepted"]
     exact = found["counts"]["affected"] == people
     lines = [
         f"people: {people:,}; SMTP sessions: {sessions}; resolution page: {page:,}",
         f"machine at the start: {load_at_start}; before the declaration: {load_before}; "
         f"after: {load_after}",
-        f"raw SMTP (same server, same sessions): {raw_rate_s:,.0f} messages/s ({raw:.1f} s)",
+        f"raw SMTP (same server, same sessions): {raw_rate_s:,.0f} messages/s "
+        f"({raw_count:,} in {raw:.1f} s)",
         f"set-up: {people + 2 * max(1, people // 10):,} disclosures in the audit log "
         f"in {filled:.1f} s; {people:,} registrations known to the notifier and the "
         f"breach service {known:.1f} s after the first was sent",
@@ -553,5 +555,6 @@ if __name__ == "__main__":
     parser.add_argument("people", nargs="?", type=int, default=100_000)
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--page", type=int, default=5000, help="people per resolution page")
+    parser.add_argument("--raw", type=int, help="messages of the raw baseline (PEOPLE)")
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.sessions, args.page))
+    asyncio.run(main(args.people, args.sessions, args.page, args.raw or args.people))

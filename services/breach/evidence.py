@@ -76,13 +76,12 @@ async def on_outcomes(sessions: Sessions, batch: list[Reported]) -> int:
         rows = await bulk.affected_for_update_many(session, [(b, u) for _, b, u in mine])
         kept: list[dict[str, object]] = []
         changed: dict[tuple[UUID, str], AffectedRow] = {}
+        unknown: list[str] = []
         # In time order, so a batch holding an acceptance and its bounce ends as one would.
         for reported, breach_id, user_id in sorted(mine, key=lambda m: m[0].event.payload.at):
             row = rows.get((breach_id, user_id))
             if row is None:
-                log.info(
-                    "breach.outcome_for_unknown_notice", notice=reported.event.payload.notice_id
-                )
+                unknown.append(reported.event.payload.notice_id)
                 continue
             applied = apply(row, reported.event.payload, failed=reported.failed)
             changed[(breach_id, user_id)] = row  # attempts and delivered_at change even so
@@ -97,6 +96,8 @@ async def on_outcomes(sessions: Sessions, batch: list[Reported]) -> int:
                     "payload": reported.event.payload.model_dump(mode="json"),
                 }
             )
+        if unknown:  # one line a batch: a fresh schema may read thousands of others' outcomes
+            log.info("breach.outcomes_for_unknown_notices", count=len(unknown), first=unknown[0])
         await bulk.save_outcomes(session, list(changed.values()))
         await bulk.record_outcomes(session, kept)
     return len(fresh)

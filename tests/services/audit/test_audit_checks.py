@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import checks, repository
+from services.audit import checks, checks_repository, repository
 from services.audit.domain import ConsentChange, Entry, awaits_history
 from shared.db import connect_raw, create_sessions
 from shared.events import ConsentChangedPayload, ConsentGranted
@@ -181,7 +181,7 @@ async def test_the_checks_put_off_in_the_database_are_exactly_those_the_domain_r
     ]
     conn = await connect_raw(DATABASE_URL, audit_schema)
     try:
-        stored = await repository.entries_at(conn, range(len(records)))
+        stored = await checks_repository.entries_at(conn, range(len(records)))
     finally:
         await conn.close()
     waits = {seq for seq, entry, _ in stored if awaits_history(entry, changes)}

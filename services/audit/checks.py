@@ -48,7 +48,7 @@ async def check_pending(
     """
     now = clock()
     async with transaction(sessions) as session:
-        conn = await repository.raw(session)
+        conn = await store.connection(session)
         # Before the first read: another replica's round ends first, and this one starts
         # where it ended instead of colliding with it.
         await store.serialise_deferrals(conn)
@@ -78,7 +78,7 @@ async def check_deferred(
     now = clock()
     done = 0
     async with transaction(sessions) as session:
-        conn = await repository.raw(session)
+        conn = await store.connection(session)
         await store.serialise_deferrals(conn)  # a round at a time, replicas included
         still: list[int] = []  # waiting after all (none, unless the clock went back)
         for _ in range(10_000):  # bounded: 10,000 batches a round at most
@@ -190,7 +190,7 @@ async def record_consents(
     ]
     if changes:
         async with transaction(sessions) as session:
-            conn = await repository.raw(session)
+            conn = await store.connection(session)
             await store.serialise_deferrals(conn)
             await store.add_consent_changes(session, changes)
             await store.hear_consents(conn, sorted({c.consent_id for c in changes}))

@@ -19,6 +19,14 @@ from services.audit import repository
 from services.audit.domain import ConsentChange, Entry
 
 
+async def connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under ``session``, inside the session's transaction."""
+    # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement, not before: a
+    # statement sent on the bare connection before that would run, and commit, alone.
+    await session.execute(text("SELECT 1"))
+    return await repository.raw(session)
+
+
 async def add_consent_changes(session: AsyncSession, changes: Sequence[ConsentChange]) -> None:
     """Add to the consent history; a change already there is left as it is."""
     await session.execute(

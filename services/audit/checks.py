@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import checks_repository as store
 from services.audit import repository
 from services.audit.domain import ConsentChange, Entry, Verdict, awaits_history, check
 from shared.db import Sessions, transaction
@@ -47,13 +48,13 @@ async def check_pending(
     """
     now = clock()
     async with transaction(sessions) as session:
-        conn = await repository.raw(session)
+        conn = await store.connection(session)
         # Before the first read: another replica's round ends first, and this one starts
         # where it ended instead of colliding with it.
-        await repository.serialise_deferrals(conn)
-        first = await repository.checked_up_to(conn)
+        await store.serialise_deferrals(conn)
+        first = await store.checked_up_to(conn)
         settled = now - grace
-        looked_at, last = await repository.put_off_pending(
+        looked_at, last = await store.put_off_pending(
             conn,
             first,
             recorded_before=settled,
@@ -62,10 +63,10 @@ async def check_pending(
             limit=limit,
         )
         if looked_at:
-            judged = await repository.entries_to_judge(conn, first, last, recorded_before=settled)
+            judged = await store.entries_to_judge(conn, first, last, recorded_before=settled)
             # none wait, unless the database's prefilter and the domain's rule disagree
             put_off = await _judge(session, conn, judged, now=now, unknown_after=unknown_after)
-            await repository.defer_checks(conn, put_off, now)
+            await store.defer_checks(conn, put_off, now)
     return looked_at
 
 
@@ -77,11 +78,11 @@ async def check_deferred(
     now = clock()
     done = 0
     async with transaction(sessions) as session:
-        conn = await repository.raw(session)
-        await repository.serialise_deferrals(conn)  # a round at a time, replicas included
+        conn = await store.connection(session)
+        await store.serialise_deferrals(conn)  # a round at a time, replicas included
         still: list[int] = []  # waiting after all (none, unless the clock went back)
         for _ in range(10_000):  # bounded: 10,000 batches a round at most
-            seqs = await repository.decidable(
+            seqs = await store.decidable(
                 conn,
                 recorded_before=now - unknown_after,
                 skip=still,
@@ -89,12 +90,12 @@ async def check_deferred(
             )
             if not seqs:
                 break
-            waiting = await repository.entries_at(conn, seqs)
+            waiting = await store.entries_at(conn, seqs)
             put_off = {
                 d.seq
                 for d in await _judge(session, conn, waiting, now=now, unknown_after=unknown_after)
             }
-            await repository.undefer_checks(conn, [seq for seq in seqs if seq not in put_off])
+            await store.undefer_checks(conn, [seq for seq in seqs if seq not in put_off])
             still.extend(put_off)
             done += len(seqs) - len(put_off)
     return done
@@ -107,11 +108,11 @@ async def _judge(
     *,
     now: datetime,
     unknown_after: timedelta,
-) -> list[repository.Deferral]:
+) -> list[store.Deferral]:
     """Record the verdicts of ``entries``, announcing violations; return those that
     wait for their consent's history."""
     consent_ids = {e.consent_id for _, e, _ in entries if e.consent_id}
-    changes = await repository.consent_changes(conn, consent_ids)
+    changes = await store.consent_changes(conn, consent_ids)
     by_consent: dict[str, list[ConsentChange]] = {}
     for change in changes:
         by_consent.setdefault(change.consent_id, []).append(change)
@@ -122,7 +123,7 @@ async def _judge(
         history = by_consent.get(entry.consent_id, []) if entry.consent_id else []
         if awaits_history(entry, history) and entry.recorded_at > now - unknown_after:
             assert entry.consent_id is not None  # awaits_history says it names one
-            waiting.append(repository.Deferral(seq, entry.consent_id, entry.recorded_at))
+            waiting.append(store.Deferral(seq, entry.consent_id, entry.recorded_at))
             continue
         verdict, reason = check(entry, history)
         rows.append((seq, verdict.value, reason, now))
@@ -140,7 +141,7 @@ async def _judge(
                     ),
                 )
             )
-    await repository.add_checks(conn, rows)
+    await store.add_checks(conn, rows)
     await repository.stage_events(session, flagged)
     if flagged:  # one line a batch: each violation is listed and announced already
         seqs = [v.payload.log_index for v in flagged]
@@ -189,7 +190,7 @@ async def record_consents(
     ]
     if changes:
         async with transaction(sessions) as session:
-            conn = await repository.raw(session)
-            await repository.serialise_deferrals(conn)
-            await repository.add_consent_changes(session, changes)
-            await repository.hear_consents(conn, sorted({c.consent_id for c in changes}))
+            conn = await store.connection(session)
+            await store.serialise_deferrals(conn)
+            await store.add_consent_changes(session, changes)
+            await store.hear_consents(conn, sorted({c.consent_id for c in changes}))

@@ -1,6 +1,7 @@
 """The log's append path against the real database: copies turned away by the unique
 event ids, two replicas taking turns, and rows that read back as the leaves they hash."""
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -116,3 +117,21 @@ async def test_unstored_tree_levels_are_hashed_again_from_the_leaves(
     assert lowest == repository.LOWEST_STORED_LEVEL
     # a subtree the log does not hold yet is left out, not made up
     assert await repository.hashes(conn, [(2, 10), (5, 1)]) == {}
+
+
+async def test_a_log_appends_while_another_schemas_log_holds_its_append_lock(
+    schema_factory: Callable[[str], str], conn: asyncpg.Connection
+) -> None:
+    # The append lock serialises a log's replicas, not every audit log of the database
+    # (tests and benchmarks of other logs share it).
+    other = schema_factory("append_other")
+    engine = create_engine(DATABASE_URL, other, pool_size=1)
+    await migrate(engine, MIGRATIONS, other)
+    await engine.dispose()
+    holder = await connect_raw(DATABASE_URL, other)
+    try:
+        async with repository.appending(holder):
+            appended = ingestion.write(conn, ingestion.AuditLog(), batch(3))
+            assert await asyncio.wait_for(appended, 10) == 3
+    finally:
+        await holder.close()

@@ -2,6 +2,7 @@
 waits on its own, and the entries behind it are judged on time (the clock is moved,
 not waited for)."""
 
+import asyncio
 import json
 import time
 import uuid
@@ -12,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import checks, repository
+from services.audit import checks, checks_repository, repository
 from services.audit.domain import ConsentChange, Entry, awaits_history
-from shared.db import connect_raw, create_sessions
+from shared.db import connect_raw, create_engine, create_sessions
 from shared.events import ConsentChangedPayload, ConsentGranted
 from tests.services.audit.conftest import Append, body
 from tests.support import DATABASE_URL
@@ -181,7 +182,7 @@ async def test_the_checks_put_off_in_the_database_are_exactly_those_the_domain_r
     ]
     conn = await connect_raw(DATABASE_URL, audit_schema)
     try:
-        stored = await repository.entries_at(conn, range(len(records)))
+        stored = await checks_repository.entries_at(conn, range(len(records)))
     finally:
         await conn.close()
     waits = {seq for seq, entry, _ in stored if awaits_history(entry, changes)}
@@ -247,3 +248,26 @@ async def test_a_round_costs_the_same_however_many_checks_wait(
     many = await round_ms()
     # measured: about 1 ms both; 16 ms at 30,100 when every waiting check was walked
     assert many < 2 * few + 4, (few, many)
+
+
+async def test_two_replicas_rounds_judge_each_entry_once_without_failing(
+    audit_schema: str, audit_engine: AsyncEngine, append: Append
+) -> None:
+    # Two replicas run the consent check on one log: each round waits for the other's.
+    await append([body(legal_basis="contract") for _ in range(3000)])
+    other = create_engine(DATABASE_URL, audit_schema, pool_size=2)
+    clock = Clock()
+    clock.advance(6)
+    try:
+        looked_at = await asyncio.gather(
+            *(
+                checks.check_settled(
+                    create_sessions(engine), grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock
+                )
+                for engine in (audit_engine, other)
+            )
+        )
+    finally:
+        await other.dispose()
+    assert sum(looked_at) == 3000
+    assert len(await verdicts(audit_engine)) == 3000

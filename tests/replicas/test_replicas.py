@@ -318,19 +318,6 @@ async def test_two_replicas_of_every_service_lose_nothing_and_duplicate_nothing(
     assert max(mailed().values()) == 1, "a user was notified twice"
 
 
-def _consent_is_replica_safe() -> bool:
-    # The consent helper's design: grants, directory changes and consents are events
-    # every replica applies. Until that lands, a replica knows only its own changes.
-    from services.consent import handlers
-
-    return "ACCESS_GRANT_CREATED" in open(handlers.__file__).read()
-
-
-@pytest.mark.xfail(
-    not _consent_is_replica_safe(),
-    reason="needs replica-safe consent (grants and consents applied by every replica)",
-    strict=True,
-)
 async def test_both_consent_replicas_answer_the_same_once_a_change_propagated(
     replicas: Replicas,
 ) -> None:

@@ -83,6 +83,10 @@ class Replicas:
     def urls(self, service: str) -> list[str]:
         return [r.url for r in self.replicas[service]]
 
+    def live_urls(self, service: str) -> list[str]:
+        """The replicas of ``service`` still running (a test before may have killed one)."""
+        return [r.url for r in self.replicas[service] if r.process and r.process.poll() is None]
+
     def all(self) -> list[Replica]:
         return [r for rs in self.replicas.values() for r in rs]
 

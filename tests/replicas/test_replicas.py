@@ -324,7 +324,7 @@ async def test_both_consent_replicas_answer_the_same_once_a_change_propagated(
     first, second = replicas.urls("consent")
     async with httpx.AsyncClient(timeout=30) as client:
         await grant(client, first)
-        user_id, _ = await register(client, replicas.urls("registry")[0])
+        user_id, _ = await register(client, replicas.live_urls("registry")[0])
         query = {
             "user_id": user_id,
             "organisation": ORG,

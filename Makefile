@@ -14,7 +14,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIV
 .PHONY: demo test up down status venv lint format services token
 
 demo: venv up ## The whole stack, then a story that exercises it.
-	BREACH_CLOCK=$${BREACH_CLOCK:-stored} bash deploy/local/services.sh start
+	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
+	  bash deploy/local/services.sh start
 	$(VENV)/bin/python -m deploy.demo
 	@bash deploy/local/services.sh status
 	@echo "The stack keeps running; 'make down' stops it."

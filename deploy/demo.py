@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -313,6 +314,55 @@ def audit_story(http: httpx.Client, secret: str, uid: str, disclosure_id: str) -
     return int(not (signature_ok and included))
 
 
+def recipients_story(http: httpx.Client, secret: str, uid: str) -> int:
+    """After her erasure, the organisation that received her data is asked to erase it too."""
+    audit = "http://127.0.0.1:8003"
+    org, abroad = "ph-department-of-trade-and-industry", "th-board-of-trade"
+    auditor = {"Authorization": f"Bearer {mint_token(secret, role=Role.AUDITOR)}"}
+    member = {"Authorization": f"Bearer {mint_token(secret, role=Role.MEMBER_ORG, org_id=org)}"}
+    subject = {"Authorization": f"Bearer {mint_token(secret, role=Role.SUBJECT, user_id=uid)}"}
+    say("  the audit log knows who received her data, and who was refused; it asks only the")
+    say("  organisations that received it (after AUDIT_RECIPIENTS_SETTLE_SECONDS, 2 s here)")
+    deadline = time.monotonic() + 30
+    requests: list[dict[str, Any]] = []
+    while not requests and time.monotonic() < deadline:
+        page = http.get(f"{audit}/recipient-requests", params={"user_id": uid}, headers=auditor)
+        requests = page.json()["items"] if page.status_code == 200 else []
+        time.sleep(0.5)
+    if not requests:
+        say("  no request was made in 30 s (expected one!)")
+        return 1
+    for item in requests:
+        say(
+            f"  request to {item['organisation']}: {item['action']} "
+            f"{', '.join(item['data_categories'])} (answer by {item['respond_by'][:10]})"
+        )
+    failures = int([r["organisation"] for r in requests] != [org])
+    say(f"  {abroad}, refused earlier, is asked nothing")
+    maildir = ROOT / ".local" / "smtp" / "maildir"
+    mails: list[email.message.Message] = []
+    while not mails and time.monotonic() < deadline + 15:
+        for f in maildir.rglob("*.eml") if maildir.exists() else []:
+            found = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            if uid in found.as_string() and "privacy@" in str(found["To"]):
+                mails.append(found)
+        time.sleep(0.5)
+    for mail in mails:
+        say(f"  the notifier mailed {mail['To']}: {str(mail['Subject'])[:70]}")
+    failures += int(len(mails) != 1)
+    rid = requests[0]["request_id"]
+    answer = http.post(f"{audit}/recipient-requests/{rid}/confirm", headers=member)
+    say(f"  {org} confirms it erased her data: {answer.status_code}")
+    failures += int(answer.status_code != 200)
+    report = http.get(f"{audit}/subjects/{uid}/report", headers=subject).json()
+    for notice in report.get("recipient_notices", []):
+        say(
+            f"  her report: {notice['organisation']} told {notice['told_at'][:19]}, "
+            f"{notice['delivery']}, {notice['state']}"
+        )
+    return failures
+
+
 def breach_story(http: httpx.Client, secret: str) -> int:
     """Three people affected by a breach: each told once by email, then the record and closing."""
     registry, breach = "http://127.0.0.1:8001", "http://127.0.0.1:8004"
@@ -439,10 +489,13 @@ def main() -> int:
         chapter("5. The audit log: every disclosure and refusal, provably in a signed tree")
         failures += audit_story(http, secret, uid, disclosure_id)
 
-        chapter("6. A breach: everyone affected told once by email, within the 72 hours")
+        chapter("6. Her erasure reaches the organisations that received her data (Art. 19)")
+        failures += recipients_story(http, secret, uid)
+
+        chapter("7. A breach: everyone affected told once by email, within the 72 hours")
         failures += breach_story(http, secret)
 
-    chapter("7. Every call needs a bearer token naming a role")
+    chapter("8. Every call needs a bearer token naming a role")
     token = mint_token(secret, role=Role.MEMBER_ORG, org_id="demo-org")
     say(f"  a member organisation's token: {token[:32]}...")
     say("  mint your own: make token ROLE=subject USER_ID=<id>")

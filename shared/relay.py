@@ -213,8 +213,10 @@ class OutboxRelay:
                     settling.exception()  # retrieved, so asyncio does not warn of it
         producer, self._producer = self._producer, None
         if producer is not None:
-            with contextlib.suppress(Exception):  # a fenced or disconnected producer
-                await producer.stop()
+            # A fenced or disconnected producer may fail to stop, or (a transactional
+            # producer whose coordinator is gone) wait for ever: a stop is bounded.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
         for db in (self._settler, self._db):
             # Closing the session releases the lock; a broken one is just dropped.
             if db is not None:

@@ -15,6 +15,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIV
 
 demo: venv up ## The whole stack, then a story that exercises it.
 	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
+	  AUDIT_RECIPIENTS_RECHECK_SECONDS=$${AUDIT_RECIPIENTS_RECHECK_SECONDS:-10} \
 	  bash deploy/local/services.sh start
 	$(VENV)/bin/python -m deploy.demo
 	@bash deploy/local/services.sh status

@@ -63,16 +63,28 @@ Position = Annotated[
 """A position in a log, a tree size, a cursor's key: what a bigint column holds."""
 
 
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+"""9999-12-31T23:59:59.999999Z: refused, since the database driver turns it to infinity."""
+
+
 def in_calendar(value: datetime) -> datetime:
     """The instant in UTC; refused when it has no offset or leaves the calendar in UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must give a time zone offset, e.g. 2026-11-20T10:00:00Z")
     try:
-        return value.astimezone(UTC)
+        instant = value.astimezone(UTC)
     except OverflowError:
         raise ValueError(
             f"'{value.isoformat()}' is outside the calendar once turned to UTC (years 0001 to 9999)"
         ) from None
+    if instant == LAST_INSTANT:
+        # asyncpg writes this one instant as PostgreSQL's 'infinity' and reads it back
+        # without its offset, so it would come back as a time no answer may carry.
+        raise ValueError(
+            f"'{value.isoformat()}' is the last instant of the calendar, which PostgreSQL "
+            "stores as infinity; give an earlier one"
+        )
+    return instant
 
 
 Instant = Annotated[

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from devtools.stack import KAFKA
-from shared.events import Envelope
+from shared.events import CATALOGUE, Envelope
+from shared.kafka import all_topics, ensure_topics
 
 
 async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
@@ -21,18 +22,51 @@ async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
 
 
 async def end_offsets(topic: str) -> dict[TopicPartition, int]:
-    """The current end of every partition of ``topic``."""
+    """The committed end of every partition of ``topic``.
+
+    (A bare consumer's ``partitions_for_topic`` answers None for a topic it is not
+    subscribed to; a producer's ``partitions_for`` waits for the topic's metadata.)
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    await producer.start()
+    try:
+        partitions = await producer.partitions_for(topic)
+    finally:
+        await producer.stop()
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, isolation_level="read_committed")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        return dict(await consumer.end_offsets(tps)) if tps else {}
+        return dict(await consumer.end_offsets([TopicPartition(topic, p) for p in partitions]))
     finally:
         await consumer.stop()
+
+
+async def skip_history(schemas: list[str]) -> None:
+    """Commit the consumer groups of services on ``schemas`` at the end of every topic.
+
+    The topics are shared with every other test on the broker; a new group would read
+    all their history first. A stack needs only what it makes, which comes later.
+    """
+    await ensure_topics(KAFKA, all_topics())
+    topics = [event.topic() for event in CATALOGUE]
+    ends = {topic: await end_offsets(topic) for topic in topics}
+    limit = asyncio.Semaphore(8)
+
+    async def commit(group: str, topic: str) -> None:
+        async with limit:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
+            )
+            await consumer.start()
+            try:
+                consumer.assign(list(ends[topic]))
+                await consumer.commit(dict(ends[topic]))
+            finally:
+                await consumer.stop()
+
+    await asyncio.gather(
+        *(commit(f"{s}.{t}", t) for s in schemas for t in topics if any(ends[t].values()))
+    )
 
 
 async def read_topic(

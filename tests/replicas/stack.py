@@ -18,14 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
 from shared.db import create_engine
-from shared.events import CATALOGUE
-from shared.kafka import all_topics, ensure_topics
 from tests.services.notifier.support import SmtpServer
-from tests.support import DATABASE_URL, KAFKA, ROOT, free_port, unique, wait_ready
+from tests.support import DATABASE_URL, KAFKA, ROOT, free_port, skip_history, unique, wait_ready
 
 SERVICES = ("consent", "registry", "audit", "breach", "notifier")
 REPLICAS = 2
@@ -109,55 +107,6 @@ def _env(service: str, schema: str, port: int, extra: Mapping[str, str]) -> dict
         f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
         **{f"{prefix}_{k}": v for k, v in extra.items()},
     }
-
-
-async def end_offsets(topic: str) -> dict[TopicPartition, int]:
-    """The committed end of every partition of ``topic``.
-
-    (A bare consumer's ``partitions_for_topic`` answers None for a topic it is not
-    subscribed to, so devtools.topics.end_offsets finds no partitions; a producer's
-    ``partitions_for`` waits for the topic's metadata.)
-    """
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
-    await producer.start()
-    try:
-        partitions = await producer.partitions_for(topic)
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, isolation_level="read_committed")
-    await consumer.start()
-    try:
-        return dict(await consumer.end_offsets([TopicPartition(topic, p) for p in partitions]))
-    finally:
-        await consumer.stop()
-
-
-async def skip_history(schemas: list[str]) -> None:
-    """Commit the replicas' consumer groups at the end of every topic.
-
-    The topics are shared with every other test on the broker; a new group would read
-    all their history first. This run needs only what it makes, which comes later.
-    """
-    await ensure_topics(KAFKA, all_topics())
-    topics = [event.topic() for event in CATALOGUE]
-    ends = {topic: await end_offsets(topic) for topic in topics}
-    limit = asyncio.Semaphore(8)
-
-    async def commit(group: str, topic: str) -> None:
-        async with limit:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
-            )
-            await consumer.start()
-            try:
-                consumer.assign(list(ends[topic]))
-                await consumer.commit(dict(ends[topic]))
-            finally:
-                await consumer.stop()
-
-    await asyncio.gather(
-        *(commit(f"{s}.{t}", t) for s in schemas for t in topics if any(ends[t].values()))
-    )
 
 
 async def start() -> Replicas:

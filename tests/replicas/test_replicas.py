@@ -27,8 +27,8 @@ from shared.db import create_engine
 from shared.events import DATA_ACCESSED, DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.replicas import stack as replicas_stack
-from tests.replicas.stack import Replicas, end_offsets, read_from
-from tests.support import DATABASE_URL, KAFKA, unique, wait_until
+from tests.replicas.stack import Replicas, read_from
+from tests.support import DATABASE_URL, KAFKA, end_offsets, unique, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -18,18 +18,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.db import create_engine
-from shared.events import CATALOGUE, DataAccessed, DataAccessedPayload, Decision, LegalBasis
-from shared.kafka import all_topics, ensure_topics
+from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.services.registry.conftest import PROFILE, registration, serving
-from tests.support import DATABASE_URL, KAFKA, end_offsets, unique
+from tests.support import DATABASE_URL, KAFKA, skip_history, unique
 
 SERVICES = ("registry", "consent", "audit", "breach", "notifier")
 PH_ORG, TH_ORG = "ph-department-of-trade-and-industry", "th-board-of-trade"
@@ -108,37 +107,8 @@ def build(service: str, schema: str, **settings: Any) -> FastAPI:
     return app
 
 
-async def _skip_history(schemas: list[str]) -> None:
-    """Commit every consumer group the stack's services will use at the end of its topic.
-
-    The topics are shared with every other test run on the broker; a new group would read
-    all their history first (thousands of registrations, disclosures and consents, in
-    the suites' own process). The stack needs only what it seeds, which comes later.
-    """
-    await ensure_topics(KAFKA, all_topics())
-    topics = [event.topic() for event in CATALOGUE]
-    ends = {topic: await end_offsets(topic) for topic in topics}
-    limit = asyncio.Semaphore(8)
-
-    async def commit(group: str, topic: str) -> None:
-        async with limit:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
-            )
-            await consumer.start()
-            try:
-                consumer.assign(list(ends[topic]))
-                await consumer.commit(dict(ends[topic]))
-            finally:
-                await consumer.stop()
-
-    await asyncio.gather(
-        *(commit(f"{s}.{t}", t) for s in schemas for t in topics if any(ends[t].values()))
-    )
-
-
 async def _start(stack: Stack, exits: AsyncExitStack) -> None:
-    await _skip_history(list(stack.schemas.values()))
+    await skip_history(list(stack.schemas.values()))
     # Consent first: the registry is told its URL.
     extra: dict[str, dict[str, Any]] = {
         "audit": {"tree_head_seconds": 0.2, "check_seconds": 0.5, "check_grace_seconds": 0.5},

@@ -15,7 +15,7 @@ from devtools.stack import (
     wait_ready,
     wait_until,
 )
-from devtools.topics import end_offsets, event_ids, produce, read_topic
+from devtools.topics import end_offsets, event_ids, produce, read_topic, skip_history
 
 __all__ = [
     "DATABASE_URL",
@@ -30,6 +30,7 @@ __all__ = [
     "probe_event",
     "produce",
     "read_topic",
+    "skip_history",
     "start_service",
     "unique",
     "wait_ready",

@@ -1,5 +1,6 @@
 """Every service starts against the real broker and database, migrates, and documents itself."""
 
+import asyncio
 import importlib
 from collections.abc import Callable
 
@@ -22,6 +23,20 @@ PRODUCES = {
 }
 
 
+async def _ready(http: httpx.AsyncClient, within: float = 30.0) -> httpx.Response:
+    """The last /readyz answer, polled until 200 or `within` seconds pass.
+
+    A service that follows a topic (the consent replica's directory) is not ready until
+    the broker has assigned it its partitions, which takes a rebalance after startup.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        ready = await http.get("/readyz")
+        if ready.status_code == 200 or asyncio.get_running_loop().time() > deadline:
+            return ready
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.parametrize("service", sorted(PRODUCES))
 async def test_service_starts_migrates_and_documents_itself(
     service: str, schema_factory: Callable[[str], str]
@@ -36,7 +51,7 @@ async def test_service_starts_migrates_and_documents_itself(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as http:
             health = await http.get("/healthz")
-            ready = await http.get("/readyz")
+            ready = await _ready(http)
             asyncapi = await http.get("/asyncapi.json")
             openapi = await http.get("/openapi.json")
 

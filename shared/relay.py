@@ -10,7 +10,9 @@ broker and published again; read_committed consumers never see the aborted copy.
 
 Every replica of a service runs a relay, but only one per schema is *active*: the one
 holding the schema's session-level advisory lock on its database connection. The others
-stand by and try the lock every ``standby_seconds``; when the active relay's process or
+stand by and try the lock every ``standby_seconds``, passing on the wakes of their own
+process's commits to the active one with a ``NOTIFY`` (see :mod:`shared.outbox` for why
+rows are not announced by a trigger); when the active relay's process or
 connection dies, PostgreSQL releases the lock and a standby takes over (fencing the old
 producer, then recovering its last batch). Without the lock the replicas' relays, which
 share one transactional id, would fence each other in turn.
@@ -29,7 +31,7 @@ import contextlib
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -48,7 +50,7 @@ from tenacity import (
 
 from shared.db import asyncpg_dsn
 from shared.logging import get_logger
-from shared.outbox import notify_channel
+from shared.outbox import forget_wake, notify_channel, on_wake
 
 log = get_logger(__name__)
 
@@ -78,6 +80,9 @@ _PENDING = (
 _MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _PENDING_ONLY = " AND published_at IS NULL"
+_FORWARD = "SELECT pg_notify($1, '')"
+_FORWARD_GAP = 0.005
+"""Seconds a standby relay waits between two NOTIFYs it passes on."""
 
 # One record batch per partition for a whole outbox batch of small events (the default,
 # 16 KiB, splits it into many, and each further batch of a partition waits for the one
@@ -136,6 +141,7 @@ class OutboxRelay:
         self._headers: dict[str, list[tuple[str, bytes]]] = {}
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
+        self._waker: Callable[[], None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
@@ -154,10 +160,14 @@ class OutboxRelay:
 
     async def start(self) -> None:
         """Publish in the background: active once the lock is ours, standing by until then."""
+        self._waker = on_wake(self._wake)
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay.{self.schema}")
 
     async def stop(self) -> None:
         """Stop after the batch in flight, if any, and let a standby take over."""
+        if self._waker is not None:
+            forget_wake(self._waker)
+            self._waker = None
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -355,6 +365,26 @@ class OutboxRelay:
             await self._deactivate()
             raise
 
+    async def _stand_by(self) -> None:
+        """Wait ``standby_seconds`` before trying the lock again, passing on wakes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._standby_seconds
+        while (left := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except TimeoutError:
+                return
+            self._wake.clear()
+            # This process committed rows the active relay (another replica's) should
+            # read now rather than at its next poll. One NOTIFY at a time, at most one a
+            # _FORWARD_GAP: a burst of commits costs the cluster a few NOTIFY commits.
+            if self._db is not None:
+                try:
+                    await self._db.execute(_FORWARD, notify_channel(self.schema))
+                except RETRIED as exc:
+                    log.warning("outbox.forward_failed", error=repr(exc))
+            await asyncio.sleep(_FORWARD_GAP)
+
     async def _run(self) -> None:
         # Each call starts a fresh retry state: the backoff starts again after a success.
         retrying = AsyncRetrying(
@@ -371,7 +401,7 @@ class OutboxRelay:
                 log.error("outbox.relay_fenced", detail="another relay of this schema took over")
                 count = None
             if count is None:
-                await asyncio.sleep(self._standby_seconds)
+                await self._stand_by()
             elif count < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_seconds)

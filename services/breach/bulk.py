@@ -45,7 +45,7 @@ async def stage_many(
 ) -> None:
     """Put a page of events in the outbox with ONE statement, whatever its size.
 
-    An executemany would run the INSERT, and the outbox's NOTIFY trigger, once per row.
+    An executemany would run the INSERT once per row.
     ``prefix`` goes before each topic (``BREACH_TOPIC_PREFIX``).
     """
     if not events:

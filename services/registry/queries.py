@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.domain import PROFILE_FIELDS, REGISTRATION_FIELDS
+from shared import outbox
 from shared.events import Envelope
 from shared.telemetry import current_trace_headers
 
@@ -63,9 +64,12 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection in one transaction: committed on success, rolled back otherwise."""
-    async with connection(engine) as conn, conn.transaction():
-        yield conn
+    """A pooled connection in one transaction: committed on success, rolled back otherwise;
+    a commit wakes the outbox relay (the ORM's commits do so by themselves)."""
+    async with connection(engine) as conn:
+        async with conn.transaction():
+            yield conn
+        outbox.wake()
 
 
 async def subject(conn: asyncpg.Connection, user_id: str) -> Subject | None:

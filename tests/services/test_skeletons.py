@@ -72,6 +72,17 @@ async def test_service_starts_migrates_and_documents_itself(
                     )
                 ).scalars()
             )
+            # A NOTIFY trigger would serialise every commit that stages an event.
+            outbox_triggers = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+                        " AND tgrelid = CAST(:t AS regclass)"
+                    ),
+                    {"t": f'"{schema}".outbox'},
+                )
+            ).scalar_one()
     finally:
         await engine.dispose()
     assert {"outbox", "processed_events", "alembic_version"} <= tables
+    assert outbox_triggers == 0

@@ -8,14 +8,15 @@ import subprocess
 import sys
 from collections import Counter
 
+import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError, ProducerFenced
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import create_sessions, transaction
+from shared.db import asyncpg_dsn, create_sessions, transaction
 from shared.kafka import all_topics, ensure_topics
-from shared.outbox import OutboxMessage, stage
+from shared.outbox import OutboxMessage, forget_wake, notify_channel, stage
 from shared.relay import OutboxRelay
 from tests.support import (
     DATABASE_URL,
@@ -219,24 +220,74 @@ async def _all_published(engine: AsyncEngine) -> bool:
     return await pending(engine) == 0
 
 
-async def test_relay_wakes_on_notify_without_waiting_for_the_poll(
+async def test_relay_wakes_on_a_commit_of_its_process_without_waiting_for_the_poll(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:
     schema, engine = outbox_schema
-    event_cls = probe_event(unique("notify"))
+    event_cls = probe_event(unique("wake"))
     await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
     relay = relay_for(schema, engine, poll_seconds=30.0)
     await relay.start()
     try:
-        await asyncio.sleep(0.5)  # the relay is now idle, waiting up to 30 s
+        await wait_until(lambda: relay.active, 15, "the relay to become active")
+        await asyncio.sleep(0.3)  # the relay is now idle, waiting up to 30 s
         async with transaction(create_sessions(engine)) as session:
             stage(session, make_probe(event_cls, 1))
         loop = asyncio.get_running_loop()
         started = loop.time()
         await read_topic(event_cls.topic(), until=lambda r: len(r) >= 1, timeout=10)
-        assert loop.time() - started < 5, "published by the 30 s poll, not by NOTIFY"
+        assert loop.time() - started < 5, "published by the 30 s poll, not by the commit's wake"
     finally:
         await relay.stop()
+
+
+async def test_a_standby_relay_passes_its_process_commits_on_to_the_active_one(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("forward"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    active = relay_for(schema, engine, poll_seconds=30.0)
+    standby = relay_for(schema, engine, poll_seconds=30.0, standby_seconds=30.0)
+    await active.start()
+    try:
+        await wait_until(lambda: active.active, 15, "the first relay to become active")
+        # As if the active relay ran in another replica's process: it does not hear this
+        # process's commits, only the standby's NOTIFY (and its own 30 s poll).
+        assert active._waker is not None
+        forget_wake(active._waker)
+        await standby.start()
+        await asyncio.sleep(0.5)  # the standby found the lock taken and stands by
+        assert not standby.active
+        async with transaction(create_sessions(engine)) as session:
+            stage(session, make_probe(event_cls, 1))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await read_topic(event_cls.topic(), until=lambda r: len(r) >= 1, timeout=10)
+        assert loop.time() - started < 5, "published by the 30 s poll, not by the forwarded wake"
+    finally:
+        await standby.stop()
+        await active.stop()
+
+
+async def test_staging_announces_nothing_in_the_transaction(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    # A NOTIFY in a transaction makes PostgreSQL serialise its commit, WAL flush and all,
+    # with every other one: a LISTENer hears nothing from a commit that staged rows.
+    schema, engine = outbox_schema
+    heard: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(DATABASE_URL))
+    try:
+        await listener.add_listener(notify_channel(schema), lambda *a: heard.append(a[2]))
+        async with transaction(create_sessions(engine)) as session:
+            stage(session, make_probe(probe_event(unique("quiet")), 1))
+        await listener.execute("SELECT 1")  # a round trip, so a NOTIFY would have arrived
+        await asyncio.sleep(0.3)
+    finally:
+        await listener.close()
+    assert heard == []
+    assert await pending(engine) == 1
 
 
 class FailingFirst(OutboxRelay):

@@ -26,6 +26,7 @@ import asyncpg
 
 from services.notifier.domain import Outcome
 from services.notifier.service.events import outcome_event
+from shared import outbox
 from shared.kafka import is_transient
 from shared.logging import get_logger
 from shared.telemetry import current_trace_headers
@@ -168,6 +169,7 @@ class Writer:
                     self._conn = await self.connect()
                 if outcomes:
                     await self._conn.fetchrow(_ROUND, *self._arguments(starts, outcomes))
+                    outbox.wake()  # the round staged the outcomes' events
                 else:
                     await self._conn.execute(_STARTED, self.clock(), starts)
                 return

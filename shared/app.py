@@ -9,6 +9,7 @@ backwards.
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -190,7 +191,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, settings.schema_name)
+        engine = create_engine(
+            settings.database_url, settings.schema_name, pool_size=settings.db_pool_size
+        )
         infra = Infrastructure(
             settings=settings, engine=engine, sessions=create_sessions(engine), broker=broker
         )
@@ -256,9 +259,23 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run ``app`` with uvicorn on the configured host and port, logging through structlog."""
     import uvicorn
 
-    uvicorn.run(
+    config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
     )
+    if not settings.http_reuse_port:
+        uvicorn.Server(config).run()
+        return
+    uvicorn.Server(config).run(sockets=[shared_port(settings.http_host, settings.http_port)])
+
+
+def shared_port(host: str, port: int) -> socket.socket:
+    """A socket bound with SO_REUSEPORT, which other processes may bind too (uvicorn binds
+    without it): the kernel spreads the connections among the replicas on the port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
 
 
 def _operations_router(

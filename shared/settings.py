@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -79,9 +79,16 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "privacy-events"
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    http_reuse_port: bool = False
+    """Bind the port with SO_REUSEPORT, so that several replicas on one host share it and
+    the kernel spreads the connections among them (Linux)."""
     log_level: str = "INFO"
     log_json: bool | None = None
     otel_exporter_otlp_endpoint: str | None = None
+    db_pool_size: int = Field(default=20, ge=1, le=100)
+    """Connections the service keeps open. Above it, up to as many again are opened for a
+    burst and closed when given back: a load that holds more than this many at once pays
+    a new connection (and its statements prepared again) for most requests."""
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
     outbox_retain_published: bool = True

@@ -45,18 +45,20 @@ async def test_service_starts_migrates_and_documents_itself(
     config = importlib.import_module(f"services.{service}.config")
     settings_cls = getattr(config, f"{service.capitalize()}Settings")
     schema = schema_factory(service)
-    app = main.build_app(settings_cls(db_schema=schema, log_json=True))
+    app = main.build_app(settings_cls(db_schema=schema, log_json=True, db_pool_size=3))
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as http:
             health = await http.get("/healthz")
             ready = await _ready(http)
+            pool_size = app.state.runtime.engine.pool.size()
             asyncapi = await http.get("/asyncapi.json")
             openapi = await http.get("/openapi.json")
 
     assert health.json() == {"status": "ok", "service": service}
     assert ready.status_code == 200, ready.text
+    assert pool_size == 3
     addresses = {c["address"] for c in asyncapi.json()["channels"].values()}
     assert set(PRODUCES[service]) <= addresses
     assert openapi.json()["info"]["title"] == f"{service} service"

@@ -1,10 +1,14 @@
 """Settings: prefixes, stack-wide fallbacks, and refused defaults."""
 
+import socket
+
 import pytest
 from pydantic import ValidationError
 
 from services.audit.config import AuditSettings
 from services.consent.config import ConsentSettings
+from services.registry.config import RegistrySettings
+from shared.app import shared_port
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
 
@@ -41,3 +45,25 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
 def test_short_secret_is_refused() -> None:
     with pytest.raises(ValidationError, match="at least 32"):
         ConsentSettings(jwt_secret="short")
+
+
+def test_replicas_on_a_shared_port_bind_it_together_and_nothing_else_can() -> None:
+    first = shared_port("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    second = shared_port("127.0.0.1", port)
+    plain = socket.socket()
+    try:
+        assert second.getsockname()[1] == port
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))  # without SO_REUSEPORT the port is taken
+    finally:
+        for sock in (first, second, plain):
+            sock.close()
+
+
+def test_the_pool_size_is_a_setting_with_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_DB_POOL_SIZE", "32")
+    assert RegistrySettings().db_pool_size == 32
+    monkeypatch.setenv("REGISTRY_DB_POOL_SIZE", "0")
+    with pytest.raises(ValidationError, match="db_pool_size"):
+        RegistrySettings()

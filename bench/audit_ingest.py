@@ -1,6 +1,6 @@
 """End-to-end audit ingestion against a raw pipeline, in the same run.
 
-    .venv/bin/python -m bench.audit_ingest [EVENTS]      # default 200,000
+    .venv/bin/python -m bench.audit_ingest [EVENTS] [--unknown-consents]   # default 200,000
 
 1. Raw pipeline (the baseline): EVENTS events on a topic of their own; aiokafka reads
    them in batches and COPYs each batch into a plain table with asyncpg. No parsing,
@@ -16,6 +16,11 @@
    10 s; publish-to-persist is when the entry was first seen committed (the log's reach
    is polled every 20 ms) minus the event's ``accessed_at`` (stamped just before
    sending).
+Each of the 5,000 subjects consented first (a ``consent.granted`` on a topic of the run's
+own, read by the service before the backlog's first check), as on the platform, where a
+disclosure under consent follows its grant: the consent check after the fact judges
+every entry. ``--unknown-consents`` leaves the grants out: every entry then names a
+consent the service never hears of, and its check is put off (the worst case).
 The run's topics are deleted at the end. Needs `make up`.
 """
 
@@ -40,12 +45,26 @@ from sqlalchemy import text
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
 from shared import events
 from shared.db import asyncpg_dsn, create_engine
-from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.events import (
+    ConsentChangedPayload,
+    ConsentGranted,
+    DataAccessed,
+    DataAccessedPayload,
+    Decision,
+    LegalBasis,
+)
 from shared.kafka import ensure_topics
+
+SUBJECTS = 5000
+
+
+def paced_entries(throughput: float) -> int:
+    """Events published at half the rate: 10 s of them, at most 100,000."""
+    return min(int(throughput / 2 * 10), 100_000)
 
 
 def event(n: int) -> DataAccessed:
-    subject = f"bench-subject-{n % 5000}"
+    subject = f"bench-subject-{n % SUBJECTS}"
     return DataAccessed.create(
         producer="bench",
         subject_id=subject,
@@ -61,10 +80,42 @@ def event(n: int) -> DataAccessed:
             channel="bench",
             accessed_at=datetime.now(UTC),
             decision=Decision.ALLOW,
-            consent_id="bench-consent",
+            consent_id=f"bench-consent-{n % SUBJECTS}",
             consent_version=1,
         ),
     )
+
+
+def grant(n: int) -> ConsentGranted:
+    subject = f"bench-subject-{n}"
+    return ConsentGranted.create(
+        producer="bench",
+        subject_id=subject,
+        payload=ConsentChangedPayload(
+            consent_id=f"bench-consent-{n}",
+            version=1,
+            user_id=subject,
+            purpose="member_organisation_sharing",
+            organisation_id=None,
+            country=None,
+            data_categories=[],
+            notice_version="2024-01-11",
+            valid_from=datetime(2020, 1, 1, tzinfo=UTC),
+            valid_until=None,
+        ),
+    )
+
+
+async def grant_consents(topic: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, enable_idempotence=True)
+    await producer.start()
+    try:
+        for n in range(SUBJECTS):
+            e = grant(n)
+            await producer.send(topic, value=e.to_bytes(), key=e.subject_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 async def produce(topic: str, count: int, rate: float | None = None) -> None:
@@ -158,10 +209,15 @@ class Measured:
     """Service CPU time per entry while it read the backlog."""
     cpu_us_paced: float
     """Service CPU time per entry while events came at half the rate."""
+    verdicts: dict[str, int]
+    """The consent check's verdicts by kind when the run ended (the last seconds'
+    entries are still in their grace), and ``put off`` for the checks waiting."""
 
 
-async def audit_pipeline(count: int, topic: str) -> Measured:
-    await ensure_topics(KAFKA, {topic: 3})
+async def audit_pipeline(count: int, topic: str, consents: str | None) -> Measured:
+    await ensure_topics(KAFKA, {topic: 3, **({consents: 3} if consents else {})})
+    if consents:
+        await grant_consents(consents)
     await produce(topic, count)
     schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -174,7 +230,7 @@ async def audit_pipeline(count: int, topic: str) -> Measured:
     }
     server = await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-m", "bench.audit_ingest", "--serve", topic],
+        [sys.executable, "-m", "bench.audit_ingest", "--serve", topic, *filter(None, [consents])],
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -223,7 +279,7 @@ async def audit_pipeline(count: int, topic: str) -> Measured:
         watcher = asyncio.create_task(watch())
         before = datetime.now(UTC)
         cpu_paced = cpu_seconds(server.pid)
-        paced = min(int(throughput / 2 * 10), 100_000)
+        paced = paced_entries(throughput)
         await produce(topic, paced, rate=throughput / 2)
         await asyncio.sleep(3)
         cpu_paced = cpu_seconds(server.pid) - cpu_paced
@@ -236,6 +292,16 @@ async def audit_pipeline(count: int, topic: str) -> Measured:
                     {"t": before},
                 )
             )
+        async with engine.connect() as conn:
+            verdicts = {
+                str(v): int(c)
+                for v, c in await conn.execute(
+                    text(
+                        "SELECT verdict, count(*) FROM checks GROUP BY verdict UNION ALL "
+                        "SELECT 'put off', count(*) FROM checks_deferred"
+                    )
+                )
+            }
         reach = [seq for seq, _ in notes]
         assert rows and reach[-1] >= max(seq for seq, _ in rows), "the watcher stopped early"
         latencies = sorted(
@@ -249,6 +315,7 @@ async def audit_pipeline(count: int, topic: str) -> Measured:
             entries=n,
             cpu_us_ingest=(cpu_seen - cpu_ready) / n * 1e6,
             cpu_us_paced=cpu_paced / paced * 1e6,
+            verdicts=verdicts,
         )
     finally:
         server.terminate()
@@ -260,14 +327,14 @@ async def audit_pipeline(count: int, topic: str) -> Measured:
         await admin.dispose()
 
 
-async def main(count: int) -> None:
-    raw_topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
-    topic = f"bench.accessed.{uuid.uuid4().hex[:8]}"
+async def main(count: int, unknown_consents: bool) -> None:
+    tag = uuid.uuid4().hex[:8]
+    raw_topic, topic, consents = f"bench.raw.{tag}", f"bench.accessed.{tag}", f"bench.granted.{tag}"
     try:
         raw = await raw_pipeline(count, raw_topic)
-        m = await audit_pipeline(count, topic)
+        m = await audit_pipeline(count, topic, None if unknown_consents else consents)
     finally:
-        await drop_topics(raw_topic, topic, events.dlq_topic(topic))
+        await drop_topics(raw_topic, topic, events.dlq_topic(topic), consents)
     lines = [
         f"raw pipeline (aiokafka -> asyncpg COPY)   {raw:10,.0f} events/s",
         f"audit service ({m.entries:,} entries)     {m.throughput:10,.0f} events/s"
@@ -275,14 +342,20 @@ async def main(count: int) -> None:
         f"publish-to-persist at half that rate      p50 {m.p50:.0f} ms  p99 {m.p99:.0f} ms",
         f"service CPU per entry                     {m.cpu_us_ingest:.1f} us reading the "
         f"backlog, {m.cpu_us_paced:.1f} us at half the rate",
+        "consents: "
+        + ("never heard of (checks put off)" if unknown_consents else "granted first")
+        + f"; of {m.entries + paced_entries(m.throughput):,} entries, checks: {m.verdicts}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def serve(topic: str) -> None:
-    """Run the audit service with ``data.accessed`` read from ``topic``: the service names
-    its topic when its router is built, from ``shared.events``, so it is set first."""
+def serve(topic: str, consents: str | None) -> None:
+    """Run the audit service with ``data.accessed`` read from ``topic`` (and
+    ``consent.granted`` from ``consents``): the service names its topics when its router
+    is built, from ``shared.events``, so they are set first."""
     events.DATA_ACCESSED = topic
+    if consents:
+        events.CONSENT_GRANTED = consents
     from services.audit import main as audit_main
 
     audit_main.main()
@@ -290,6 +363,7 @@ def serve(topic: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     else:
-        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000))
+        numbers = [a for a in sys.argv[1:] if a.isdigit()]
+        asyncio.run(main(int(numbers[0]) if numbers else 200_000, "--unknown-consents" in sys.argv))

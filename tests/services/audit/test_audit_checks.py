@@ -290,9 +290,8 @@ async def test_an_entry_written_before_one_read_earlier_is_not_skipped(
     finally:
         await conn.close()
     async with audit_engine.connect() as db:
-        recorded = dict(
-            (await db.execute(text("SELECT seq, recorded_at FROM entries"))).tuples().all()
-        )
+        rows = (await db.execute(text("SELECT seq, recorded_at FROM entries"))).tuples().all()
+        recorded: dict[int, datetime] = {int(seq): at for seq, at in rows}
     assert recorded[0] > recorded[1] + timedelta(seconds=0.2)
 
     sessions = create_sessions(audit_engine)

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,7 @@ from shared.events import (
     DataAccessed,
     DataAccessedPayload,
     Decision,
+    Envelope,
     LegalBasis,
 )
 from shared.kafka import ensure_topics
@@ -106,25 +108,19 @@ def grant(n: int) -> ConsentGranted:
     )
 
 
-async def grant_consents(topic: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, enable_idempotence=True)
-    await producer.start()
-    try:
-        for n in range(SUBJECTS):
-            e = grant(n)
-            await producer.send(topic, value=e.to_bytes(), key=e.subject_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-async def produce(topic: str, count: int, rate: float | None = None) -> None:
+async def produce(
+    topic: str,
+    count: int,
+    rate: float | None = None,
+    make: Callable[[int], Envelope] = event,
+) -> None:
+    """Publish ``make(0)`` to ``make(count - 1)``, at ``rate`` a second if given."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, enable_idempotence=True)
     await producer.start()
     try:
         began = time.perf_counter()
         for n in range(count):
-            e = event(n)
+            e = make(n)
             await producer.send(topic, value=e.to_bytes(), key=e.subject_id.encode())
             if rate is not None:
                 delay = began + (n + 1) / rate - time.perf_counter()
@@ -217,7 +213,7 @@ class Measured:
 async def audit_pipeline(count: int, topic: str, consents: str | None) -> Measured:
     await ensure_topics(KAFKA, {topic: 3, **({consents: 3} if consents else {})})
     if consents:
-        await grant_consents(consents)
+        await produce(consents, SUBJECTS, make=grant)
     await produce(topic, count)
     schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
     port = free_port()

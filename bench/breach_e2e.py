@@ -45,9 +45,11 @@ from typing import Any
 
 import aiosmtplib
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
+from devtools.stack import DATABASE_URL, KAFKA, ROOT
+from devtools.topics import skip_history
 from services.audit import ingestion, pgcopy, repository
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS as AUDIT_MIGRATIONS
@@ -56,7 +58,6 @@ from shared.auth import Role, mint_token
 from shared.db import connect_raw, create_engine, migrate
 from shared.events import UserRegistered, UserRegisteredPayload
 from shared.settings import DEVELOPMENT_JWT_SECRET
-from tests.support import DATABASE_URL, KAFKA, ROOT
 
 BODY = "We are writing to tell you about a personal data breach that involved your data. " * 24
 
@@ -224,37 +225,6 @@ async def fill_audit(schema: str, entries: list[Entry]) -> None:
         await conn.close()
 
 
-async def skip_history(schema: str, topics: list[str]) -> None:
-    """Commit the ends of the shared ``topics`` for the service's consumer groups, so a
-    fresh schema does not first read everything earlier runs and tests left there."""
-    for topic in topics:
-        # A consumer subscribed to the topic learns its partitions (no group: it joins
-        # nothing); a second one, of the service's group, commits their ends.
-        probe = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA)
-        await probe.start()
-        try:
-            parts: list[TopicPartition] = []
-            for _ in range(50):
-                parts = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
-                if parts:
-                    break
-                await asyncio.sleep(0.1)
-            ends = dict(await probe.end_offsets(parts)) if parts else {}
-        finally:
-            await probe.stop()
-        if not ends:
-            continue
-        committer = AIOKafkaConsumer(
-            bootstrap_servers=KAFKA, group_id=f"{schema}.{topic}", enable_auto_commit=False
-        )
-        await committer.start()
-        try:
-            committer.assign(list(ends))
-            await committer.commit(ends)
-        finally:
-            await committer.stop()
-
-
 async def register(topic: str, user_ids: list[str], domain: str) -> None:
     """The people's registrations, as the registry publishes them."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=20)
@@ -392,7 +362,7 @@ async def main(people: int, sessions: int, page: int, raw_count: int, limit: flo
     await fill_audit(schemas["audit"], disclosures(run, org, people, since))
     filled = time.perf_counter() - began
     await skip_history(
-        schemas["audit"],
+        [schemas["audit"]],
         [
             events.DATA_ACCESSED,
             events.CONSENT_GRANTED,

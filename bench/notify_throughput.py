@@ -27,12 +27,12 @@ import aiosmtplib
 import httpx
 from sqlalchemy import text
 
+from devtools.notifier import SmtpServer, publish, registered, request
+from devtools.stack import DATABASE_URL, ROOT, free_port, wait_until
 from services.notifier.config import NotifierSettings
 from services.notifier.domain import Recipient, message_id
 from services.notifier.messages import Templates, build_message
 from shared.db import create_engine
-from tests.services.notifier.support import SmtpServer, free_port, publish, registered, request
-from tests.support import DATABASE_URL, ROOT, wait_until
 
 
 def messages(folks: list[tuple[str, str]], breach: str, settings: NotifierSettings) -> list[bytes]:

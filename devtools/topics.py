@@ -41,14 +41,15 @@ async def end_offsets(topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def skip_history(schemas: list[str]) -> None:
-    """Commit the consumer groups of services on ``schemas`` at the end of every topic.
+async def skip_history(schemas: list[str], topics: list[str] | None = None) -> None:
+    """Commit the consumer groups of services on ``schemas`` at the end of ``topics``
+    (every topic of the catalogue by default).
 
     The topics are shared with every other test on the broker; a new group would read
     all their history first. A stack needs only what it makes, which comes later.
     """
     await ensure_topics(KAFKA, all_topics())
-    topics = [event.topic() for event in CATALOGUE]
+    topics = topics or [event.topic() for event in CATALOGUE]
     ends = {topic: await end_offsets(topic) for topic in topics}
     limit = asyncio.Semaphore(8)
 

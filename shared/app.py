@@ -229,12 +229,12 @@ def create_app(
             log.info("service.started", port=settings.http_port)
             yield
         finally:
-            await broker.stop()
+            await _bounded("consumers", broker.stop())
             if runtime is not None:
                 if runtime.relay:
-                    await runtime.relay.stop()
-                await runtime.stop()
-            await engine.dispose()
+                    await _bounded("relay", runtime.relay.stop())
+                await _bounded("runtime", runtime.stop())
+            await _bounded("database pool", engine.dispose())
             log.info("service.stopped")
 
     app = FastAPI(
@@ -256,6 +256,20 @@ def create_app(
         exclude_spans=["receive", "send"],
     )
     return app
+
+
+STOP_STEP_SECONDS = 20.0
+"""How long each step of a service's shutdown may take before the next one goes ahead."""
+
+
+async def _bounded(step: str, stopping: Awaitable[None]) -> None:
+    """Wait for one step of the shutdown, at most STOP_STEP_SECONDS: a step that hangs
+    (a consumer leaving a group the broker no longer answers for, say) is logged and
+    left, so that the steps after it still run and the process still ends."""
+    try:
+        await asyncio.wait_for(stopping, STOP_STEP_SECONDS)
+    except TimeoutError:
+        log.error("service.stop_step_timed_out", step=step, seconds=STOP_STEP_SECONDS)
 
 
 def _freeze_heap() -> None:

@@ -53,6 +53,7 @@ from tests.support import (
     KAFKA,
     ROOT,
     read_topic,
+    skip_history,
     unique,
     wait_until,
 )
@@ -126,7 +127,11 @@ def settings(schema: str, **extra: Any) -> AuditSettings:
 
 @pytest.fixture
 async def schema(schema_factory: Callable[[str], str]) -> str:
-    return schema_factory("audit")
+    schema = schema_factory("audit")
+    # A new log reads data.accessed from its start: on a broker that benchmarks and
+    # earlier runs filled, every test would ingest (and verify) all of it first.
+    await skip_history([schema], [events.DATA_ACCESSED])
+    return schema
 
 
 @pytest.fixture
@@ -289,10 +294,11 @@ async def test_every_event_is_stored_once_even_when_delivered_twice(
 async def test_update_delete_and_truncate_on_the_log_are_refused(
     http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    evs = [disclosure(unique("s")) for _ in range(4)]
+    # 16 entries: the lowest level of the tree that is stored (LOWEST_STORED_LEVEL) is 4
+    evs = [disclosure(unique("s")) for _ in range(16)]
     await publish(*evs)
     await until_stored(engine, evs)
-    await signed_head(http, 4)  # so every table below holds rows the triggers must guard
+    await signed_head(http, 16)  # so every table below holds rows the triggers must guard
     for table in ("entries", "tree_nodes", "tree_heads"):
         async with engine.connect() as conn:
             count = await conn.execute(text(f"SELECT count(*) FROM {table}"))

@@ -5,7 +5,6 @@ real one (outcomes the tests publish then postdate any a notifier running elsewh
 might report for the same topics), and tests move it by writing the clock table.
 """
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,7 +25,7 @@ from shared.auth import Role, mint_token
 from shared.clock import StoredClock
 from shared.db import create_engine
 from shared.settings import DEVELOPMENT_JWT_SECRET
-from tests.support import DATABASE_URL, KAFKA, unique, wait_until
+from tests.support import DATABASE_URL, KAFKA, skip_history, unique, wait_until
 
 
 def auth(role: Role, **claims: str) -> dict[str, str]:
@@ -170,7 +169,7 @@ async def service(schema: str, engine: AsyncEngine) -> AsyncIterator[Service]:
     # Each test publishes what its service reads after it starts; what other tests and
     # benchmarks left on the shared topics (tens of thousands of outcomes and
     # registrations) would only slow the first minute of every test down.
-    await skip_history(schema, *CONSUMED)
+    await skip_history([schema], list(CONSUMED))
     async with running(schema) as http:
         clock = StoredClock(engine)
         await clock.freeze(T0)
@@ -188,38 +187,6 @@ async def publish(*evs: events.Envelope, prefix: str = "") -> None:
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def skip_history(schema: str, *topics: str) -> None:
-    """Start the consumer groups of a service on ``schema`` at the ends of shared
-    ``topics``: a fresh schema otherwise first reads all that benchmarks and other tests
-    left there (hundreds of thousands of ``data.accessed`` events, minutes of work)."""
-    for topic in topics:
-        # A consumer subscribed to the topic learns its partitions (no group: it joins
-        # nothing); a second one, of the service's group, commits their ends.
-        probe = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA)
-        await probe.start()
-        try:
-            parts: list[TopicPartition] = []
-            for _ in range(50):
-                parts = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
-                if parts:
-                    break
-                await asyncio.sleep(0.1)
-            ends = dict(await probe.end_offsets(parts)) if parts else {}
-        finally:
-            await probe.stop()
-        if not ends:
-            continue
-        committer = AIOKafkaConsumer(
-            bootstrap_servers=KAFKA, group_id=f"{schema}.{topic}", enable_auto_commit=False
-        )
-        await committer.start()
-        try:
-            committer.assign(list(ends))
-            await committer.commit(ends)
-        finally:
-            await committer.stop()
 
 
 def user_ids(prefix: str, n: int) -> list[str]:

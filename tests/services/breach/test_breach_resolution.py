@@ -41,11 +41,10 @@ from tests.services.breach.conftest import (
     publish,
     running,
     settings,
-    skip_history,
     user_ids,
 )
 from tests.services.registry.conftest import serving
-from tests.support import read_topic, unique, wait_until
+from tests.support import read_topic, skip_history, unique, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +117,7 @@ async def test_an_organisation_scope_resolves_exactly_whom_the_audit_log_holds(
         *(disclosure(u, org, ["email_address"], hours=4, decision=Decision.DENY) for u in refused),
     ]
     audit_schema = schema_factory("audit")
-    await skip_history(audit_schema, events.DATA_ACCESSED)
+    await skip_history([audit_schema], [events.DATA_ACCESSED])
     audit = build_audit(AuditSettings(db_schema=audit_schema, tree_head_seconds=0.5, log_json=True))
     async with (
         audit.router.lifespan_context(audit),

@@ -2,29 +2,24 @@
 events a test publishes, and what the notifier recorded."""
 
 import asyncio
-import email
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import Message
-from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.notifier import SmtpServer as SmtpServer
+from devtools.notifier import erased as erased
+from devtools.notifier import publish as publish
+from devtools.notifier import registered as registered
+from devtools.notifier import request as request
+from devtools.stack import free_port as free_port
 from services.notifier.config import NotifierSettings
 from shared import events
 from shared.events import (
-    BreachNotificationRequested,
-    NotificationRequestedPayload,
     OrganisationPayload,
     OrganisationRegistered,
     OrganisationRetired,
@@ -32,75 +27,8 @@ from shared.events import (
     RecipientAction,
     RecipientNotificationRequested,
     RecipientNotificationRequestedPayload,
-    UserErased,
-    UserErasedPayload,
-    UserRegistered,
-    UserRegisteredPayload,
 )
-from tests.support import KAFKA, ROOT, wait_until
-
-SERVER = ROOT / "deploy" / "local" / "smtp_server.py"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class SmtpServer:
-    """deploy/local/smtp_server.py in a subprocess that a test can kill and start again."""
-
-    directory: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", str(self.port), "--dir", str(self.directory)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    async def start(self) -> None:
-        self.process = self._spawn()
-        stats = self.directory / "stats.json"
-        stats.unlink(missing_ok=True)
-
-        def listening() -> bool:
-            try:
-                return bool(json.loads(stats.read_text()).get("listening"))
-            except (OSError, ValueError):
-                return False
-
-        await wait_until(listening, 20, "the SMTP server to listen")
-
-    async def stop(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            await asyncio.to_thread(self.process.wait, 10)
-        self.process = None
-
-    def rules(self, *rules: dict[str, Any]) -> None:
-        """Answer failures on demand (see smtp_server.py's control.json)."""
-        tmp = self.directory / "control.tmp"
-        tmp.write_text(json.dumps({"rules": list(rules)}))
-        os.replace(tmp, self.directory / "control.json")
-
-    def messages(self) -> list[Message]:
-        new = self.directory / "new"
-        if not new.exists():
-            return []
-        return [email.message_from_bytes(p.read_bytes()) for p in sorted(new.iterdir())]
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages() if m["X-Envelope-To"] == address]
-
-    def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = json.loads((self.directory / "stats.json").read_text())
-        return stats
+from tests.support import KAFKA, wait_until
 
 
 def settings(schema: str, smtp: SmtpServer, **extra: Any) -> NotifierSettings:
@@ -119,62 +47,6 @@ def settings(schema: str, smtp: SmtpServer, **extra: Any) -> NotifierSettings:
         **extra,
     }
     return NotifierSettings(**values)
-
-
-async def publish(prefix: str, *evs: events.Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
-    await producer.start()
-    try:
-        for event in evs:
-            await producer.send(f"{prefix}{event.topic()}", event.to_bytes(), key=event.key())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-def registered(user_id: str, address: str, language: str = "en", name: str = "Ana Cruz") -> Any:
-    return UserRegistered.create(
-        producer="registry",
-        subject_id=user_id,
-        payload=UserRegisteredPayload(
-            user_id=user_id, full_name=name, email=address, country="PH", language=language
-        ),
-    )
-
-
-def erased(user_id: str) -> Any:
-    return UserErased.create(
-        producer="registry",
-        subject_id=user_id,
-        payload=UserErasedPayload(
-            user_id=user_id, erased_at=datetime.now(UTC), requested_by="subject"
-        ),
-    )
-
-
-def request(user_id: str, breach_id: str, reference: str = "BR-2026-0042") -> Any:
-    aware = datetime(2026, 11, 19, 10, 0, tzinfo=UTC)
-    return BreachNotificationRequested.create(
-        producer="breach",
-        subject_id=user_id,
-        payload=NotificationRequestedPayload(
-            notice_id=f"breach:{breach_id}:{user_id}",
-            breach_id=breach_id,
-            user_id=user_id,
-            reference=reference,
-            title="Exposed member list",
-            what_happened="A member list was readable from a public link.",
-            started_at=datetime(2026, 11, 17, 8, 0, tzinfo=UTC),
-            ended_at=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
-            aware_at=aware,
-            data_categories=["full_name", "email_address"],
-            likely_consequences="Phishing email that uses your name.",
-            measures_taken="The link was removed and access logs reviewed.",
-            what_you_can_do="Ignore email that asks for your password.",
-            contact_point="dpo@platform.example",
-            deadline_at=datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
-        ),
-    )
 
 
 def people(n: int, prefix: str = "u") -> list[tuple[str, str]]:

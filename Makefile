@@ -11,7 +11,7 @@ CARGO := $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
 # makes the next `make venv` build it.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)-$(if $(CARGO),native,python)
 
-.PHONY: demo test up down status venv lint format services token
+.PHONY: demo test up down status venv lint format services token screenshots
 
 demo: venv up ## The whole stack, then a story that exercises it.
 	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
@@ -65,6 +65,10 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+screenshots: venv ## The Khmer, Burmese, Lao and Chinese notices as Chromium renders them, in docs/screenshots/.
+	bash deploy/local/browser.sh install
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py
 
 token: venv ## make token ROLE=subject USER_ID=... (or ORG_ID=...)
 	@$(VENV)/bin/python -m shared.auth --role $(ROLE) $(if $(USER_ID),--user-id $(USER_ID)) $(if $(ORG_ID),--org-id $(ORG_ID))

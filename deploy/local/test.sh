@@ -27,5 +27,8 @@ say "mypy"
 .venv/bin/mypy shared services tests bench deploy devtools
 say "import contracts"
 .venv/bin/lint-imports
+# Chromium and the fonts of the notices' scripts, for the screenshot test (skipped without
+# Chromium; installed from Debian's packages when run as root).
+bash deploy/local/browser.sh install || say "the notices' screenshot test will be skipped"
 say "pytest"
 .venv/bin/pytest "$@"

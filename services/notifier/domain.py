@@ -78,9 +78,21 @@ def choose_language(requested: str | None, available: Collection[str]) -> str:
     return FALLBACK_LANGUAGE
 
 
-COUNTRY_LANGUAGES = {"TH": "th", "ID": "id"}
-"""The template language an organisation is written to in, by its country (ISO 3166-1);
-English for every other country, and when none is known."""
+COUNTRY_LANGUAGES = {
+    "TH": "th",
+    "ID": "id",
+    "MY": "ms",
+    "BN": "ms",
+    "VN": "vi",
+    "PH": "fil",
+    "KH": "km",
+    "LA": "lo",
+    "MM": "my",
+    "CN": "zh",
+}
+"""The template language an organisation is written to in, by its country (ISO 3166-1),
+where its kind has templates in that language; English for every other country
+(Singapore among them), and when none is known."""
 
 
 def language_of_country(country: str | None) -> str | None:

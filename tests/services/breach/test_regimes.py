@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from devtools.regimes import BEGIN, END, table
+from devtools.stack import ROOT
 from services.breach import regimes
 from services.breach.regimes import Anchor, RegimesInvalid
 
@@ -153,3 +155,13 @@ def test_the_error_carries_the_regime_and_field_for_the_log() -> None:
         regimes.parse(doc)
     assert caught.value.field == "to_regulator.min_people"
     assert caught.value.extra == {"regime": "sg", "row": 2}
+
+
+def test_the_document_holds_the_files_table() -> None:
+    document = (ROOT / "docs" / "regimes.md").read_text(encoding="utf-8")
+    start, end = document.index(BEGIN) + len(BEGIN), document.index(END)
+    expected = table(regimes.load())
+    assert document[start:end].strip() == expected, (
+        "docs/regimes.md no longer holds the regimes file's table; "
+        "replace it with the output of 'python -m devtools.regimes'"
+    )

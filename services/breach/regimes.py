@@ -194,7 +194,7 @@ class Regime(_Row):
         if len(set(self.countries)) != len(self.countries):
             raise ValueError("countries lists a country twice")
         for name in self.unverified:
-            if not _names_a_field(self, name):
+            if not _names_a_field(name):
                 raise ValueError(f"unverified names '{name}', which is not a field of the row")
         # A value that says "not verified" must be listed as such, so the list is complete.
         said = [("anchor", self.anchor is Anchor.UNVERIFIED)]
@@ -227,7 +227,8 @@ class Regime(_Row):
 _TABLES: dict[str, type[BaseModel]] = {"to_regulator": RegulatorRule, "to_people": PeopleRule}
 
 
-def _names_a_field(regime: Regime, name: str) -> bool:
+def _names_a_field(name: str) -> bool:
+    """Whether ``name`` is a field of a row, dotted into its table (``to_people.deadline``)."""
     head, _, rest = name.partition(".")
     if head in _TABLES:
         return not rest or rest in _TABLES[head].model_fields

@@ -14,7 +14,7 @@ Every computed deadline is computed from its regime's row, not legal advice
 """
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -113,7 +113,7 @@ class Obligation:
         return (self.regime_id, self.recipient)
 
     @property
-    def counts(self) -> bool:
+    def binds(self) -> bool:
         """Whether it binds until shown otherwise (required, or not yet determined)."""
         return self.requirement is not Requirement.NOT_REQUIRED
 
@@ -129,8 +129,10 @@ class WithoutDuty:
 
 @dataclass(frozen=True)
 class Derivation:
+    """What a breach owes, as derived from its facts at one moment."""
+
     obligations: tuple[Obligation, ...]
-    without_duty: tuple[WithoutDuty, ...] = field(default=())
+    without_duty: tuple[WithoutDuty, ...] = ()
 
     def get(self, regime_id: str, recipient: Recipient) -> Obligation | None:
         """The obligation of ``regime_id`` toward ``recipient``, if the breach has one."""
@@ -360,7 +362,7 @@ def person_deadline(
     binding = [
         o
         for o in derivation.obligations
-        if o.recipient is Recipient.PEOPLE and o.regime_id in covering and o.counts
+        if o.recipient is Recipient.PEOPLE and o.regime_id in covering and o.binds
     ]
     timed = [o for o in binding if o.deadline_at is not None]
     first = min(timed, key=lambda o: (o.deadline_at, o.regime_id)) if timed else None

@@ -24,6 +24,16 @@ personal data that erasure would have to hunt down.
 Where the time goes: the batch is read and settled with plain asyncpg statements (no
 ORM objects), and sent as one record batch per partition (``send_batch``) instead of one
 ``send`` per event; the producer's batches are large enough to hold a whole outbox batch.
+
+Every batch's delivery is awaited before the transaction commits. aiokafka's commit
+waits for the batches but not for their success: a batch it failed would be left out of
+a transaction that commits anyway, marker and all. And a partition whose leader the
+producer no longer knows (a leader change, as on a fresh broker while topics are made)
+holds its batch for the producer's request timeout, 40 s, before failing it. So a
+transaction whose batches are not delivered within ``delivery_seconds``, or whose
+partition has had no known leader for ``_LEADERLESS_SECONDS``, is given up with its
+producer: the next attempt starts a fresh producer on fresh metadata (which fences the
+old one, so the broker aborts its transaction), at once.
 """
 
 import asyncio
@@ -32,10 +42,16 @@ import json
 import os
 import socket
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    NotLeaderForPartitionError,
+    ProducerFenced,
+)
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy.exc import DBAPIError
@@ -89,6 +105,21 @@ _FORWARD_GAP = 0.005
 # before it to be sent). Under the broker's default message.max.bytes (1 MiB).
 _MAX_BATCH_BYTES = 512 * 1024
 
+_LEADERLESS_SECONDS = 1.0
+"""How long a partition of the transaction may have no known leader before the relay
+gives its producer up (aiokafka forces a metadata refresh every 0.1 s meanwhile)."""
+_DELIVERY_CHECK_SECONDS = 0.1
+
+Delivery = tuple[TopicPartition, asyncio.Future[Any]]
+"""A record batch (or record) sent, and the future of its delivery."""
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # A delivery given up on may still fail later: its exception is retrieved here, so
+    # asyncio does not report "Future exception was never retrieved".
+    if not future.cancelled():
+        future.exception()
+
 
 def _transient(exc: BaseException) -> bool:
     # A fenced relay stands down: a newer one of its schema has taken over.
@@ -98,6 +129,23 @@ def _transient(exc: BaseException) -> bool:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome is not None else None
     log.warning("outbox.publish_failed", error=repr(exc), retry_in=round(state.upcoming_sleep, 3))
+
+
+def _abandon(producer: AIOKafkaProducer, failure: BaseException) -> None:
+    """Fail the batches a producer given up still holds, so that stopping it does not wait
+    for them (for a partition without a leader: the request timeout, 40 s)."""
+    # aiokafka (pinned to 0.14) has no public call for it: its accumulator's fail_all,
+    # and the drain waiters it fails, which nothing else awaits, retrieved. Without
+    # them, the stop below is still bounded.
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is None or not hasattr(accumulator, "fail_all"):
+        return
+    held = [batch for queue in getattr(accumulator, "_batches", {}).values() for batch in queue]
+    accumulator.fail_all(failure if isinstance(failure, KafkaError) else KafkaError(repr(failure)))
+    for batch in held:
+        waiter = getattr(batch, "_drain_waiter", None)
+        if isinstance(waiter, asyncio.Future) and waiter.done():
+            _retrieve(waiter)
 
 
 class RelayStandby(RuntimeError):
@@ -118,6 +166,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         standby_seconds: float = 2.0,
         retain_published: bool = True,
+        delivery_seconds: float = 15.0,
     ) -> None:
         # ``engine`` is accepted for the callers' sake; the relay works on a connection
         # of its own, which also holds its advisory lock.
@@ -129,6 +178,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._standby_seconds = standby_seconds
         self._settle_sql = _MARK if retain_published else _DELETE
+        self._delivery_seconds = delivery_seconds
         self._progress = TopicPartition(progress_topic(schema), 0)
         self._partitioner = DefaultPartitioner()
         self._db: asyncpg.Connection | None = None
@@ -211,7 +261,7 @@ class OutboxRelay:
             },
         )
 
-    async def _deactivate(self) -> None:
+    async def _deactivate(self, failure: BaseException | None = None) -> None:
         settling, self._settling, self._unsettled = self._settling, None, []
         if settling is not None:
             # Let the last settle finish (a clean stop leaves nothing to recover); if it
@@ -223,6 +273,8 @@ class OutboxRelay:
                     settling.exception()  # retrieved, so asyncio does not warn of it
         producer, self._producer = self._producer, None
         if producer is not None:
+            if failure is not None:
+                _abandon(producer, failure)
             # A fenced or disconnected producer may fail to stop, or (a transactional
             # producer whose coordinator is gone) wait for ever: a stop is bounded.
             with contextlib.suppress(Exception):
@@ -287,14 +339,26 @@ class OutboxRelay:
             await self._settled()
             return 0
         ids = [row[0] for row in rows]
-        async with self._producer.transaction():
-            await self._send(rows)
-            await self._producer.send(
+        producer = self._producer
+        # Not `async with producer.transaction()`: its abort on an error waits for the
+        # batches, which a producer that cannot deliver them never finishes. A failure
+        # here gives the producer up (_step), and the next one fences its transaction.
+        await producer.begin_transaction()
+        deliveries: list[Delivery] = []
+        try:
+            await self._send(rows, deliveries)
+            marker = await producer.send(
                 self._progress.topic,
                 value=json.dumps({"ids": [*self._unsettled, *ids]}).encode(),
                 key=self.schema.encode(),
                 partition=0,
             )
+            deliveries.append((self._progress, marker))
+            await self._delivered(deliveries)
+        finally:
+            for _, future in deliveries:  # those given up on too
+                future.add_done_callback(_retrieve)
+        await producer.commit_transaction()
         self._unsettled = [*self._unsettled, *ids]
         await self.after_kafka_commit(ids)
         await self._settled()  # at most one batch settling at a time
@@ -313,8 +377,48 @@ class OutboxRelay:
             await asyncio.shield(self._settling)
             self._settling, self._unsettled = None, []
 
-    async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
-        """Append the rows, in order, to one record batch per partition, and send those."""
+    async def _delivered(self, deliveries: list[Delivery]) -> None:
+        """Wait until every batch of the transaction is delivered; raise if one is not.
+
+        Raises the first failure, ``NotLeaderForPartitionError`` when a partition has had
+        no known leader for ``_LEADERLESS_SECONDS``, ``KafkaTimeoutError`` after
+        ``delivery_seconds``.
+        """
+        assert self._producer is not None
+        cluster = self._producer.client.cluster
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._delivery_seconds
+        leaderless_since: float | None = None
+        waiting = {future: tp for tp, future in deliveries}
+        while waiting:
+            done, _ = await asyncio.wait(
+                waiting, timeout=_DELIVERY_CHECK_SECONDS, return_when=asyncio.FIRST_EXCEPTION
+            )
+            failures = [f.exception() for f in done if not f.cancelled()]
+            for future in done:
+                del waiting[future]
+            if failure := next((f for f in failures if f is not None), None):
+                raise failure
+            now = loop.time()
+            lost = sorted(
+                f"{tp.topic}[{tp.partition}]"
+                for tp in set(waiting.values())
+                if cluster.leader_for_partition(tp) in (None, -1)
+            )
+            if not lost:
+                leaderless_since = None
+            elif leaderless_since is None:
+                leaderless_since = now
+            elif now - leaderless_since >= _LEADERLESS_SECONDS:
+                raise NotLeaderForPartitionError(f"no known leader for {', '.join(lost)}")
+            if waiting and now >= give_up:
+                raise KafkaTimeoutError(
+                    f"{len(waiting)} batches not delivered in {self._delivery_seconds} s"
+                )
+
+    async def _send(self, rows: Sequence[asyncpg.Record], deliveries: list[Delivery]) -> None:
+        """Append the rows, in order, to one record batch per partition, and send those;
+        each batch's partition and the future of its delivery go to ``deliveries``."""
         assert self._producer is not None
         producer = self._producer
         partitions: dict[str, list[int]] = {}
@@ -339,16 +443,21 @@ class OutboxRelay:
                 if batch.append(**record, headers=headers) is not None:
                     continue
                 # Full: send it; the partition's next batch waits for it, in order.
-                await producer.send_batch(batch, topic, partition=tp.partition)
+                deliveries.append(
+                    (tp, await producer.send_batch(batch, topic, partition=tp.partition))
+                )
             batch = batches[tp] = producer.create_batch()
             if batch.append(**record, headers=headers) is None:
                 # Larger than a whole batch: send() raises the broker's size error for it.
                 del batches[tp]
-                await producer.send(
+                sent = await producer.send(
                     topic, key=key_bytes, value=value_bytes, headers=headers, partition=tp.partition
                 )
+                deliveries.append((tp, sent))
         for tp, batch in batches.items():
-            await producer.send_batch(batch, tp.topic, partition=tp.partition)
+            deliveries.append(
+                (tp, await producer.send_batch(batch, tp.topic, partition=tp.partition))
+            )
 
     async def after_kafka_commit(self, ids: list[int]) -> None:
         """Called between the Kafka commit and the database update; a seam for fault tests."""
@@ -359,10 +468,10 @@ class OutboxRelay:
             if not await self._activate():
                 return None
             return await self.publish_pending()
-        except BaseException:
+        except BaseException as exc:
             # Whatever failed, start again from a fresh connection and producer: the
             # lock may be gone with the connection, and a standby may hold it now.
-            await self._deactivate()
+            await self._deactivate(failure=exc)
             raise
 
     async def _stand_by(self) -> None:

@@ -1,38 +1,54 @@
 #!/usr/bin/env bash
 # The five services as background processes, logs in .local/logs.
-# Usage: [REPLICAS=N] services.sh start|stop|status
+# Usage: [REPLICAS=N] [SERVICES="a b"] [PORT_OFFSET=N] services.sh start|stop|status
 #
 # REPLICAS=2 (or more) starts that many copies of each service, sharing its schema:
 # replica 0 on the usual ports (8001-8005), replica r on those plus 100*r (8101-8105 ...).
 # The registry's replica r asks the consent service's replica r, breach's asks audit's.
+# SERVICES names some of the five (the SMTP server starts with the notifier);
+# PORT_OFFSET moves every port by that much (a second stack beside the usual one).
+#
+# start starts what is not running. A service killed a moment ago is not running, even
+# while its pid is a zombie nobody reaped yet or it is still on its way out: start waits
+# (up to 30 s) for the old process to be gone, then starts a new one.
 source "$(dirname "$0")/common.sh"
 
-SERVICES=(registry consent audit breach notifier)
 declare -A PORTS=([registry]=8001 [consent]=8002 [audit]=8003 [breach]=8004 [notifier]=8005)
+read -r -a SERVICES <<<"${SERVICES:-registry consent audit breach notifier}"
+for name in "${SERVICES[@]}"; do
+  [ -n "${PORTS[$name]:-}" ] || die "SERVICES: '$name' is none of ${!PORTS[*]}."
+done
 REPLICAS="${REPLICAS:-1}"
 [[ "$REPLICAS" =~ ^[1-9][0-9]*$ ]] || die "REPLICAS must be a whole number of at least 1, not '$REPLICAS'."
+PORT_OFFSET="${PORT_OFFSET:-0}"
+[[ "$PORT_OFFSET" =~ ^[0-9]+$ ]] || die "PORT_OFFSET must be a whole number, not '$PORT_OFFSET'."
 RUN="$STATE/run"
 LOGS="$STATE/logs"
 PY="$ROOT/.venv/bin/python"
 mkdir -p "$RUN" "$LOGS"
 
 ready() { curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null; }
-port_of() { echo $(( ${PORTS[$1]} + 100 * $2 )); }
+port_of() { echo $(( ${PORTS[$1]} + 100 * $2 + PORT_OFFSET )); }
 # Replica 0 keeps the names a single copy always had.
 label() { if [ "$2" -eq 0 ]; then echo "$1"; else echo "$1-$2"; fi; }
 
 start() {
   cd "$ROOT"
   [ -x "$PY" ] || die "the virtualenv is missing; run 'make venv' first."
-  bash "$ROOT/deploy/local/smtp.sh" start  # the notifier's local mail server
+  if [[ " ${SERVICES[*]} " == *" notifier "* ]]; then
+    bash "$ROOT/deploy/local/smtp.sh" start  # the notifier's local mail server
+  fi
   local name port r id
   for r in $(seq 0 $((REPLICAS - 1))); do
     for name in "${SERVICES[@]}"; do
       port=$(port_of "$name" "$r"); id=$(label "$name" "$r")
       if pid_alive "$RUN/$id.pid"; then continue; fi
+      if ! wait_for 30 "$id to exit" pid_gone "$RUN/$id.pid"; then
+        die "$id (pid $(cat "$RUN/$id.pid")) is still exiting after 30 s; try again, or kill -9 it."
+      fi
       if port_open "$port"; then die "port $port (for $id) is taken by another program."; fi
       local -a env=()
-      if [ "$r" -gt 0 ]; then
+      if [ "$port" -ne "${PORTS[$name]}" ]; then
         env=("${name^^}_HTTP_PORT=$port")
         case $name in
           registry) env+=("REGISTRY_CONSENT_URL=http://127.0.0.1:$(port_of consent "$r")") ;;

@@ -2,10 +2,11 @@
 
 Each tick reads the time from the service's :class:`~shared.clock.Clock` and, for every
 open breach, the points already fired (``clock_marks``). A point that has passed while
-someone is not yet notified (or a scope is still being resolved) fires once: its mark
-and its event are written in one transaction, and the mark's primary key makes a
-second writer (another replica, a retried tick) a no-op. A service that was down when
-a point passed fires it on its first tick back, once.
+someone is not yet notified fires once: its mark and its event are written in one
+transaction, and the mark's primary key makes a second writer (another replica, a
+retried tick) a no-op. A service that was down when a point passed fires it on its
+first tick back, once. A breach with a scope still being resolved is not judged until
+the scope is: the figures a point records are then the people the breach really has.
 """
 
 from uuid import UUID
@@ -54,10 +55,16 @@ async def _fire(
         breach = await repository.get_breach(session, breach_id, lock=True)
         if breach is None or breach.closed_at is not None:
             return 0
+        # Read before the counts: a scope is marked done in the transaction that adds its
+        # last people, so none resolving here means the counts below hold everyone.
+        if await repository.resolving(session, breach_id):
+            # Not judged until the people are known: a point fires once, and a figure
+            # taken mid-resolution (0 pending, the people a page away) would stay in the
+            # evidence for good. The round after the scope resolves judges it.
+            return 0
         by_state = (await repository.state_counts(session, [breach_id]))[breach_id]
         counts = counts_of(by_state, breach.announcement_recorded_at is not None)
-        resolving = await repository.resolving(session, breach_id)
-        if counts.pending == 0 and resolving == 0:
+        if counts.pending == 0:
             return 0  # everyone is told or covered: nothing to warn about
         for mark, point in due:
             if not await repository.add_mark(
@@ -90,7 +97,7 @@ async def _fire(
                 at=now,
                 actor="breach",
                 action="deadline_warning" if mark == WARNING else "deadline_missed",
-                detail={"point_hours": point, "pending": counts.pending, "resolving": resolving},
+                detail={"point_hours": point, "pending": counts.pending},
             )
             log.warning(
                 f"breach.deadline_{mark}",

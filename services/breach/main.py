@@ -1,11 +1,13 @@
 """Wiring of the breach service; run with ``python -m services.breach.main``."""
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.breach import api, handlers
 from services.breach.bootstrap import bootstrap
+from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
 from shared.app import create_app, create_broker, serve
 
@@ -13,8 +15,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Breach: declared breaches, affected subjects, and the 72-hour notification clock."
 
 
-def build_app(settings: BreachSettings | None = None) -> FastAPI:
-    """The breach service as an ASGI app; tests build it the same way."""
+def build_app(
+    settings: BreachSettings | None = None, *, audit: AuditClient | None = None
+) -> FastAPI:
+    """The breach service as an ASGI app; tests build it the same way (with an audit client)."""
     settings = settings or BreachSettings()
     broker = create_broker(settings)
     broker.include_router(
@@ -26,7 +30,7 @@ def build_app(settings: BreachSettings | None = None) -> FastAPI:
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=bootstrap,
+        bootstrap=functools.partial(bootstrap, audit=audit) if audit else bootstrap,
     )
 
 

@@ -50,7 +50,8 @@ class BreachRow(SQLModel, table=True):
     detected_at: datetime = _ts(False)
     aware_at: datetime = _ts(False)
     data_categories: list[str] = _texts()
-    approximate_records: int | None = None
+    # bigint, as the migration made it: a plain int binds as INTEGER (int4 overflows)
+    approximate_records: int | None = Column_(default=None, sa_type=BigInteger)
     likely_consequences: str
     measures_taken: str
     what_you_can_do: str
@@ -85,9 +86,9 @@ class ScopeRow(SQLModel, table=True):
     spec: dict[str, Any] = Column_(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     cursor: str | None = None
     done: bool = False
-    found: int = 0
-    added: int = 0
-    pages: int = 0
+    found: int = Column_(default=0, sa_type=BigInteger)
+    added: int = Column_(default=0, sa_type=BigInteger)
+    pages: int = Column_(default=0, sa_type=BigInteger)
     last_error: str | None = None
     added_by: str
     created_at: datetime = _ts(False)
@@ -101,7 +102,7 @@ class AffectedRow(SQLModel, table=True):
 
     breach_id: UUID = Column_(primary_key=True)
     user_id: str = Column_(primary_key=True)
-    scope_id: int
+    scope_id: int = Column_(sa_type=BigInteger)
     data_categories: list[str] = _texts()
     state: str = NoticeState.REQUESTED.value
     requested_at: datetime = _ts(False)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from collections import Counter
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, ProducerFenced
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -340,3 +342,61 @@ async def test_a_fenced_relay_stands_down_instead_of_retrying(
     finally:
         await relay.stop()
     assert relay.calls == 1
+
+
+class LosesALeader(OutboxRelay):
+    """A relay whose first producer no longer knows the leader of ``topic``, as when its
+    metadata missed a leader change: aiokafka holds the topic's batch until its request
+    timeout (40 s), then fails it with NotLeaderForPartitionError."""
+
+    topic = ""
+    producers: list[AIOKafkaProducer]
+
+    async def publish_pending(self) -> int:
+        producer = self._producer
+        assert producer is not None
+        if not self.producers:
+            cluster = producer.client.cluster
+            known = cluster.leader_for_partition
+            cluster.leader_for_partition = lambda tp: None if tp.topic == self.topic else known(tp)
+        if producer not in self.producers:
+            self.producers.append(producer)
+        return await super().publish_pending()
+
+
+async def test_a_relay_whose_producer_lost_a_leader_publishes_at_once_with_a_fresh_one(
+    outbox_schema: tuple[str, AsyncEngine],
+) -> None:
+    schema, engine = outbox_schema
+    event_cls = probe_event(unique("leader"))
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    sent = [make_probe(event_cls, i) for i in range(3)]
+    async with transaction(create_sessions(engine)) as session:
+        stage(session, *sent)
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(
+        lambda _, context: reported.append(f"{context['message']}: {context.get('exception')!r}")
+    )
+    relay = relay_for(schema, engine, LosesALeader)
+    assert isinstance(relay, LosesALeader)
+    relay.topic, relay.producers = event_cls.topic(), []
+    started = loop.time()
+    await relay.start()
+    try:
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 3, timeout=10)
+        took = loop.time() - started
+        await asyncio.sleep(1.0)  # late duplicates, if any
+        records = await read_topic(event_cls.topic(), until=lambda r: len(r) >= 3)
+    finally:
+        await relay.stop()
+        producers = len(relay.producers)
+        relay.producers.clear()
+        gc.collect()  # a future whose exception nobody retrieved reports it when collected
+        loop.set_exception_handler(previous)
+
+    assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in sent)
+    assert took < 5, f"published after {took:.1f} s"
+    assert producers == 2 and await pending(engine) == 0
+    assert reported == []

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
 from services.breach.main import build_app
 from shared import events
@@ -73,9 +74,12 @@ def settings(schema: str, **overrides: Any) -> BreachSettings:
 
 
 @asynccontextmanager
-async def running(schema: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The breach service started on ``schema``; stopped when the block ends."""
-    app = build_app(settings(schema, **overrides))
+async def running(
+    schema: str, *, audit: AuditClient | None = None, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The breach service started on ``schema`` (asking ``audit`` when given); stopped when
+    the block ends."""
+    app = build_app(settings(schema, **overrides), audit=audit)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://breach") as http,

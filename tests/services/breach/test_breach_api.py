@@ -71,6 +71,27 @@ async def test_declarations_racing_with_one_key_make_one_breach(service: Service
     assert len(await service.staged(events.BREACH_DETECTED)) == 1
 
 
+@pytest.mark.parametrize("records", [2**31, 2**63 - 1])
+async def test_approximate_records_beyond_32_bits_are_kept(service: Service, records: int) -> None:
+    response = await service.http.post(
+        "/breaches", json=declaration(approximate_records=records), headers=SECURITY
+    )
+
+    assert response.status_code == 201, response.text
+    assert (await service.breach(response.json()["breach_id"]))["approximate_records"] == records
+
+
+async def test_approximate_records_beyond_64_bits_are_refused_naming_the_field(
+    service: Service,
+) -> None:
+    response = await service.http.post(
+        "/breaches", json=declaration(approximate_records=2**63), headers=SECURITY
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["field"] == "approximate_records"
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -2,13 +2,16 @@
 right moments, exactly once each, across a restart of the service too."""
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.breach import countdown
+from services.breach.clients import AuditClient
 from shared import events
 from shared.clock import StoredClock
 from shared.db import create_sessions
@@ -16,14 +19,16 @@ from tests.services.breach.conftest import (
     AUDITOR as AUTH,
 )
 from tests.services.breach.conftest import (
+    CONSUMED,
     T0,
     Service,
     outcome,
     publish,
     running,
+    settings,
     user_ids,
 )
-from tests.support import wait_until
+from tests.support import read_topic, skip_history, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +162,64 @@ async def test_two_replicas_ticking_at_once_fire_each_point_once(service: Servic
     assert sorted(await until_fired(service, breach_id, 4), key=str) == sorted(
         [(WARNING, 24, 1), (WARNING, 48, 1), (WARNING, 66, 1), (MISSED, None, 1)], key=str
     )
+
+
+async def test_a_breach_declared_late_records_the_people_its_scope_finds_as_pending(
+    schema: str, engine: AsyncEngine
+) -> None:
+    people = sorted(user_ids("late", 3))
+
+    async def slow_audit(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(1.5)  # several clock ticks pass while the scope resolves
+        return httpx.Response(200, json={"subjects": people, "next_after": None})
+
+    audit = AuditClient(
+        settings(schema),
+        base_url="http://audit",
+        timeout=10,
+        transport=httpx.MockTransport(slow_audit),
+    )
+    await skip_history([schema], list(CONSUMED))
+    clock = StoredClock(engine)
+    late = T0 - timedelta(hours=72, seconds=60)  # every point has passed on declaration
+    async with running(schema, audit=audit) as http:
+        await clock.freeze(T0)
+        service = Service(http=http, schema=schema, engine=engine, clock=clock)
+        breach_id = (
+            await service.declare(
+                started_at=(late - timedelta(days=1)).isoformat(),
+                detected_at=(late - timedelta(hours=1)).isoformat(),
+                aware_at=late.isoformat(),
+                scope=[
+                    {
+                        "kind": "organisation",
+                        "organisation": "ph-late",
+                        "since": (late - timedelta(days=1)).isoformat(),
+                        "until": late.isoformat(),
+                    }
+                ],
+            )
+        )["breach_id"]
+
+        assert await until_fired(service, breach_id, 4) == [
+            (WARNING, 24, 3),
+            (WARNING, 48, 3),
+            (WARNING, 66, 3),
+            (MISSED, None, 3),
+        ]
+        timeline = (await service.http.get(f"/breaches/{breach_id}/timeline", headers=AUTH)).json()
+        missed = [e["detail"] for e in timeline if e["action"] == "deadline_missed"]
+        assert missed == [{"point_hours": 72, "pending": 3}]
+        assert (await service.breach(breach_id))["counts"]["pending"] == 3
+
+    def payload(value: bytes | None) -> dict[str, Any]:
+        assert value is not None
+        body: dict[str, Any] = json.loads(value)["payload"]
+        return body
+
+    records = await read_topic(
+        events.BREACH_DEADLINE_MISSED,
+        until=lambda rs: any(payload(r.value)["breach_id"] == breach_id for r in rs),
+    )
+    on_kafka = [p for r in records if (p := payload(r.value))["breach_id"] == breach_id]
+    assert [(p["affected"], p["pending_notifications"]) for p in on_kafka] == [(3, 3)]

@@ -24,7 +24,7 @@ say "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 say "mypy"
-.venv/bin/mypy shared services tests bench deploy devtools
+.venv/bin/mypy shared services tests bench deploy devtools client privacyctl
 say "import contracts"
 .venv/bin/lint-imports
 say "pytest"

@@ -365,7 +365,10 @@ def close(cli: Cli, breach_id: BreachId) -> None:
         b = cli.client.send(breach.close(breach_id))
     except Conflict as exc:
         missing = {k: v for k, v in exc.detail.items() if k not in ("error", "message", "field")}
-        hint = "; ".join(f"{k}: {v}" for k, v in missing.items())
+        hint = "; ".join(
+            "; ".join(map(str, v)) if isinstance(v, list) else f"{k}: {v}"
+            for k, v in missing.items()
+        )
         fail(
             f"cannot close yet: {exc.message}" + (f" ({hint})" if hint else ""),
             Exit.CONFLICT,

@@ -12,6 +12,9 @@ from shared.auth import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.privacyctl.fakes import FakeApi
 
+# the audit tests' fixtures (a migrated schema, appending through the service's own path)
+from tests.services.audit.conftest import append, audit_engine, audit_schema  # noqa: F401
+
 
 class Run:
     """``run("breach", "list")``: the result (exit code, stdout, stderr)."""

@@ -39,21 +39,24 @@ class Exit(IntEnum):
 
     OK = 0
     FAILED = 1
-    """A check failed (``log verify``, ``log proof``) or the service refused for another reason."""
     USAGE = 2
-    """A command, option or value that is not right (also a 400 or 422 naming a field)."""
     AUTH = 3
-    """No token, an expired one, or a role that may not do this (401, 403)."""
     NOT_FOUND = 4
-    """Nothing there (404, 410)."""
     CONFLICT = 5
-    """The request clashes with the state (409: a breach not ready to close...)."""
     UNAVAILABLE = 6
-    """A service did not answer or failed (connection refused, timeout, 5xx)."""
     INTERRUPTED = 130
-    """Interrupted (Ctrl-C)."""
 
 
+EXIT_MEANINGS = {
+    Exit.OK: "done",
+    Exit.FAILED: "a check failed (log verify, log proof), or another refusal",
+    Exit.USAGE: "a command, option or value that is not right, also a 400 or 422 naming a field",
+    Exit.AUTH: "no token, an expired one, or a role that may not do this (401, 403)",
+    Exit.NOT_FOUND: "nothing there (404, 410)",
+    Exit.CONFLICT: "the request clashes with the state (409: a breach not ready to close ...)",
+    Exit.UNAVAILABLE: "a service did not answer, broke off, or failed (connection, timeout, 5xx)",
+    Exit.INTERRUPTED: "interrupted (Ctrl-C)",
+}
 EXIT_CODES_HELP = "Exit codes: " + ", ".join(f"{e.value} {e.name.lower()}" for e in Exit) + "."
 
 

@@ -27,5 +27,8 @@ say "mypy"
 .venv/bin/mypy shared services tests bench deploy devtools client privacyctl
 say "import contracts"
 .venv/bin/lint-imports
+say "docs (strict build of the site)"
+.venv/bin/python -m devtools.cli_docs --check
+.venv/bin/python -m devtools.site
 say "pytest"
 .venv/bin/pytest "$@"

@@ -5,7 +5,6 @@ import base64
 import itertools
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,7 +22,7 @@ from rich.progress import (
 
 from client import Client, Forbidden, Unavailable, audit
 from client import log as merkle
-from client.models.audit import Disclosure, EntryOut
+from client.models.audit import Disclosure
 from privacyctl.core import Cli, Exit, command, fail
 
 trail_app = typer.Typer(
@@ -293,20 +292,6 @@ def proof(
         fail(f"entry {seq}: the proof does not check out", Exit.FAILED)
 
 
-WORKERS = 8
-WINDOW = 512
-
-
-def read_entries(client: Client, start: int, end: int) -> Iterator[EntryOut]:
-    """Entries ``start`` to ``end - 1`` in order, ``WORKERS`` requests in flight, at most
-    ``WINDOW`` entries held. One request an entry until the audit service has a bulk
-    read; then only this function changes (``client.log.entry_calls``)."""
-    with ThreadPoolExecutor(WORKERS) as pool:
-        calls = merkle.entry_calls(start, end)
-        while window := list(itertools.islice(calls, WINDOW)):
-            yield from pool.map(client.send, window)
-
-
 @command(log_app, "verify", example="privacyctl log verify")
 def verify(cli: Cli) -> None:
     """Read the whole log over HTTP, re-hash every leaf, recompute the root and check it
@@ -317,7 +302,7 @@ def verify(cli: Cli) -> None:
     size = tree_head.tree_size
     signed = merkle.head_signed(tree_head, key)
     builder = merkle.RootBuilder()
-    leaves: list[bytes] = []
+    leaves = merkle.Hashes()  # 32 bytes an entry, to find a mismatch without reading again
     started = time.monotonic()
     with Progress(
         TextColumn("verifying"),
@@ -331,18 +316,18 @@ def verify(cli: Cli) -> None:
         transient=True,
     ) as progress:
         task = progress.add_task("verify", total=size, rate="-")
-        for seq, leaf in merkle.leaf_hashes(read_entries(cli.client, 0, size)):
-            if seq != builder.size:
-                fail(
-                    f"the service answered entry {seq} where {builder.size} was asked for",
-                    Exit.FAILED,
-                )
-            builder.add(leaf)
-            leaves.append(leaf)
-            if seq % 256 == 0:
-                rate = builder.size / max(time.monotonic() - started, 1e-9)
-                progress.update(task, completed=builder.size, rate=f"{rate:,.0f}")
+        try:
+            for leaf in merkle.leaves(cli.client, size):
+                builder.add(leaf)
+                leaves.append(leaf)
+                if builder.size % 4096 == 0:
+                    rate = builder.size / max(time.monotonic() - started, 1e-9)
+                    progress.update(task, completed=builder.size, rate=f"{rate:,.0f}")
+        except merkle.ShortAnswer as exc:
+            fail(str(exc), Exit.FAILED)
     elapsed = time.monotonic() - started
+    if builder.size != size:
+        fail(f"the service gave {builder.size} entries of {size}", Exit.FAILED)
     matches = builder.root() == base64.b64decode(tree_head.root_hash)
     mismatch = None
     if not matches:

@@ -75,8 +75,8 @@ class FakeLog:
         tree keeps the old hashes."""
         self.leaves[seq] = b'{"tampered":true}'
 
-    def mount(self, api: FakeApi) -> None:
-        """Serve the log's routes on ``api``."""
+    def mount(self, api: FakeApi, *, bulk: bool = False) -> None:
+        """Serve the log's routes on ``api``; with ``bulk``, the bulk read of entries too."""
         public = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         millis = int(self.signed_at.timestamp() * 1000)
         signature = self.key.sign(tree_head_message(self.size, self.root, self.signed_at))
@@ -114,8 +114,14 @@ class FakeLog:
             }
             return httpx.Response(200, json=body)
 
+        def entries(request: httpx.Request, _m: re.Match[str]) -> httpx.Response:
+            start, end = int(request.url.params["start"]), int(request.url.params["end"])
+            return httpx.Response(200, content=b"".join(x + b"\n" for x in self.leaves[start:end]))
+
         api.on("GET", r"/entries/(\d+)", entry)
         api.on("GET", "/proofs/inclusion", proof)
+        if bulk:
+            api.on("GET", "/entries", entries)
 
 
 def disclosure(seq: int, **changes: Any) -> dict[str, Any]:

@@ -254,12 +254,15 @@ def test_an_export_is_written_whole(run: Run, api: FakeApi, tmp_path: Path) -> N
     assert json.loads(result.stdout)["rows"] == 5
 
 
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk read", "one by one"])
 @pytest.mark.parametrize("size", [1, 7, 16, 33])
-def test_log_verify_passes_on_a_good_log(run: Run, api: FakeApi, size: int) -> None:
-    FakeLog(size).mount(api)
+def test_log_verify_passes_on_a_good_log(run: Run, api: FakeApi, size: int, bulk: bool) -> None:
+    FakeLog(size).mount(api, bulk=bulk)
     result = run("log", "verify", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
+    one_by_one = any(r.url.path.startswith("/entries/") for r in api.requests)
+    assert one_by_one is not bulk  # without the bulk read (a 404), one request an entry
 
 
 @pytest.mark.parametrize(

@@ -347,3 +347,30 @@ def test_every_command_has_an_example_in_its_help(run: Run) -> None:
         result = run(*path, "--help")
         assert result.exit_code == 0, path
         assert "Example:" in result.stdout and "--json" in result.stdout, path
+
+
+def test_an_export_stopped_with_ctrl_c_leaves_no_file(
+    run: Run, api: FakeApi, tmp_path: Path
+) -> None:
+    class Stopped(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b'{"seq":0}\n'
+            raise KeyboardInterrupt
+
+    api.on("GET", "/disclosures/export", lambda _r, _m: httpx.Response(200, stream=Stopped()))
+    result = run("trail", "export", "-o", str(tmp_path / "trail.jsonl"))
+    assert result.exit_code == Exit.INTERRUPTED and "interrupted" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_whoami_says_when_the_token_has_expired(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from shared.auth import mint_token
+    from shared.settings import DEVELOPMENT_JWT_SECRET
+
+    old = mint_token(DEVELOPMENT_JWT_SECRET, role=Role.AUDITOR, ttl=timedelta(seconds=-5))
+    monkeypatch.setenv("PRIVACYCTL_TOKEN", old)
+    result = run("whoami")
+    assert result.exit_code == Exit.AUTH
+    assert "expired" in result.stdout and "the token has expired" in result.stderr

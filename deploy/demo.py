@@ -317,7 +317,7 @@ def audit_story(http: httpx.Client, secret: str, uid: str, disclosure_id: str) -
         time.sleep(0.3)
     token = mint_token(secret, role=Role.AUDITOR)
     say("  an auditor asks the same of the log, and checks its proof on their own machine:")
-    listed, _ = privacyctl(token, "trail", "list", "--subject", uid)
+    listed, _ = privacyctl(token, "trail", "--subject", uid)
     proved, _ = privacyctl(token, "log", "proof", str(seq))
     return int(listed != 0 or proved != 0)
 

@@ -207,9 +207,15 @@ ProfileOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def command(group: typer.Typer, name: str, *, example: str) -> Callable[[F], F]:
+def command(
+    group: typer.Typer, name: str | None, *, example: str, callback: bool = False
+) -> Callable[[F], F]:
     """Register ``fn(cli, ...)`` as ``name`` of ``group``: adds ``--json``, ``--quiet``
-    and ``--profile``, puts ``example`` in its help, and turns errors into exit codes."""
+    and ``--profile``, puts ``example`` in its help, and turns errors into exit codes.
+
+    With ``callback``, ``fn`` is what the group itself does when no subcommand is named
+    (``privacyctl trail --organisation x``); its subcommands still take their own options.
+    """
 
     def wrap(fn: F) -> F:
         signature = inspect.signature(fn, eval_str=True)
@@ -229,8 +235,17 @@ def command(group: typer.Typer, name: str, *, example: str) -> Callable[[F], F]:
             ),
         ]
 
+        if callback:
+            extra.insert(
+                0,
+                inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+            )
+
         @functools.wraps(fn)
         def run(*args: Any, json_output: bool, quiet: bool, profile: str, **kwargs: Any) -> Any:
+            context = kwargs.pop("ctx", None)
+            if context is not None and context.invoked_subcommand is not None:
+                return None  # a subcommand was named: it does the work
             cli = Cli(json=json_output, quiet=quiet, profile_name=profile)
             try:
                 return fn(cli, *args, **kwargs)
@@ -247,7 +262,12 @@ def command(group: typer.Typer, name: str, *, example: str) -> Callable[[F], F]:
         run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in parameters}
         doc = inspect.getdoc(fn) or ""
-        group.command(name, help=doc, epilog=f"Example:  {example}")(run)
+        if callback:
+            group.callback(invoke_without_command=True, help=doc, epilog=f"Example:  {example}")(
+                run
+            )
+        else:
+            group.command(name, help=doc, epilog=f"Example:  {example}")(run)
         return fn
 
     return wrap

@@ -25,10 +25,7 @@ from client import log as merkle
 from client.models.audit import Disclosure
 from privacyctl.core import Cli, Exit, command, fail
 
-trail_app = typer.Typer(
-    help="Who received whose data: the audit log's disclosures, filtered.",
-    invoke_without_command=True,
-)
+trail_app = typer.Typer()
 recipients_app = typer.Typer(
     help="Requests to the recipients of a person's data.", no_args_is_help=True
 )
@@ -101,18 +98,11 @@ def _rows(cli: Cli, items: Iterator[Disclosure], limit: int | None) -> None:
         )
 
 
-@trail_app.callback()
-def _trail_group(ctx: typer.Context) -> None:
-    """Who received whose data: 'privacyctl trail' alone is 'privacyctl trail list'."""
-    if ctx.invoked_subcommand is None:
-        listing = ctx.command.get_command(ctx, "list")  # type: ignore[attr-defined]
-        ctx.invoke(listing)
-
-
 @command(
     trail_app,
-    "list",
-    example="privacyctl trail list --organisation ph-philexport --since 2026-01-01",
+    None,
+    example="privacyctl trail --organisation ph-philexport --since 2026-01-01",
+    callback=True,
 )
 def trail(
     cli: Cli,
@@ -126,7 +116,8 @@ def trail(
     violations: ViolationsOnly = False,
     limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 100,
 ) -> None:
-    """Disclosures in log order, with every filter the API has (JSON lines with --json)."""
+    """Who received whose data: disclosures in log order, with every filter the API has
+    (JSON lines with --json); 'privacyctl trail export' writes them to a file."""
     filters = _filters(
         subject, organisation, country, purpose, legal_basis, since, until, violations
     )

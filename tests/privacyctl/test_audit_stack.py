@@ -84,7 +84,7 @@ async def test_trail_filters_and_export_equal_the_apis_rows(
     assert 0 < len(expected) < 40
 
     args = ["--organisation", ORGS[0], "--purpose", "member_organisation_sharing"]
-    listed = await stack.run(Role.AUDITOR, "trail", "list", *args, "--limit", "0", "--json")
+    listed = await stack.run(Role.AUDITOR, "trail", *args, "--limit", "0", "--json")
     assert listed.exit_code == 0, listed.stderr
     assert [json.loads(line) for line in listed.stdout.splitlines()] == expected
 
@@ -104,7 +104,7 @@ async def test_trail_filters_and_export_equal_the_apis_rows(
     rows = list(csv.DictReader(io.StringIO(as_csv.read_text())))
     assert [r["event_id"] for r in rows] == [row["event_id"] for row in expected]
 
-    one = await stack.run(Role.AUDITOR, "trail", "list", "--subject", "s-3", "--json")
+    one = await stack.run(Role.AUDITOR, "trail", "--subject", "s-3", "--json")
     assert [json.loads(line)["subject_id"] for line in one.stdout.splitlines()] == ["s-3"]
     mine = await stack.run(Role.SUBJECT, "me", "report", "--json", user_id="s-3")
     assert [json.loads(line)["subject_id"] for line in mine.stdout.splitlines()] == ["s-3"]

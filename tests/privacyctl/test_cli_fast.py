@@ -214,7 +214,6 @@ def test_trail_pages_through_every_page_as_json_lines(run: Run, api: FakeApi) ->
     api.on("GET", "/disclosures", page)
     result = run(
         "trail",
-        "list",
         "--organisation",
         "ph-philexport",
         "--country",

@@ -121,3 +121,23 @@ async def test_a_member_organisation_is_refused_with_the_auth_code(stack: Stack)
     result = await stack.run(Role.MEMBER_ORG, "breach", "list", org_id="ph-philexport")
     assert result.exit_code == Exit.AUTH
     assert "may not call this" in result.stderr
+
+
+async def test_scope_add_widens_the_breach(stack: Stack, tmp_path: Path) -> None:
+    file = tmp_path / "breach.yaml"
+    file.write_text(json.dumps(declaration()))  # JSON is YAML too
+    declared = await stack.run(Role.SECURITY, "breach", "declare", "-f", str(file), "--json")
+    breach_id = json.loads(declared.stdout)["breach_id"]
+    (person,) = user_ids("scope", 1)
+    added = await stack.run(Role.SECURITY, "breach", "scope", "add", breach_id, "--users", person)
+    assert added.exit_code == 0, added.stderr
+    both = await stack.run(
+        Role.SECURITY, "breach", "scope", "add", breach_id, "--users", "x", "--everyone"
+    )
+    assert both.exit_code == Exit.USAGE and "exactly one" in both.stderr
+
+    async def affected() -> bool:
+        shown = await stack.run(Role.AUDITOR, "breach", "show", breach_id, "--json")
+        return bool(json.loads(shown.stdout)["counts"]["affected"] == 1)
+
+    await wait_until(affected, 30, "the new person to be affected")

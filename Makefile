@@ -11,7 +11,7 @@ CARGO := $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
 # makes the next `make venv` build it.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)-$(if $(CARGO),native,python)
 
-.PHONY: demo test up down status venv lint format services token screenshots
+.PHONY: demo test up down status venv lint format services token screenshots models docs
 
 demo: venv up ## The whole stack, then a story that exercises it.
 	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
@@ -59,7 +59,7 @@ status:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services tests bench deploy devtools
+	$(VENV)/bin/mypy shared services tests bench deploy devtools client privacyctl
 	$(VENV)/bin/lint-imports
 
 format: venv
@@ -72,3 +72,9 @@ screenshots: venv ## The Khmer, Burmese, Lao and Chinese notices as Chromium ren
 
 token: venv ## make token ROLE=subject USER_ID=... (or ORG_ID=...)
 	@$(VENV)/bin/python -m shared.auth --role $(ROLE) $(if $(USER_ID),--user-id $(USER_ID)) $(if $(ORG_ID),--org-id $(ORG_ID))
+
+models: venv ## client/models/ again from the services' OpenAPI documents
+	$(VENV)/bin/python -m devtools.openapi_models
+
+docs: venv ## the user's manual as a site in build/site (strict; docs/cli.md regenerated first)
+	$(VENV)/bin/python -m devtools.site

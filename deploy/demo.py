@@ -4,9 +4,12 @@ It walks through what the running stack can do today, against the real services.
 Each later feature adds a chapter here.
 """
 
-import base64
 import email
 import email.policy
+import json
+import os
+import shlex
+import subprocess
 import sys
 import time
 import uuid
@@ -15,11 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.audit import merkle
-from services.audit.domain import tree_head_message
 from shared.auth import Role, mint_token
 from shared.settings import ServiceSettings
 
@@ -29,6 +28,35 @@ SERVICES = {"registry": 8001, "consent": 8002, "audit": 8003, "breach": 8004, "n
 
 def say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
+
+
+PRIVACYCTL_CONFIG = ROOT / ".local" / "demo-privacyctl.json"
+"""The demo's own profiles, so it never touches the user's."""
+
+
+def privacyctl(token: str, *args: str, show: bool = True) -> tuple[int, str]:
+    """Run ``privacyctl`` as a person would, print the command (and, with ``show``, what it
+    printed); its exit code and stdout."""
+    say("  $ privacyctl " + " ".join(shlex.quote(a) for a in args))
+    env = {
+        **os.environ,
+        "PRIVACYCTL_TOKEN": token,
+        "PRIVACYCTL_CONFIG": str(PRIVACYCTL_CONFIG),
+        "NO_COLOR": "1",
+        "COLUMNS": "110",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "privacyctl.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    if show:
+        for line in (done.stdout + done.stderr).rstrip().splitlines():
+            say(f"    {line}")
+    return done.returncode, done.stdout
 
 
 def chapter(title: str) -> None:
@@ -287,31 +315,11 @@ def audit_story(http: httpx.Client, secret: str, uid: str, disclosure_id: str) -
         if head.get("tree_size", 0) > seq or time.monotonic() > deadline + 5:
             break
         time.sleep(0.3)
-    key = http.get(f"{audit}/public-key", headers=auditor).json()
-    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
-    size, root = head["tree_size"], base64.b64decode(head["root_hash"])
-    signed_at = datetime.fromtimestamp(head["timestamp"] / 1000, UTC)
-    try:
-        public.verify(base64.b64decode(head["signature"]), tree_head_message(size, root, signed_at))
-        signature_ok = True
-    except InvalidSignature:
-        signature_ok = False
-    proof = http.get(
-        f"{audit}/proofs/inclusion", params={"seq": seq, "tree_size": size}, headers=auditor
-    ).json()
-    entry = http.get(f"{audit}/entries/{seq}", headers=auditor).json()
-    leaf = merkle.leaf_hash(base64.b64decode(entry["leaf_data"]))
-    path = [base64.b64decode(p) for p in proof["audit_path"]]
-    included = merkle.verify_inclusion(leaf, seq, size, path, root)
-    say(
-        f"  signed tree head: {size} entries, key {key['key_id']}, signature "
-        f"{'verifies' if signature_ok else 'DOES NOT verify'}"
-    )
-    say(
-        f"  entry #{seq} is in that tree: {'proved' if included else 'NOT proved'}"
-        f" with {len(path)} hashes"
-    )
-    return int(not (signature_ok and included))
+    token = mint_token(secret, role=Role.AUDITOR)
+    say("  an auditor asks the same of the log, and checks its proof on their own machine:")
+    listed, _ = privacyctl(token, "trail", "--subject", uid)
+    proved, _ = privacyctl(token, "log", "proof", str(seq))
+    return int(listed != 0 or proved != 0)
 
 
 def recipients_story(http: httpx.Client, secret: str, uid: str) -> int:
@@ -406,20 +414,28 @@ def breach_story(http: httpx.Client, secret: str) -> int:
         "contact_point": "Data Protection Officer, dpo@example.org",
         "scope": [{"kind": "users", "user_ids": ids}],
     }
-    key = {**security, "Idempotency-Key": f"demo-{tag}"}
-    declared = http.post(f"{breach}/breaches", headers=key, json=declaration)
-    if declared.status_code != 201:
-        say(f"  declaring: {declared.status_code} {declared.text[:200]} (expected 201!)")
+    sec_token = mint_token(secret, role=Role.SECURITY, sub="sec-lead")
+    declared_file = ROOT / ".local" / f"demo-breach-{tag}.json"
+    declared_file.parent.mkdir(exist_ok=True)
+    declared_file.write_text(json.dumps(declaration, indent=2))
+    key = f"demo-{tag}"
+    say("  the security team declares it from a file, with an idempotency key:")
+    code, out = privacyctl(
+        sec_token, "breach", "declare", "--file", str(declared_file),
+        "--idempotency-key", key, "--json", show=False,
+    )  # fmt: skip
+    if code != 0:
+        say(f"  declaring failed with exit code {code} (expected 0!)")
         return 1
-    b = declared.json()
+    b = json.loads(out)
     bid = b["breach_id"]
-    say(f"  security declares {b['reference']}: deadline {b['deadline_at']}, clock from awareness")
-    again = http.post(f"{breach}/breaches", headers=key, json=declaration)
-    same = again.json().get("breach_id") == bid
-    say(
-        f"  the same declaration retried: {again.status_code}, "
-        + ("the same breach" if same else "A SECOND BREACH!")
-    )
+    say(f"    {b['reference']}: deadline {b['deadline_at']}, clock from awareness")
+    code, out = privacyctl(
+        sec_token, "breach", "declare", "--file", str(declared_file),
+        "--idempotency-key", key, "--json", show=False,
+    )  # fmt: skip
+    same = code == 0 and json.loads(out).get("breach_id") == bid
+    say("    the same declaration retried: " + ("the same breach" if same else "A SECOND BREACH!"))
     deadline = time.monotonic() + 60
     while True:
         counts = http.get(f"{breach}/breaches/{bid}", headers=security).json()["counts"]
@@ -441,24 +457,17 @@ def breach_story(http: httpx.Client, secret: str) -> int:
     for mail in ours:
         say(f"    to {mail['To']}: {str(mail['Subject'])[:80]}")
     failures += int(len(ours) != len(ids))
-    decision = http.post(
-        f"{breach}/breaches/{bid}/regulator-decision",
-        headers=security,
-        json={
-            "decision": "report",
-            "authority": "National Privacy Commission",
-            "reported_at": datetime.now(UTC).isoformat(),
-        },
+    privacyctl(sec_token, "breach", "show", bid)
+    authority = "National Privacy Commission"
+    decided, _ = privacyctl(
+        sec_token, "breach", "decide", bid, "--report", "--authority", authority, "-q", show=False
     )
-    say(f"  the regulator decision is recorded: {decision.status_code}")
-    closed = http.post(f"{breach}/breaches/{bid}/close", headers=security)
-    say(
-        f"  closing: {closed.status_code}"
-        + ("" if closed.status_code == 200 else f" {closed.text[:160]}")
+    closed, _ = privacyctl(sec_token, "breach", "close", bid, "-q")
+    record = ROOT / ".local" / f"breach-{b['reference']}.html"
+    recorded, _ = privacyctl(
+        sec_token, "breach", "record", bid, "--format", "html", "-o", str(record)
     )
-    report = http.get(f"{breach}/breaches/{bid}/report", headers=security)
-    say(f"  the regulator's record: GET {breach}/breaches/{bid}/report.html ({report.status_code})")
-    return failures + int(closed.status_code != 200)
+    return failures + int(decided != 0 or closed != 0 or recorded != 0)
 
 
 def main() -> int:

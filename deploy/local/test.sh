@@ -24,11 +24,14 @@ say "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 say "mypy"
-.venv/bin/mypy shared services tests bench deploy devtools
+.venv/bin/mypy shared services tests bench deploy devtools client privacyctl
 say "import contracts"
 .venv/bin/lint-imports
 # Chromium and the fonts of the notices' scripts, for the screenshot test (skipped without
 # Chromium; installed from Debian's packages when run as root).
 bash deploy/local/browser.sh install || say "the notices' screenshot test will be skipped"
+say "docs (strict build of the site)"
+.venv/bin/python -m devtools.cli_docs --check
+.venv/bin/python -m devtools.site
 say "pytest"
 .venv/bin/pytest "$@"

@@ -1,0 +1,156 @@
+"""Calls of the breach service: declaring, reading, widening, announcing, deciding, closing."""
+
+from typing import Any
+from uuid import UUID
+
+from client.call import Call, Paged
+from client.models.breach import (
+    AnnouncementIn,
+    BreachList,
+    BreachOut,
+    BreachSummary,
+    DecisionIn,
+    DeclarationIn,
+    PeoplePage,
+    PersonOut,
+    Scope,
+    ScopeOut,
+    TimelineOut,
+)
+
+
+def declare(declaration: DeclarationIn, *, idempotency_key: str) -> Call[BreachOut]:
+    """Declare a breach; sent again with the same key, it returns the first breach."""
+    return Call(
+        service="breach",
+        method="POST",
+        path="/breaches",
+        returns=BreachOut,
+        body=declaration,
+        headers={"Idempotency-Key": idempotency_key},
+        retry=True,  # the key makes a retry safe
+    )
+
+
+def breaches(*, status: str | None = None, limit: int = 500) -> Paged[BreachList, BreachSummary]:
+    """Breaches, newest first."""
+    return Paged(
+        service="breach",
+        method="GET",
+        path="/breaches",
+        returns=BreachList,
+        params={"status": status, "limit": limit},
+        retry=True,
+        items=lambda page: page.breaches,
+        cursor=lambda page: page.next_after,
+        cursor_param="after",
+    )
+
+
+def get(breach_id: UUID | str) -> Call[BreachOut]:
+    """One breach: counts, time left, decisions."""
+    return Call(
+        service="breach", method="GET", path=f"/breaches/{breach_id}", returns=BreachOut, retry=True
+    )
+
+
+def people(
+    breach_id: UUID | str, *, unnotified: bool = False, limit: int = 1000
+) -> Paged[PeoplePage, PersonOut]:
+    """Each affected person's evidence; ``unnotified``: only those neither notified nor
+    covered by an announcement."""
+    return Paged(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/{'unnotified' if unnotified else 'people'}",
+        returns=PeoplePage,
+        params={"limit": limit},
+        retry=True,
+        items=lambda page: page.people,
+        cursor=lambda page: page.next_after,
+        cursor_param="after",
+    )
+
+
+def add_scope(breach_id: UUID | str, scope: Scope) -> Call[ScopeOut]:
+    """Widen the scope: new people get notices, nobody a second one."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/breaches/{breach_id}/scopes",
+        returns=ScopeOut,
+        body=scope.root,
+    )
+
+
+def scopes(breach_id: UUID | str) -> Call[list[ScopeOut]]:
+    """The scopes and how far each is resolved."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/scopes",
+        returns=list[ScopeOut],
+        retry=True,
+    )
+
+
+def announce(breach_id: UUID | str, announcement: AnnouncementIn) -> Call[BreachOut]:
+    """Record the public announcement that covers people who cannot be reached."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/breaches/{breach_id}/announcement",
+        returns=BreachOut,
+        body=announcement,
+    )
+
+
+def decide(breach_id: UUID | str, decision: DecisionIn) -> Call[BreachOut]:
+    """Record whether the supervisory authority is told, and why."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/breaches/{breach_id}/regulator-decision",
+        returns=BreachOut,
+        body=decision,
+    )
+
+
+def close(breach_id: UUID | str) -> Call[BreachOut]:
+    """Close the breach (Conflict, naming what is missing, until everyone is covered)."""
+    return Call(
+        service="breach", method="POST", path=f"/breaches/{breach_id}/close", returns=BreachOut
+    )
+
+
+def timeline(breach_id: UUID | str) -> Call[list[TimelineOut]]:
+    """Every change of the breach, oldest first."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/timeline",
+        returns=list[TimelineOut],
+        retry=True,
+    )
+
+
+def record(breach_id: UUID | str) -> Call[dict[str, Any]]:
+    """The record for the supervisory authority (GDPR Art. 33(3), 33(5)), as JSON."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/report",
+        returns=dict[str, Any],
+        retry=True,
+    )
+
+
+def record_html(breach_id: UUID | str) -> Call[bytes]:
+    """The same record as a page that prints."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/report.html",
+        returns=bytes,
+        retry=True,
+    )

@@ -1,0 +1,532 @@
+"""breach: generated from the service's OpenAPI document; do not edit.
+
+Regenerate with ``python -m devtools.openapi_models`` (``make models``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+
+
+class AnnouncementIn(BaseModel):
+    """
+    A public announcement made for those who cannot be told one by one.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    published_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="An instant with its offset (ISO 8601), read in UTC.",
+            examples=["2026-11-20T10:00:00Z"],
+            title="Published At",
+        ),
+    ]
+    text: Annotated[str, Field(max_length=20000, min_length=1, title="Text")]
+    where: Annotated[
+        str,
+        Field(
+            description="Where it was published.",
+            examples=["https://example.org/x"],
+            max_length=300,
+            min_length=1,
+            title="Where",
+        ),
+    ]
+
+
+class AnnouncementOut(BaseModel):
+    published_at: Annotated[AwareDatetime, Field(title="Published At")]
+    recorded_at: Annotated[AwareDatetime, Field(title="Recorded At")]
+    text: Annotated[str, Field(title="Text")]
+    where: Annotated[str, Field(title="Where")]
+
+
+class BreachKind(StrEnum):
+    """
+    The kinds of breach (GDPR Art. 4(12); ENISA's and the EDPB's classification).
+    """
+
+    confidentiality = "confidentiality"
+    integrity = "integrity"
+    availability = "availability"
+
+
+class Status(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class BreachSummary(BaseModel):
+    affected: Annotated[int, Field(title="Affected")]
+    aware_at: Annotated[AwareDatetime, Field(title="Aware At")]
+    breach_id: Annotated[UUID, Field(title="Breach Id")]
+    deadline_at: Annotated[AwareDatetime, Field(title="Deadline At")]
+    pending: Annotated[int, Field(title="Pending")]
+    reference: Annotated[str, Field(title="Reference")]
+    seconds_left: Annotated[int, Field(title="Seconds Left")]
+    status: Annotated[Status, Field(title="Status")]
+    title: Annotated[str, Field(title="Title")]
+
+
+class CountryScope(BaseModel):
+    """
+    Everyone resident in a country.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    country: Annotated[
+        str,
+        Field(
+            description="ISO 3166-1 alpha-2 country code.",
+            examples=["PH"],
+            title="Country",
+        ),
+    ]
+    kind: Annotated[Literal["country"], Field(title="Kind")]
+
+
+class CountsOut(BaseModel):
+    affected: Annotated[int, Field(title="Affected")]
+    covered_by_announcement: Annotated[int, Field(title="Covered By Announcement")]
+    delivered: Annotated[
+        int,
+        Field(description="Accepted by a mail server (not: read).", title="Delivered"),
+    ]
+    failed: Annotated[int, Field(title="Failed")]
+    notified: Annotated[int, Field(description="delivered + uncertain.", title="Notified")]
+    pending: Annotated[
+        int,
+        Field(
+            description="Neither notified nor covered by an announcement.",
+            title="Pending",
+        ),
+    ]
+    requested: Annotated[
+        int,
+        Field(description="Asked of the notifier, no outcome yet.", title="Requested"),
+    ]
+    uncertain: Annotated[
+        int,
+        Field(description="Accepted after a re-send; maybe two copies.", title="Uncertain"),
+    ]
+    unreachable: Annotated[int, Field(title="Unreachable")]
+
+
+class Decision(StrEnum):
+    """
+    What the team decided about telling the supervisory authority.
+    """
+
+    report = "report"
+    not_report = "not_report"
+
+
+class Authority(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            examples=["National Privacy Commission"],
+            max_length=300,
+            min_length=1,
+            title="Authority",
+        ),
+    ]
+
+
+class DelayReasons(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="Required when reported more than 72 hours after awareness.",
+            max_length=20000,
+            min_length=1,
+            title="Delay Reasons",
+        ),
+    ]
+
+
+class Reason(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="Required when not reported.",
+            max_length=20000,
+            min_length=1,
+            title="Reason",
+        ),
+    ]
+
+
+class DecisionIn(BaseModel):
+    """
+    Whether the supervisory authority is told, and what Art. 33 asks with it.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    authority: Annotated[
+        Authority | None,
+        Field(examples=["National Privacy Commission"], title="Authority"),
+    ] = None
+    decision: Decision
+    delay_reasons: Annotated[
+        DelayReasons | None,
+        Field(
+            description="Required when reported more than 72 hours after awareness.",
+            title="Delay Reasons",
+        ),
+    ] = None
+    reason: Annotated[
+        Reason | None, Field(description="Required when not reported.", title="Reason")
+    ] = None
+    reported_at: Annotated[
+        AwareDatetime | None,
+        Field(description="Required when reported.", title="Reported At"),
+    ] = None
+
+
+class DecisionOut(BaseModel):
+    authority: Annotated[str | None, Field(title="Authority")]
+    decided_at: Annotated[AwareDatetime, Field(title="Decided At")]
+    decided_by: Annotated[str, Field(title="Decided By")]
+    decision: Decision
+    delay_reasons: Annotated[str | None, Field(title="Delay Reasons")]
+    reason: Annotated[str | None, Field(title="Reason")]
+    reported_at: Annotated[AwareDatetime | None, Field(title="Reported At")]
+
+
+class ApproximateRecords(RootModel[int]):
+    root: Annotated[
+        int,
+        Field(
+            description="Personal data records concerned, if known.",
+            ge=0,
+            le=9223372036854776000,
+            title="Approximate Records",
+        ),
+    ]
+
+
+class DataCategory(RootModel[str]):
+    root: Annotated[str, Field(examples=["email_address"], pattern="^[a-z][a-z0-9_]{0,63}$")]
+
+
+class EveryoneScope(BaseModel):
+    """
+    Everyone on the platform.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    kind: Annotated[Literal["everyone"], Field(title="Kind")]
+
+
+class NoticeState(StrEnum):
+    """
+    What is known of one person's notice; see docs/breach.md for what each proves.
+    """
+
+    requested = "requested"
+    delivered = "delivered"
+    uncertain = "uncertain"
+    failed = "failed"
+    covered_by_announcement = "covered_by_announcement"
+
+
+class DataCategories(RootModel[list[DataCategory]]):
+    root: Annotated[
+        list[DataCategory],
+        Field(
+            description="Only people whose data of these categories went there; all when absent.",
+            max_length=100,
+            min_length=1,
+            title="Data Categories",
+        ),
+    ]
+
+
+class OrganisationScope(BaseModel):
+    """
+    Everyone whose data an organisation received in a window (by the audit log).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    data_categories: Annotated[
+        DataCategories | None,
+        Field(
+            description="Only people whose data of these categories went there; all when absent.",
+            title="Data Categories",
+        ),
+    ] = None
+    kind: Annotated[Literal["organisation"], Field(title="Kind")]
+    organisation: Annotated[
+        str,
+        Field(
+            examples=["ph-dti"],
+            pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+            title="Organisation",
+        ),
+    ]
+    since: Annotated[
+        AwareDatetime,
+        Field(
+            description="An instant with its offset (ISO 8601), read in UTC.",
+            examples=["2026-11-20T10:00:00Z"],
+            title="Since",
+        ),
+    ]
+    until: Annotated[
+        AwareDatetime,
+        Field(
+            description="An instant with its offset (ISO 8601), read in UTC.",
+            examples=["2026-11-20T10:00:00Z"],
+            title="Until",
+        ),
+    ]
+
+
+class PersonOut(BaseModel):
+    attempts: Annotated[int, Field(title="Attempts")]
+    data_categories: Annotated[list[str], Field(title="Data Categories")]
+    delivered_at: Annotated[AwareDatetime | None, Field(title="Delivered At")]
+    detail: Annotated[str | None, Field(title="Detail")]
+    failed_at: Annotated[AwareDatetime | None, Field(title="Failed At")]
+    message_id: Annotated[str | None, Field(title="Message Id")]
+    outcome_at: Annotated[AwareDatetime | None, Field(title="Outcome At")]
+    queue_id: Annotated[str | None, Field(title="Queue Id")]
+    reason: Annotated[str | None, Field(title="Reason")]
+    requested_at: Annotated[AwareDatetime, Field(title="Requested At")]
+    smtp_code: Annotated[int | None, Field(title="Smtp Code")]
+    smtp_reply: Annotated[str | None, Field(title="Smtp Reply")]
+    state: NoticeState
+    user_id: Annotated[str, Field(title="User Id")]
+
+
+class Problem(BaseModel):
+    """
+    One invalid field of a request.
+    """
+
+    field: Annotated[
+        str,
+        Field(
+            description="Where: a body field by its dotted path, or query., path. or header. and the parameter's name.",
+            examples=["country_of_residence", "query.limit"],
+            title="Field",
+        ),
+    ]
+    problem: Annotated[
+        str,
+        Field(
+            description="What is wrong with it.",
+            examples=["Field required"],
+            title="Problem",
+        ),
+    ]
+    type: Annotated[
+        str,
+        Field(
+            description="A machine-readable kind of problem.",
+            examples=["missing"],
+            title="Type",
+        ),
+    ]
+
+
+class ScopeOut(BaseModel):
+    added: Annotated[int, Field(description="People it added to the breach.", title="Added")]
+    added_by: Annotated[str, Field(title="Added By")]
+    created_at: Annotated[AwareDatetime, Field(title="Created At")]
+    done: Annotated[bool, Field(title="Done")]
+    finished_at: Annotated[AwareDatetime | None, Field(title="Finished At")]
+    found: Annotated[
+        int,
+        Field(
+            description="People this scope named, new or already affected.",
+            title="Found",
+        ),
+    ]
+    kind: Annotated[str, Field(title="Kind")]
+    last_error: Annotated[str | None, Field(title="Last Error")]
+    pages: Annotated[int, Field(title="Pages")]
+    scope_id: Annotated[int, Field(title="Scope Id")]
+    spec: Annotated[dict[str, Any], Field(title="Spec")]
+
+
+class TimelineOut(BaseModel):
+    action: Annotated[str, Field(title="Action")]
+    actor: Annotated[str, Field(title="Actor")]
+    at: Annotated[AwareDatetime, Field(title="At")]
+    detail: Annotated[dict[str, Any], Field(title="Detail")]
+    seq: Annotated[int, Field(title="Seq")]
+
+
+class UserId(RootModel[str]):
+    root: Annotated[str, Field(pattern="^[^\\s\\x00]{1,128}$")]
+
+
+class UsersScope(BaseModel):
+    """
+    Named people.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    kind: Annotated[Literal["users"], Field(title="Kind")]
+    user_ids: Annotated[list[UserId], Field(max_length=100000, min_length=1, title="User Ids")]
+
+
+class BreachList(BaseModel):
+    breaches: Annotated[list[BreachSummary], Field(title="Breaches")]
+    next_after: Annotated[
+        str | None,
+        Field(description="Pass as `after` for the next page.", title="Next After"),
+    ]
+
+
+class BreachOut(BaseModel):
+    announcement: AnnouncementOut | None
+    announcement_required: Annotated[bool, Field(title="Announcement Required")]
+    approximate_records: Annotated[int | None, Field(title="Approximate Records")]
+    aware_at: Annotated[AwareDatetime, Field(title="Aware At")]
+    breach_id: Annotated[UUID, Field(title="Breach Id")]
+    closed_at: Annotated[AwareDatetime | None, Field(title="Closed At")]
+    contact_point: Annotated[str, Field(title="Contact Point")]
+    counts: CountsOut
+    data_categories: Annotated[list[str], Field(title="Data Categories")]
+    deadline_at: Annotated[AwareDatetime, Field(title="Deadline At")]
+    declared_at: Annotated[AwareDatetime, Field(title="Declared At")]
+    declared_by: Annotated[str, Field(title="Declared By")]
+    detected_at: Annotated[AwareDatetime, Field(title="Detected At")]
+    ended_at: Annotated[AwareDatetime | None, Field(title="Ended At")]
+    kinds: Annotated[list[str], Field(title="Kinds")]
+    likely_consequences: Annotated[str, Field(title="Likely Consequences")]
+    measures_taken: Annotated[str, Field(title="Measures Taken")]
+    reference: Annotated[str, Field(title="Reference")]
+    regulator_decision: DecisionOut | None
+    scopes_resolving: Annotated[int, Field(title="Scopes Resolving")]
+    seconds_left: Annotated[
+        int,
+        Field(
+            description="Until the deadline; negative once it passed.",
+            title="Seconds Left",
+        ),
+    ]
+    started_at: Annotated[AwareDatetime | None, Field(title="Started At")]
+    status: Annotated[Status, Field(title="Status")]
+    title: Annotated[str, Field(title="Title")]
+    what_happened: Annotated[str, Field(title="What Happened")]
+    what_you_can_do: Annotated[str, Field(title="What You Can Do")]
+
+
+class Scope(RootModel[UsersScope | OrganisationScope | CountryScope | EveryoneScope]):
+    root: Annotated[
+        UsersScope | OrganisationScope | CountryScope | EveryoneScope,
+        Field(discriminator="kind"),
+    ]
+
+
+class DeclarationIn(BaseModel):
+    """
+    A breach as the security team declares it.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    approximate_records: Annotated[
+        ApproximateRecords | None,
+        Field(
+            description="Personal data records concerned, if known.",
+            title="Approximate Records",
+        ),
+    ] = None
+    aware_at: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="When the platform became aware; now when absent.",
+            title="Aware At",
+        ),
+    ] = None
+    contact_point: Annotated[str, Field(max_length=300, min_length=1, title="Contact Point")]
+    data_categories: Annotated[
+        list[DataCategory], Field(max_length=100, min_length=1, title="Data Categories")
+    ]
+    detected_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="An instant with its offset (ISO 8601), read in UTC.",
+            examples=["2026-11-20T10:00:00Z"],
+            title="Detected At",
+        ),
+    ]
+    ended_at: Annotated[AwareDatetime | None, Field(title="Ended At")] = None
+    kinds: Annotated[list[BreachKind], Field(max_length=3, min_length=1, title="Kinds")]
+    likely_consequences: Annotated[
+        str, Field(max_length=20000, min_length=1, title="Likely Consequences")
+    ]
+    measures_taken: Annotated[str, Field(max_length=20000, min_length=1, title="Measures Taken")]
+    scope: Annotated[list[Scope] | None, Field(max_length=100, title="Scope")] = None
+    started_at: Annotated[AwareDatetime | None, Field(title="Started At")] = None
+    title: Annotated[str, Field(max_length=300, min_length=1, title="Title")]
+    what_happened: Annotated[str, Field(max_length=20000, min_length=1, title="What Happened")]
+    what_you_can_do: Annotated[str, Field(max_length=20000, min_length=1, title="What You Can Do")]
+
+
+class ErrorDetail(BaseModel):
+    """
+    What went wrong.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    error: Annotated[
+        str,
+        Field(
+            description="The kind of error.",
+            examples=["InvalidRequest", "NotFound"],
+            title="Error",
+        ),
+    ]
+    field: Annotated[
+        str | None, Field(description="The field at fault, if one is.", title="Field")
+    ] = None
+    message: Annotated[str, Field(description="What is wrong, in a sentence.", title="Message")]
+    problems: Annotated[
+        list[Problem] | None,
+        Field(
+            description="Every invalid field, for a request that did not validate.",
+            title="Problems",
+        ),
+    ] = None
+
+
+class ErrorResponse(BaseModel):
+    """
+    The body of every 4xx answer (and of a 503 when a dependency does not answer).
+    """
+
+    detail: ErrorDetail
+
+
+class PeoplePage(BaseModel):
+    next_after: Annotated[
+        str | None,
+        Field(description="Pass as `after` for the next page.", title="Next After"),
+    ]
+    people: Annotated[list[PersonOut], Field(title="People")]

@@ -1,20 +1,29 @@
 """Wiring of the breach service; run with ``python -m services.breach.main``."""
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.breach import api, handlers
 from services.breach.bootstrap import bootstrap
+from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
 from shared.app import create_app, create_broker, serve
+from shared.clock import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Breach: declared breaches, affected subjects, and the 72-hour notification clock."
 
 
-def build_app(settings: BreachSettings | None = None) -> FastAPI:
-    """The breach service as an ASGI app; tests build it the same way."""
+def build_app(
+    settings: BreachSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    audit: AuditClient | None = None,
+) -> FastAPI:
+    """The breach service as an ASGI app; tests build it the same way, with a clock or an
+    audit client of their own."""
     settings = settings or BreachSettings()
     broker = create_broker(settings)
     broker.include_router(
@@ -26,7 +35,7 @@ def build_app(settings: BreachSettings | None = None) -> FastAPI:
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=bootstrap,
+        bootstrap=functools.partial(bootstrap, clock=clock, audit=audit),
     )
 
 

@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     model_validator,
 )
 from sqlalchemy import BigInteger, Column, DateTime, Identity, Text, func
@@ -221,6 +222,19 @@ class EveryoneScope(BaseModel):
 Scope = Annotated[
     UsersScope | OrganisationScope | CountryScope | EveryoneScope, Field(discriminator="kind")
 ]
+_SCOPE: TypeAdapter[UsersScope | OrganisationScope | CountryScope | EveryoneScope] = TypeAdapter(
+    Scope
+)
+
+
+def stored_scope(
+    kind: str, spec: dict[str, Any]
+) -> UsersScope | OrganisationScope | CountryScope | EveryoneScope:
+    """A stored scope read back through its model. Named people stay in the table (they
+    are paged from there, never loaded at once): their scope comes back without them."""
+    if kind == "users":
+        return UsersScope.model_construct(kind="users", user_ids=[])
+    return _SCOPE.validate_python({**spec, "kind": kind})
 
 
 # --- Requests -----------------------------------------------------------------------

@@ -2,13 +2,14 @@
 right moments, exactly once each, across a restart of the service too."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.breach import countdown
+from services.breach.main import build_app
 from shared import events
 from shared.clock import StoredClock
 from shared.db import create_sessions
@@ -21,9 +22,11 @@ from tests.services.breach.conftest import (
     outcome,
     publish,
     running,
+    settings,
     user_ids,
 )
 from tests.support import wait_until
+from tests.support.apps import AppClient
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +160,28 @@ async def test_two_replicas_ticking_at_once_fire_each_point_once(service: Servic
     assert sorted(await until_fired(service, breach_id, 4), key=str) == sorted(
         [(WARNING, 24, 1), (WARNING, 48, 1), (WARNING, 66, 1), (MISSED, None, 1)], key=str
     )
+
+
+class BrokenClock:
+    """A clock that cannot tell the time: every tick of the 72-hour clock fails."""
+
+    async def now(self) -> datetime:
+        raise ConnectionError("the clock's table is unreachable")
+
+
+async def test_a_clock_that_keeps_failing_makes_the_service_not_ready_naming_it(
+    schema: str,
+) -> None:
+    app = build_app(settings(schema), clock=BrokenClock())
+    async with app.router.lifespan_context(app), AppClient(app, "http://breach") as http:
+        job = http.job("clock")
+
+        async def failing() -> bool:
+            return job.failures >= 3
+
+        await wait_until(failing, 30, "three failed rounds of the clock")
+        answer = await http.get("/readyz")
+        assert answer.status_code == 503
+        checks = answer.json()["checks"]
+        assert checks["job:clock"].startswith("failing: ConnectionError(")
+        assert checks["database"] == checks["kafka"] == checks["job:resolve"] == "ok"

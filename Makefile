@@ -6,12 +6,16 @@ NATIVE := services/audit/native
 # Rust's tools, where rustup puts them, for the audit log's native hot path (optional:
 # without cargo the log runs in Python, slower; see docs/build.md).
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-CARGO := $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
+# Built only where `cargo --version` answers: rustup's proxy with no toolchain installed
+# (or a broken one) is on PATH but cannot build, and the log then runs in Python.
+CARGO_FOUND := $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
+CARGO := $(if $(CARGO_FOUND),$(if $(shell PATH="$(PATH)" cargo --version >/dev/null 2>&1 && echo ok),$(CARGO_FOUND)))
+NO_NATIVE_WHY := $(if $(filter command line,$(origin CARGO)),CARGO= given,$(if $(CARGO_FOUND),'$(CARGO_FOUND) --version' failed: no working Rust toolchain,no cargo on PATH))
 # The stamp names whether the native module was built, so that cargo appearing later
 # makes the next `make venv` build it.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)-$(if $(CARGO),native,python)
 
-.PHONY: demo test up down status venv lint format services token screenshots models docs
+.PHONY: demo test test-fast up down status venv lint format services token screenshots models docs
 
 demo: venv up ## The whole stack, then a story that exercises it.
 	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
@@ -24,6 +28,9 @@ demo: venv up ## The whole stack, then a story that exercises it.
 test: venv ## ruff, mypy and pytest against the real broker and database.
 	bash deploy/local/test.sh $(PYTEST_ARGS)
 
+test-fast: venv ## The unit and fast layers: no broker, no database, under a minute.
+	$(VENV)/bin/pytest -q -m "not integration and not slow and not fault" $(PYTEST_ARGS)
+
 venv: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard $(NATIVE)/Cargo.* $(NATIVE)/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing; install Python 3.11 or newer."; exit 1; }
@@ -31,7 +38,7 @@ $(STAMP): pyproject.toml $(wildcard $(NATIVE)/Cargo.* $(NATIVE)/src/*.rs)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 ifeq ($(CARGO),)
-	@echo "note: the audit log's native module was not built (no cargo); to build it, install Rust with rustup (https://rustup.rs), then run 'make venv' again."
+	@echo "note: the audit log's native module was not built ($(NO_NATIVE_WHY)); the log runs in Python. To build it, install Rust with rustup (https://rustup.rs; 'rustup default stable' for a toolchain), then run 'make venv' again."
 else
 	$(VENV)/bin/pip install -q ./$(NATIVE)
 endif

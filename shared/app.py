@@ -5,157 +5,68 @@ and its ``bootstrap`` (which builds the service's typed :class:`Runtime`); tests
 the very same app. Start-up order: migrate the schema, create missing topics, bootstrap
 and start the runtime, start the outbox relay, then start consuming. Shut-down runs
 backwards.
+
+The parts live by job: the runtime and its periodic jobs in ``shared/runtime.py``, the
+operations routes (health, readiness, AsyncAPI) in ``shared/operations.py``, the error
+mapping in ``shared/http_errors.py``; their names are importable from here as before.
 """
 
 import asyncio
-import contextlib
 import gc
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
 
-from shared.db import Sessions, create_engine, create_sessions, migrate_service, ping
-from shared.errors import ERROR_RESPONSES, ServiceError, error_body
-from shared.kafka import DeadLetterMiddleware, all_topics, broker_reachable, ensure_topics
+from shared.db import create_engine, create_sessions, migrate_service
+from shared.errors import ERROR_RESPONSES
+from shared.http_errors import document_errors_as_json, install_error_handlers
+from shared.kafka import DeadLetterMiddleware, all_topics, ensure_topics
 from shared.logging import configure_logging, get_logger
+from shared.operations import operations_router
 from shared.relay import OutboxRelay
+from shared.runtime import (
+    AdvisoryLocks,
+    Bootstrap,
+    Infrastructure,
+    Job,
+    JobLocks,
+    LocalLocks,
+    Runtime,
+    SessionsDep,
+    current_runtime,
+    plain_runtime,
+    run_exclusive,
+    runtime_of,
+)
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing
 
+__all__ = [
+    "AdvisoryLocks",
+    "Bootstrap",
+    "Infrastructure",
+    "Job",
+    "JobLocks",
+    "LocalLocks",
+    "Runtime",
+    "SessionsDep",
+    "create_app",
+    "create_broker",
+    "current_runtime",
+    "plain_runtime",
+    "run_exclusive",
+    "runtime_of",
+    "serve",
+    "shared_port",
+]
+
 log = get_logger(__name__)
-
-
-@dataclass(kw_only=True)
-class Infrastructure:
-    """What every service is given before its own parts are built."""
-
-    settings: ServiceSettings
-    engine: AsyncEngine
-    sessions: Sessions
-    broker: KafkaBroker
-
-
-@dataclass(kw_only=True)
-class Runtime(Infrastructure):
-    """A running service: its infrastructure and, in a subclass, its own typed parts.
-
-    Each service declares one subclass in its ``bootstrap.py`` (the parts it runs as
-    typed fields), built by one ``bootstrap`` function that tests can call with fakes.
-    Routes reach it through :func:`runtime_of`, subscribers through
-    ``Context("runtime")``.
-    """
-
-    relay: OutboxRelay | None = None
-    readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
-    """A service's own readiness checks, by name: each returns what is wrong, or None."""
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def start(self) -> None:
-        """Start the service's own parts: after migration, before the relay and consumers."""
-
-    async def stop(self) -> None:
-        """Stop what :meth:`start` started; the base cancels the background jobs."""
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks.clear()
-
-    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
-        """Run ``job`` every ``seconds`` until the service stops, on one replica at a time;
-        a failure is logged and the next round retries."""
-        name = f"{self.settings.service_name}.{name}"
-        lock = f"{self.settings.schema_name}.{name}"
-        self.tasks.append(asyncio.create_task(_every(seconds, name, job, self.engine, lock)))
-
-
-# A round runs only where this session lock was free: replicas of a service share the
-# schema, and two rounds at once would judge, fire or sign the same rows twice (the
-# loser failing on a unique key, or waiting on the winner's row locks).
-_TRY_JOB_LOCK = text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))")
-_JOB_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))")
-
-
-async def run_exclusive(
-    engine: AsyncEngine, lock: str, job: Callable[[], Awaitable[object]]
-) -> bool:
-    """Run ``job`` unless a replica holds ``lock`` (then skip it); return whether it ran."""
-    async with engine.connect() as conn:
-        # Autocommit: the lock outlives statements, and no transaction idles for the round.
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not await conn.scalar(_TRY_JOB_LOCK, {"k": lock}):
-            return False
-        try:
-            await job()
-        finally:
-            await conn.execute(_JOB_UNLOCK, {"k": lock})
-    return True
-
-
-async def _every(
-    seconds: float, name: str, job: Callable[[], Awaitable[object]], engine: AsyncEngine, lock: str
-) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await run_exclusive(engine, lock, job)
-        except Exception as exc:
-            log.warning("job.failed", job=name, error=repr(exc))
-
-
-R = TypeVar("R", bound=Runtime)
-Bootstrap = Callable[[Infrastructure], Awaitable[Runtime]]
-
-
-async def plain_runtime(infra: Infrastructure) -> Runtime:
-    """The bootstrap of a service that runs nothing beyond its infrastructure."""
-    return Runtime(**vars(infra))
-
-
-def current_runtime(request: Request, cls: type[R]) -> R:
-    """The running service's runtime, as the type the service declared."""
-    runtime = getattr(request.app.state, "runtime", None)
-    if not isinstance(runtime, cls):
-        raise RuntimeError(f"the service is not running a {cls.__name__}")
-    return runtime
-
-
-def runtime_of(cls: type[R]) -> Callable[[Request], Awaitable[R]]:
-    """A FastAPI dependency giving the running service's typed runtime."""
-
-    # Async on purpose: FastAPI runs sync dependencies in a thread pool.
-    async def get(request: Request) -> R:
-        return current_runtime(request, cls)
-
-    return get
-
-
-async def _sessions(request: Request) -> Sessions:
-    return current_runtime(request, Runtime).sessions
-
-
-SessionsDep = Annotated[Sessions, Depends(_sessions)]
-"""The service's database sessions, for a route."""
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -247,9 +158,9 @@ def create_app(
     app.state.settings = settings
     for router in routers:
         app.include_router(router)
-    app.include_router(_operations_router(settings, broker, description))
-    _install_error_handlers(app)
-    _document_errors_as_json(app)
+    app.include_router(operations_router(settings, broker, description))
+    install_error_handlers(app)
+    document_errors_as_json(app)
     FastAPIInstrumentor.instrument_app(
         app,
         excluded_urls=",".join(["healthz", "readyz", *untraced_paths]),
@@ -308,130 +219,3 @@ def shared_port(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
-
-
-def _operations_router(
-    settings: ServiceSettings, broker: KafkaBroker, description: str
-) -> APIRouter:
-    router = APIRouter(tags=["operations"])
-    spec = AsyncAPI(
-        broker,
-        title=f"{settings.service_name} service events",
-        version="0.1.0",
-        description=description,
-    )
-
-    alive = {"status": "ok", "service": settings.service_name}
-
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return alive
-
-    # Probes hit this many times a second: a plain Starlette route ahead of the
-    # documented one answers it without FastAPI's per-request machinery (the decision
-    # API is served the same way, so its benchmark compares like with like).
-    async def healthz_plain(_: Request) -> JSONResponse:
-        return JSONResponse(alive)
-
-    router.routes.insert(0, Route("/healthz", healthz_plain, include_in_schema=False))
-
-    @router.get("/readyz", summary="Database and broker both answer", responses={503: {}})
-    async def readyz(request: Request) -> JSONResponse:
-        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
-        checks: dict[str, str] = {}
-        if runtime is None:
-            checks["service"] = "starting"
-        else:
-            for name, probe in (
-                ("database", ping(runtime.engine)),
-                ("kafka", broker_reachable(settings.kafka_bootstrap_servers)),
-            ):
-                try:
-                    await asyncio.wait_for(probe, 3)
-                    checks[name] = "ok"
-                except Exception as exc:
-                    checks[name] = f"unreachable: {type(exc).__name__}"
-            for name, check in runtime.readiness.items():
-                checks[name] = check() or "ok"
-        ready = all(v == "ok" for v in checks.values())
-        body = {"status": "ready" if ready else "not ready", "checks": checks}
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    @router.get("/asyncapi.json", summary="The AsyncAPI document of this service's events")
-    async def asyncapi_json() -> JSONResponse:
-        return JSONResponse(spec.to_specification().to_jsonable())
-
-    @router.get("/asyncapi", response_class=HTMLResponse, include_in_schema=False)
-    async def asyncapi_html() -> HTMLResponse:
-        return HTMLResponse(get_asyncapi_html(spec.to_specification(), try_it_out_path=None))
-
-    return router
-
-
-def _document_errors_as_json(app: FastAPI) -> None:
-    """Errors are JSON on every route: FastAPI documents a route's extra responses in the
-    route's own media type (text/html for a page, text/csv for an export), so move them."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    for status, response in operation.get("responses", {}).items():
-                        content = response.get("content", {})
-                        if str(status).startswith(("4", "5")) and "application/json" not in content:
-                            for media in list(content):
-                                content["application/json"] = content.pop(media)
-                                break
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ServiceError)
-    async def on_service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        body = error_body(type(exc).__name__, exc.message, field=exc.field, **exc.extra)
-        return JSONResponse(body, status_code=exc.status_code)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # Authentication (401, 403) and routing (404, 405) errors, in the same shape.
-        try:
-            name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "")
-        except ValueError:
-            name = "HTTPError"
-        return JSONResponse(
-            error_body(name, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(DBAPIError)
-    async def on_unstorable_text(request: Request, exc: DBAPIError) -> JSONResponse:
-        # PostgreSQL text cannot hold NUL; a value that slipped past validation with one
-        # is the caller's mistake, not a server error.
-        if isinstance(exc.orig, asyncpg.exceptions.CharacterNotInRepertoireError) or (
-            "\\x00" in str(exc.orig) or "0x00" in str(exc.orig)
-        ):
-            body = error_body("InvalidRequest", "a value contains a NUL character")
-            return JSONResponse(body, status_code=422)
-        raise exc
-
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
-                "problem": err["msg"],
-                "type": err["type"],
-            }
-            for err in exc.errors()
-        ]
-        field = problems[0]["field"] if problems else None
-        message = f"{field}: {problems[0]['problem']}" if problems else "invalid request"
-        if len(problems) > 1:
-            message += f" (and {len(problems) - 1} more)"
-        body = error_body("InvalidRequest", message, field=field or None, problems=problems)
-        return JSONResponse(body, status_code=422)

@@ -5,7 +5,7 @@ never ``datetime.now``. In production that is :class:`SystemClock`. Tests and th
 use :class:`StoredClock`: its frozen time or its offset from the system's time lives in
 a one-row table of the service's own schema and is read at every tick, so a test moves
 time by writing that row, and a service restarted under test sees the same time as the
-one it replaced.
+one it replaced. Tests with no database use :class:`ManualClock`, the same in memory.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -88,3 +88,33 @@ class StoredClock:
                 text("UPDATE clock SET frozen_at = :f, offset_seconds = :o WHERE id = 1"),
                 {"f": frozen_at, "o": offset_seconds},
             )
+
+
+class ManualClock:
+    """A clock in memory, moved by hand: frozen at a time, or running ahead of the system's
+    by an offset. For tests with no database, and a service built in one process."""
+
+    def __init__(self, at: datetime | None = None) -> None:
+        self._frozen_at = at.astimezone(UTC) if at is not None else None
+        self._offset = timedelta(0)
+
+    async def now(self) -> datetime:
+        """The frozen time, or the system's time plus the offset."""
+        if self._frozen_at is not None:
+            return self._frozen_at
+        return datetime.now(UTC) + self._offset
+
+    async def freeze(self, at: datetime) -> None:
+        """Stop the clock at ``at`` (aware)."""
+        self._frozen_at, self._offset = at.astimezone(UTC), timedelta(0)
+
+    async def advance(self, by: timedelta) -> None:
+        """Move the clock forward (or back) by ``by``, frozen or running."""
+        if self._frozen_at is not None:
+            self._frozen_at += by
+        else:
+            self._offset += by
+
+    async def run(self, offset: timedelta = timedelta(0)) -> None:
+        """Let the clock run with the system's, ``offset`` ahead of it."""
+        self._frozen_at, self._offset = None, offset

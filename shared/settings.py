@@ -92,6 +92,9 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
     outbox_retain_published: bool = True
+    job_failing_rounds: int = Field(default=3, ge=1)
+    """Consecutive failed rounds of a periodic job after which the service is not ready
+    (``/readyz`` names the job and its last error)."""
 
     @model_validator(mode="before")
     @classmethod

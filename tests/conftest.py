@@ -20,6 +20,18 @@ from tests.support import DATABASE_URL, unique
 
 configure_tracing("tests")
 
+REAL_STACK_FIXTURES = frozenset({"admin_engine"})
+"""Fixtures that reach the real database; every stack a test builds goes through one."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``integration`` every test that uses the real stack's fixtures (directly or
+    through others), so that ``make test-fast`` never waits on a broker or database."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & REAL_STACK_FIXTURES and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 async def admin_engine() -> AsyncIterator[AsyncEngine]:

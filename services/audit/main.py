@@ -1,5 +1,6 @@
 """Wiring of the audit service; run with ``python -m services.audit.main``."""
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -8,13 +9,17 @@ from services.audit import api, handlers
 from services.audit.bootstrap import bootstrap
 from services.audit.config import AuditSettings
 from shared.app import create_app, create_broker, serve
+from shared.clock import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Audit: the append-only, verifiable log of every disclosure of personal data."
 
 
-def build_app(settings: AuditSettings | None = None) -> FastAPI:
-    """The audit service as an ASGI app; tests build it the same way."""
+def build_app(
+    settings: AuditSettings | None = None, *, recipients_clock: Clock | None = None
+) -> FastAPI:
+    """The audit service as an ASGI app; tests build it the same way (with a clock for the
+    recipient notices)."""
     settings = settings or AuditSettings()
     broker = create_broker(settings)
     broker.include_router(
@@ -26,7 +31,7 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=bootstrap,
+        bootstrap=functools.partial(bootstrap, recipients_clock=recipients_clock),
     )
 
 

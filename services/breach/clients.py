@@ -7,11 +7,11 @@ keeps its cursor and the next round asks again.
 """
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from services.breach.exceptions import AuditUnavailable
 from shared.auth import Role, mint_token
@@ -20,12 +20,12 @@ from shared.settings import ServiceSettings
 TOKEN_TTL = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
-class SubjectsPage:
-    """One page of subject ids, sorted, and where the next page starts (None: the end)."""
+class SubjectsPage(BaseModel, frozen=True):
+    """One page of subject ids, sorted, and where the next page starts (None: the end):
+    the audit service's answer, read through this model."""
 
     subjects: list[str]
-    next_after: str | None
+    next_after: str | None = None
 
 
 class AuditClient:
@@ -93,9 +93,10 @@ class AuditClient:
                 f"audit service answered {response.status_code}: {response.text[:300]}"
             )
         try:
-            body = response.json()
-            subjects = [str(s) for s in body["subjects"]]
-            next_after = body.get("next_after")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AuditUnavailable(f"audit service answered an odd page: {exc!r}") from exc
-        return SubjectsPage(subjects, None if next_after is None else str(next_after))
+            return SubjectsPage.model_validate_json(response.content)
+        except ValidationError as exc:
+            problem = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in problem["loc"]) or "the body"
+            raise AuditUnavailable(
+                f"audit service answered an odd page: {where}: {problem['msg']}"
+            ) from exc

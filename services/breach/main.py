@@ -10,15 +10,20 @@ from services.breach.bootstrap import bootstrap
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
 from shared.app import create_app, create_broker, serve
+from shared.clock import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Breach: declared breaches, affected subjects, and the 72-hour notification clock."
 
 
 def build_app(
-    settings: BreachSettings | None = None, *, audit: AuditClient | None = None
+    settings: BreachSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    audit: AuditClient | None = None,
 ) -> FastAPI:
-    """The breach service as an ASGI app; tests build it the same way (with an audit client)."""
+    """The breach service as an ASGI app; tests build it the same way, with a clock or an
+    audit client of their own."""
     settings = settings or BreachSettings()
     broker = create_broker(settings)
     broker.include_router(
@@ -30,7 +35,7 @@ def build_app(
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=functools.partial(bootstrap, audit=audit) if audit else bootstrap,
+        bootstrap=functools.partial(bootstrap, clock=clock, audit=audit),
     )
 
 

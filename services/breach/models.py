@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     model_validator,
 )
 from sqlalchemy import BigInteger, Column, DateTime, Identity, Text, func
@@ -30,11 +31,70 @@ def _texts() -> Any:
     return Column_(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
 
 
+# --- Edge types ---------------------------------------------------------------------
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Line = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_no_nul),
+]
+Prose = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+    AfterValidator(_no_nul),
+]
+UserId = Annotated[str, StringConstraints(pattern=r"^[^\s\x00]{1,128}$")]
+Category = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
+    Field(examples=["email_address"]),
+]
+Organisation = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+    Field(examples=["ph-dti"]),
+]
+Categories = Annotated[list[Category], Field(min_length=1, max_length=100)]
+
+
+# --- The fields, once -------------------------------------------------------------
+
+
+class BreachBase(SQLModel):
+    """A breach's account: what its declaration gives and every notice repeats."""
+
+    title: Line
+    what_happened: Prose
+    started_at: Instant | None = Column_(default=None, sa_type=DateTime(timezone=True))
+    ended_at: Instant | None = Column_(default=None, sa_type=DateTime(timezone=True))
+    detected_at: Instant = Column_(sa_type=DateTime(timezone=True))
+    data_categories: Categories = Column_(sa_type=ARRAY(Text))
+    # bigint, as the migration made it: a plain int binds as INTEGER (int4 overflows)
+    approximate_records: int | None = Column_(
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        sa_type=BigInteger,
+        description="Personal data records concerned, if known.",
+    )
+    likely_consequences: Prose
+    measures_taken: Prose
+    what_you_can_do: Prose
+    contact_point: Line
+
+
 # --- Tables -----------------------------------------------------------------------
 
 
-class BreachRow(SQLModel, table=True):
-    """A declared breach, its announcement and the regulator decision."""
+class BreachRow(BreachBase, table=True):
+    """A declared breach: its account, its announcement and the regulator decision."""
 
     __tablename__ = "breaches"
 
@@ -42,20 +102,8 @@ class BreachRow(SQLModel, table=True):
     reference: str
     idempotency_key: str | None = None
     request_digest: str | None = None
-    title: str
-    what_happened: str
     kinds: list[str] = _texts()
-    started_at: datetime | None = _ts()
-    ended_at: datetime | None = _ts()
-    detected_at: datetime = _ts(False)
     aware_at: datetime = _ts(False)
-    data_categories: list[str] = _texts()
-    # bigint, as the migration made it: a plain int binds as INTEGER (int4 overflows)
-    approximate_records: int | None = Column_(default=None, sa_type=BigInteger)
-    likely_consequences: str
-    measures_taken: str
-    what_you_can_do: str
-    contact_point: str
     declared_by: str
     declared_at: datetime = _ts(False)
     closed_at: datetime | None = _ts()
@@ -136,39 +184,6 @@ class TimelineRow(SQLModel, table=True):
     detail: dict[str, Any] = Column_(default_factory=dict, sa_column=Column(JSONB, nullable=False))
 
 
-# --- Edge types ---------------------------------------------------------------------
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    return value
-
-
-Line = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
-    AfterValidator(_no_nul),
-]
-Prose = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
-    AfterValidator(_no_nul),
-]
-UserId = Annotated[str, StringConstraints(pattern=r"^[^\s\x00]{1,128}$")]
-Category = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
-    Field(examples=["email_address"]),
-]
-Organisation = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
-    Field(examples=["ph-dti"]),
-]
-Categories = Annotated[list[Category], Field(min_length=1, max_length=100)]
-
-
 # --- Scopes -------------------------------------------------------------------------
 
 
@@ -222,33 +237,34 @@ class EveryoneScope(BaseModel):
 Scope = Annotated[
     UsersScope | OrganisationScope | CountryScope | EveryoneScope, Field(discriminator="kind")
 ]
+_SCOPE: TypeAdapter[UsersScope | OrganisationScope | CountryScope | EveryoneScope] = TypeAdapter(
+    Scope
+)
+
+
+def stored_scope(
+    kind: str, spec: dict[str, Any]
+) -> UsersScope | OrganisationScope | CountryScope | EveryoneScope:
+    """A stored scope read back through its model. Named people stay in the table (they
+    are paged from there, never loaded at once): their scope comes back without them."""
+    if kind == "users":
+        return UsersScope.model_construct(kind="users", user_ids=[])
+    return _SCOPE.validate_python({**spec, "kind": kind})
 
 
 # --- Requests -----------------------------------------------------------------------
 
 
-class DeclarationIn(BaseModel):
-    """A breach as the security team declares it."""
+class DeclarationIn(BreachBase):
+    """A breach as the security team declares it: its account, its kinds, and who it
+    concerns."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    title: Line
-    what_happened: Prose
     kinds: list[BreachKind] = Field(min_length=1, max_length=3)
-    started_at: Instant | None = None
-    ended_at: Instant | None = None
-    detected_at: Instant
     aware_at: Instant | None = Field(
         default=None, description="When the platform became aware; now when absent."
     )
-    data_categories: Categories
-    approximate_records: int | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="Personal data records concerned, if known."
-    )
-    likely_consequences: Prose
-    measures_taken: Prose
-    what_you_can_do: Prose
-    contact_point: Line
     scope: list[Scope] = Field(default_factory=list, max_length=100)
 
 
@@ -322,25 +338,16 @@ class ScopeOut(BaseModel):
     finished_at: datetime | None
 
 
-class BreachOut(BaseModel):
+class BreachOut(BreachBase):
+    """A breach as it stands: its account, counts, time left and decisions."""
+
     breach_id: UUID
     reference: str
     status: Literal["open", "closed"]
-    title: str
-    what_happened: str
     kinds: list[str]
-    started_at: datetime | None
-    ended_at: datetime | None
-    detected_at: datetime
     aware_at: datetime
     deadline_at: datetime
     seconds_left: int = Field(description="Until the deadline; negative once it passed.")
-    data_categories: list[str]
-    approximate_records: int | None
-    likely_consequences: str
-    measures_taken: str
-    what_you_can_do: str
-    contact_point: str
     declared_by: str
     declared_at: datetime
     closed_at: datetime | None

@@ -10,14 +10,20 @@ already affected (by this scope or an earlier one) never gets a second request.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 from uuid import uuid4
 
 from services.breach import bulk, domain, repository
 from services.breach.clients import AuditClient
 from services.breach.exceptions import AuditUnavailable
-from services.breach.models import BreachRow, ScopeRow
+from services.breach.models import (
+    BreachRow,
+    CountryScope,
+    EveryoneScope,
+    OrganisationScope,
+    ScopeRow,
+    UsersScope,
+    stored_scope,
+)
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import BreachNotificationRequested, NotificationRequestedPayload
@@ -40,33 +46,32 @@ async def fetch(
     sessions: Sessions,
     audit: AuditClient,
     scope: ScopeRow,
-    spec: dict[str, Any],
+    spec: UsersScope | OrganisationScope | CountryScope | EveryoneScope,
     *,
     size: int,
 ) -> Page:
     """The page of people the scope's cursor points at."""
     cursor = scope.cursor
-    if scope.kind == "users":
+    if isinstance(spec, UsersScope):
         assert scope.scope_id is not None
         start = int(cursor or 0)
         async with sessions() as session:
             ids, total = await repository.scope_user_ids(session, scope.scope_id, start, size)
         end = start + len(ids)
         return Page(list(dict.fromkeys(ids)), str(end) if end < total else None)
-    if scope.kind == "organisation":
+    if isinstance(spec, OrganisationScope):
         page = await audit.subjects(
-            spec["organisation"],
-            since=datetime.fromisoformat(spec["since"]),
-            until=datetime.fromisoformat(spec["until"]),
-            categories=spec.get("data_categories"),
+            spec.organisation,
+            since=spec.since,
+            until=spec.until,
+            categories=spec.data_categories,
             after=cursor,
             limit=size,
         )
         return Page(page.subjects, page.next_after)
+    country = spec.country if isinstance(spec, CountryScope) else None
     async with sessions() as session:
-        ids = await repository.subject_ids(
-            session, country=spec.get("country"), after=cursor, limit=size
-        )
+        ids = await repository.subject_ids(session, country=country, after=cursor, limit=size)
     return Page(ids, ids[-1] if len(ids) == size else None)
 
 
@@ -132,7 +137,7 @@ async def resolve_page(
         if scope is None or scope.done:
             return False
         breach = await repository.get_breach(session, scope.breach_id)
-        spec = await repository.scope_spec(session, scope_id)
+        spec = stored_scope(scope.kind, await repository.scope_spec(session, scope_id))
     assert breach is not None
     read_from = scope.cursor
     try:
@@ -142,7 +147,8 @@ async def resolve_page(
         log.warning("breach.scope_unresolved", scope_id=scope_id, error=exc.message)
         return False
     now = await clock.now()
-    categories = spec.get("data_categories") or breach.data_categories
+    named = spec.data_categories if isinstance(spec, OrganisationScope) else None
+    categories = named or breach.data_categories
     async with transaction(sessions) as session:
         locked = await repository.lock_scope(session, scope_id)
         if locked is None or locked.done or locked.cursor != read_from:

@@ -1,6 +1,5 @@
 """HTTP routes of the consent service: thin, each calls one service function."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -137,12 +136,13 @@ async def list_grants(
 
 @router.post("/consents", status_code=201, summary="Grant consent; returns the receipt")
 async def grant_consent(
-    body: ConsentGrantRequest, principal: Actor, sessions: SessionsDep, projection: ProjectionDep
+    body: ConsentGrantRequest, principal: Actor, runtime: RuntimeDep
 ) -> Receipt:
     check_self(principal, body.user_id)
     return await service.grant(
-        sessions,
-        projection,
+        runtime.sessions,
+        runtime.projection,
+        runtime.clock,
         user_id=body.user_id,
         purpose=body.purpose,
         organisation=body.organisation,
@@ -158,12 +158,16 @@ async def withdraw_consent(
     consent_id: UUID,
     body: WithdrawRequest,
     principal: Actor,
-    sessions: SessionsDep,
-    projection: ProjectionDep,
+    runtime: RuntimeDep,
 ) -> Receipt:
     owner = principal.user_id if principal.role is Role.SUBJECT else None
     return await service.withdraw(
-        sessions, projection, consent_id=consent_id, reason=body.reason, owner=owner
+        runtime.sessions,
+        runtime.projection,
+        runtime.clock,
+        consent_id=consent_id,
+        reason=body.reason,
+        owner=owner,
     )
 
 
@@ -230,15 +234,15 @@ async def _decide(request: Request) -> Response:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from exc
-    projection = current_runtime(request, ConsentRuntime).projection
+    runtime = current_runtime(request, ConsentRuntime)
     decision = service.decide(
-        projection,
+        runtime.projection,
         DecisionRequest(
             user_id=body.user_id,
             organisation=body.organisation,
             purpose=body.purpose,
             data_categories=frozenset(body.data_categories),
-            at=body.at or datetime.now(UTC),
+            at=body.at or await runtime.clock.now(),
             subject_country=body.subject_country,
         ),
     )

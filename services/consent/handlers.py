@@ -29,7 +29,7 @@ def build_router(group: str) -> KafkaRouter:
     ) -> None:
         """Record the subject and the consents registering implies."""
         await service.handle_user_registered(
-            runtime.sessions, runtime.projection, event, events.USER_REGISTERED
+            runtime.sessions, runtime.projection, runtime.clock, event, events.USER_REGISTERED
         )
 
     @router.subscriber(events.USER_ERASED, **consumer_options(group, events.USER_ERASED))
@@ -38,7 +38,7 @@ def build_router(group: str) -> KafkaRouter:
     ) -> None:
         """Forget the erased subject."""
         await service.handle_user_erased(
-            runtime.sessions, runtime.projection, event, events.USER_ERASED
+            runtime.sessions, runtime.projection, runtime.clock, event, events.USER_ERASED
         )
 
     @router.subscriber(

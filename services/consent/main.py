@@ -1,5 +1,6 @@
 """Wiring of the consent service; run with ``python -m services.consent.main``."""
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -8,13 +9,14 @@ from services.consent import api, handlers
 from services.consent.bootstrap import bootstrap
 from services.consent.config import ConsentSettings
 from shared.app import create_app, create_broker, serve
+from shared.clock import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Consent: purposes, consents and their history, organisations, grants and decisions."
 
 
-def build_app(settings: ConsentSettings | None = None) -> FastAPI:
-    """The consent service as an ASGI app; tests build it the same way."""
+def build_app(settings: ConsentSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The consent service as an ASGI app; tests build it the same way (with a clock)."""
     settings = settings or ConsentSettings()
     broker = create_broker(settings)
     broker.include_router(handlers.build_router(group=settings.schema_name))
@@ -26,7 +28,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         description=DESCRIPTION,
         untraced_paths=["decisions"],
-        bootstrap=bootstrap,
+        bootstrap=functools.partial(bootstrap, clock=clock),
     )
 
 

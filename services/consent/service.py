@@ -1,7 +1,7 @@
 """Use cases of the consent service. Each writes its state and its events in one transaction."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from services.consent.models import (
     Receipt,
 )
 from services.consent.projection import Projection
+from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import (
     ConsentChangedPayload,
@@ -138,6 +139,7 @@ async def _record(session: AsyncSession, projection: Projection, change: Consent
 def _new_grant(
     projection: Projection,
     *,
+    now: datetime,
     user_id: str,
     purpose: str,
     organisation: str | None,
@@ -157,7 +159,6 @@ def _new_grant(
             f"notice version '{notice_version}' is not the current one ('{known.notice_version}')",
             field="notice_version",
         )
-    now = datetime.now(UTC)
     try:
         check_categories(known, data_categories)
         check_window(now, valid_until)
@@ -183,6 +184,7 @@ def _new_grant(
 async def grant(
     sessions: Sessions,
     projection: Projection,
+    clock: Clock,
     *,
     user_id: str,
     purpose: str,
@@ -196,6 +198,7 @@ async def grant(
     """Record a new consent; return its receipt."""
     change = _new_grant(
         projection,
+        now=await clock.now(),
         user_id=user_id,
         purpose=purpose,
         organisation=organisation,
@@ -214,12 +217,14 @@ async def grant(
 async def withdraw(
     sessions: Sessions,
     projection: Projection,
+    clock: Clock,
     *,
     consent_id: uuid.UUID,
     reason: str | None,
     owner: str | None = None,
 ) -> Receipt:
     """Withdraw a consent (future processing stops); return the receipt."""
+    now = await clock.now()
     async with transaction(sessions) as session:
         rows = await repository.history(session, consent_id=consent_id)
         if not rows or (owner is not None and rows[0].user_id != owner):
@@ -234,7 +239,7 @@ async def withdraw(
             user_id=current.user_id,
             purpose=current.purpose,
             action=Action.WITHDRAWN,
-            at=datetime.now(UTC),
+            at=now,
             organisation=current.organisation,
             country=current.country,
             data_categories=current.data_categories,
@@ -293,13 +298,15 @@ def decide(projection: Projection, request: DecisionRequest) -> Decision:
 
 
 async def handle_user_registered(
-    sessions: Sessions, projection: Projection, event: UserRegistered, topic: str
+    sessions: Sessions, projection: Projection, clock: Clock, event: UserRegistered, topic: str
 ) -> None:
     """Store the subject's country; record the consents the policies say registering implies."""
     user_id, country = event.payload.user_id, event.payload.country
+    now = await clock.now()
     implied = [
         _new_grant(
             projection,
+            now=now,
             user_id=user_id,
             purpose=p.code,
             organisation=None,
@@ -324,15 +331,14 @@ async def handle_user_registered(
 
 
 async def handle_user_erased(
-    sessions: Sessions, projection: Projection, event: UserErased, topic: str
+    sessions: Sessions, projection: Projection, clock: Clock, event: UserErased, topic: str
 ) -> None:
     """Drop the personal link (country); the pseudonymous history stays for audit."""
+    now = await clock.now()
     async with transaction(sessions) as session:
         if not await claim(session, event, topic):
             return
-        await repository.upsert_subject(
-            session, event.payload.user_id, country=None, erased_at=datetime.now(UTC)
-        )
+        await repository.upsert_subject(session, event.payload.user_id, country=None, erased_at=now)
     projection.forget_subject(event.payload.user_id)
 
 

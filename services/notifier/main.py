@@ -6,8 +6,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notifier import api, handlers
-from services.notifier.bootstrap import bootstrap
+from services.notifier.bootstrap import bootstrap, utc_now
 from services.notifier.config import NotifierSettings
+from services.notifier.sender import Sender
 from services.notifier.service.sending import Clock
 from shared.app import create_app, create_broker, serve
 
@@ -15,8 +16,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Notifier: the contact directory and evidence of every notice delivered."
 
 
-def build_app(settings: NotifierSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The notifier service as an ASGI app; tests build it the same way (with a clock)."""
+def build_app(
+    settings: NotifierSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    sender: Sender | None = None,
+) -> FastAPI:
+    """The notifier service as an ASGI app; tests build it the same way (with a clock or
+    an SMTP sender of their own)."""
     settings = settings or NotifierSettings()
     broker = create_broker(settings)
     broker.include_router(handlers.build_router(settings))
@@ -26,7 +33,7 @@ def build_app(settings: NotifierSettings | None = None, *, clock: Clock | None =
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=functools.partial(bootstrap, clock=clock) if clock else bootstrap,
+        bootstrap=functools.partial(bootstrap, clock=clock or utc_now, sender=sender),
     )
 
 

@@ -46,6 +46,7 @@ from services.registry.models import (
 )
 from shared.app import SessionsDep, current_runtime
 from shared.auth import Principal, Role, principal_from_request, require
+from shared.clock import Clock
 from shared.errors import ErrorResponse
 from shared.validation import Instant, country_code
 
@@ -64,8 +65,14 @@ async def get_consent(request: Request) -> ConsentClient:
     return current_runtime(request, RegistryRuntime).consent
 
 
+async def get_clock(request: Request) -> Clock:
+    """The running registry's clock."""
+    return current_runtime(request, RegistryRuntime).clock
+
+
 UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The user's id.")]
 ConsentDep = Annotated[ConsentClient, Depends(get_consent)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 
 NO_CONSENT_SERVICE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "The consent service did not answer."}
@@ -89,15 +96,19 @@ def _by(principal: Principal) -> str:
 
 
 @router.post("/users", status_code=201, summary="Register a user (platform)")
-async def register(body: RegistrationIn, _: Registrar, sessions: SessionsDep) -> UserOut:
-    row = await service.register(sessions, body)
+async def register(
+    body: RegistrationIn, _: Registrar, sessions: SessionsDep, clock: ClockDep
+) -> UserOut:
+    row = await service.register(sessions, clock, body)
     return UserOut.model_validate(row, from_attributes=True)
 
 
 @router.get("/users/{user_id}", summary="Right of access: everything held about the user")
-async def access(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ExportDocument:
+async def access(
+    user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, clock: ClockDep
+) -> ExportDocument:
     check_self(principal, user_id)
-    return await service.dossier(sessions, user_id, kind="access", by=_by(principal))
+    return await service.dossier(sessions, clock, user_id, kind="access", by=_by(principal))
 
 
 @router.get(
@@ -105,9 +116,11 @@ async def access(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep)
     summary="Right to portability: the same, as a downloadable JSON document",
     response_model=ExportDocument,
 )
-async def export(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> Response:
+async def export(
+    user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, clock: ClockDep
+) -> Response:
     check_self(principal, user_id)
-    document = await service.dossier(sessions, user_id, kind="export", by=_by(principal))
+    document = await service.dossier(sessions, clock, user_id, kind="export", by=_by(principal))
     return Response(
         document.model_dump_json(indent=2),
         media_type="application/json",
@@ -117,25 +130,35 @@ async def export(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep)
 
 @router.patch("/users/{user_id}", summary="Right to rectification")
 async def rectify(
-    user_id: UserId, body: RegistrationUpdate, principal: SelfOrAdmin, sessions: SessionsDep
+    user_id: UserId,
+    body: RegistrationUpdate,
+    principal: SelfOrAdmin,
+    sessions: SessionsDep,
+    clock: ClockDep,
 ) -> UserOut:
     check_self(principal, user_id)
-    row = await service.rectify(sessions, user_id, body, by=_by(principal))
+    row = await service.rectify(sessions, clock, user_id, body, by=_by(principal))
     return UserOut.model_validate(row, from_attributes=True)
 
 
 @router.delete("/users/{user_id}", summary="Right to erasure")
-async def erase(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ErasureOut:
+async def erase(
+    user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, clock: ClockDep
+) -> ErasureOut:
     check_self(principal, user_id)
-    return await service.erase(sessions, user_id, by=_by(principal))
+    return await service.erase(sessions, clock, user_id, by=_by(principal))
 
 
 @router.put("/users/{user_id}/restriction", summary="Rights to restriction and objection")
 async def restrict(
-    user_id: UserId, body: RestrictionIn, principal: SelfOrAdmin, sessions: SessionsDep
+    user_id: UserId,
+    body: RestrictionIn,
+    principal: SelfOrAdmin,
+    sessions: SessionsDep,
+    clock: ClockDep,
 ) -> RestrictionOut:
     check_self(principal, user_id)
-    user = await service.set_restriction(sessions, user_id, body, by=_by(principal))
+    user = await service.set_restriction(sessions, clock, user_id, body, by=_by(principal))
     return RestrictionOut(
         restricted=user.restricted, objected=user.objected, reason=user.restriction_reason
     )
@@ -154,10 +177,11 @@ async def put_profile(
     body: ProfileIn,
     principal: SelfOrAdmin,
     sessions: SessionsDep,
+    clock: ClockDep,
     response: Response,
 ) -> ProfileOut:
     check_self(principal, user_id)
-    profile, created = await profiles.put_profile(sessions, user_id, body)
+    profile, created = await profiles.put_profile(sessions, clock, user_id, body)
     response.status_code = 201 if created else 200
     return profile
 
@@ -177,16 +201,22 @@ async def get_profile(user_id: UserId, principal: SelfOrAdmin, sessions: Session
     },
 )
 async def publish(
-    user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, consent: ConsentDep
+    user_id: UserId,
+    principal: SelfOrAdmin,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    consent: ConsentDep,
 ) -> ProfileOut:
     check_self(principal, user_id)
-    return await profiles.publish(sessions, consent, user_id)
+    return await profiles.publish(sessions, clock, consent, user_id)
 
 
 @router.post("/users/{user_id}/profile/unpublish", summary="Take the profile down")
-async def unpublish(user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep) -> ProfileOut:
+async def unpublish(
+    user_id: UserId, principal: SelfOrAdmin, sessions: SessionsDep, clock: ClockDep
+) -> ProfileOut:
     check_self(principal, user_id)
-    return await profiles.unpublish(sessions, user_id)
+    return await profiles.unpublish(sessions, clock, user_id)
 
 
 # --- Disclosure to member organisations -----------------------------------------------
@@ -262,6 +292,7 @@ async def _read(request: Request) -> Response:
     body = await disclosure.disclose(
         runtime.engine,
         runtime.consent,
+        runtime.clock,
         user_id=user_id,
         organisation=principal.org_id,
         actor=principal.sub,
@@ -299,8 +330,10 @@ router.routes.insert(
 async def legal_disclosure(
     user_id: UserId, body: LegalDisclosureIn, principal: Admin, request: Request
 ) -> DisclosureOut:
-    engine = current_runtime(request, RegistryRuntime).engine
-    answer = await disclosure.disclose_by_law(engine, user_id=user_id, body=body, by=principal.sub)
+    runtime = current_runtime(request, RegistryRuntime)
+    answer = await disclosure.disclose_by_law(
+        runtime.engine, runtime.clock, user_id=user_id, body=body, by=principal.sub
+    )
     return DisclosureOut.model_validate(answer)
 
 
@@ -318,6 +351,7 @@ async def read_many(body: reports.BatchReadIn, principal: MemberOrg, request: Re
     answer = await reports.disclose_many(
         runtime.engine,
         runtime.consent,
+        runtime.clock,
         organisation=principal.org_id,
         actor=principal.sub,
         body=body,

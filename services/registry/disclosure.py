@@ -7,7 +7,7 @@ and commits it before any data leaves. A disclosure the law compels skips the co
 check but is recorded the same way, with its legal basis and reference.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 import msgspec
@@ -24,6 +24,7 @@ from services.registry.domain import (
 )
 from services.registry.exceptions import Denied, Gone, NotFound, Unavailable, refused
 from services.registry.models import ConsentDecision, LegalDisclosureIn
+from shared.clock import Clock
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
 
 PRODUCER = "registry"
@@ -87,6 +88,7 @@ def record(
 async def disclose(
     engine: AsyncEngine,
     consent: ConsentClient,
+    clock: Clock,
     *,
     user_id: str,
     organisation: str,
@@ -103,7 +105,7 @@ async def disclose(
     """
     fields = checked_fields(requested)
     categories = sorted(fields)
-    at = datetime.now(UTC)
+    at = await clock.now()
     decision: ConsentDecision | None = None
     refusal: str | None = None
     unavailable: ConsentUnavailable | None = None
@@ -223,12 +225,12 @@ async def _missing(engine: AsyncEngine, user_id: str) -> NoReturn:
 
 
 async def disclose_by_law(
-    engine: AsyncEngine, *, user_id: str, body: LegalDisclosureIn, by: str
+    engine: AsyncEngine, clock: Clock, *, user_id: str, body: LegalDisclosureIn, by: str
 ) -> dict[str, Any]:
     """A disclosure under a legal obligation: no consent asked, basis and reference recorded;
     the answer in the shape of :class:`DisclosureOut`."""
     fields = checked_fields(body.fields)
-    at = datetime.now(UTC)
+    at = await clock.now()
     reason = f"legal obligation: {body.legal_reference}"
     async with queries.transaction(engine) as conn:
         user = await queries.subject(conn, user_id)

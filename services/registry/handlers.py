@@ -38,7 +38,9 @@ def build_router(group: str) -> KafkaRouter:
         event: events.ConsentGranted, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
         """Keep a new visibility consent."""
-        await profiles.handle_consent_changed(runtime.sessions, event, events.CONSENT_GRANTED)
+        await profiles.handle_consent_changed(
+            runtime.sessions, runtime.clock, event, events.CONSENT_GRANTED
+        )
 
     @router.subscriber(
         events.CONSENT_WITHDRAWN, **consumer_options(group, events.CONSENT_WITHDRAWN)
@@ -47,6 +49,8 @@ def build_router(group: str) -> KafkaRouter:
         event: events.ConsentWithdrawn, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
         """Keep a withdrawal; the last one in force takes the profile down."""
-        await profiles.handle_consent_changed(runtime.sessions, event, events.CONSENT_WITHDRAWN)
+        await profiles.handle_consent_changed(
+            runtime.sessions, runtime.clock, event, events.CONSENT_WITHDRAWN
+        )
 
     return router

@@ -1,13 +1,16 @@
 """Wiring of the registry service; run with ``python -m services.registry.main``."""
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.registry import api, handlers
 from services.registry.bootstrap import bootstrap
+from services.registry.clients import ConsentClient
 from services.registry.config import RegistrySettings
 from shared.app import create_app, create_broker, serve
+from shared.clock import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = (
@@ -15,8 +18,14 @@ DESCRIPTION = (
 )
 
 
-def build_app(settings: RegistrySettings | None = None) -> FastAPI:
-    """The registry service as an ASGI app; tests build it the same way."""
+def build_app(
+    settings: RegistrySettings | None = None,
+    *,
+    clock: Clock | None = None,
+    consent: ConsentClient | None = None,
+) -> FastAPI:
+    """The registry service as an ASGI app; tests build it the same way, with a clock or a
+    consent client of their own."""
     settings = settings or RegistrySettings()
     broker = create_broker(settings)
     broker.include_router(handlers.build_router(group=settings.schema_name))
@@ -26,7 +35,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         routers=[api.router, api.public],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
-        bootstrap=bootstrap,
+        bootstrap=functools.partial(bootstrap, clock=clock, consent=consent),
         untraced_paths=api.UNTRACED,
     )
 

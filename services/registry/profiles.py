@@ -20,7 +20,8 @@ from services.registry.domain import (
 )
 from services.registry.exceptions import NotFound, Unavailable, refused
 from services.registry.models import ProfileIn, ProfileOut, ProfileRow, VisibilityConsentRow
-from services.registry.service import PRODUCER, current_time, existing, take_down
+from services.registry.service import PRODUCER, existing, take_down
+from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import (
     ConsentGranted,
@@ -32,9 +33,11 @@ from shared.kafka import claim
 from shared.outbox import stage
 
 
-async def put_profile(sessions: Sessions, user_id: str, body: ProfileIn) -> tuple[ProfileOut, bool]:
+async def put_profile(
+    sessions: Sessions, clock: Clock, user_id: str, body: ProfileIn
+) -> tuple[ProfileOut, bool]:
     """Create or replace the user's profile; True when it was created."""
-    at = current_time()
+    at = await clock.now()
     values = body.model_dump(mode="json")
     async with transaction(sessions) as session:
         await existing(session, user_id, lock=True)
@@ -64,7 +67,9 @@ async def get_profile(sessions: Sessions, user_id: str) -> ProfileOut:
     return ProfileOut.of(profile)
 
 
-async def publish(sessions: Sessions, consent: ConsentClient, user_id: str) -> ProfileOut:
+async def publish(
+    sessions: Sessions, clock: Clock, consent: ConsentClient, user_id: str
+) -> ProfileOut:
     """Make the profile public; needs consent to public visibility and no restriction.
 
     The registry knows the user's visibility consents from the consent service's events;
@@ -73,7 +78,7 @@ async def publish(sessions: Sessions, consent: ConsentClient, user_id: str) -> P
     """
     async with sessions() as session:
         known = await repository.visibility_consents(session, user_id)
-    at = current_time()
+    at = await clock.now()
     fetched: list[VisibilityConsentRow] = []
     if not any(c.in_force(at) for c in known):
         try:
@@ -128,15 +133,16 @@ def _announce(session: AsyncSession, profile: ProfileRow) -> None:
     )
 
 
-async def unpublish(sessions: Sessions, user_id: str) -> ProfileOut:
+async def unpublish(sessions: Sessions, clock: Clock, user_id: str) -> ProfileOut:
     """Take the profile down at the user's request."""
+    at = await clock.now()
     async with transaction(sessions) as session:
         await existing(session, user_id, lock=True)
         profile = await repository.profile_of(session, user_id, lock=True)
         if profile is None:
             raise NotFound(f"user {user_id} has no profile", field="user_id")
         if profile.published_at is not None:
-            take_down(session, profile, "user_request")
+            take_down(session, profile, "user_request", at=at)
     return ProfileOut.of(profile)
 
 
@@ -166,10 +172,11 @@ async def public_profiles(
 
 
 async def handle_consent_changed(
-    sessions: Sessions, event: ConsentGranted | ConsentWithdrawn, topic: str
+    sessions: Sessions, clock: Clock, event: ConsentGranted | ConsentWithdrawn, topic: str
 ) -> None:
     """Keep the user's visibility consents; withdrawing the last one unpublishes at once."""
     p = event.payload
+    at = await clock.now()
     if p.purpose != PUBLIC_VISIBILITY:
         return
     async with transaction(sessions) as session:
@@ -191,17 +198,13 @@ async def handle_consent_changed(
             return
         consents = await repository.visibility_consents(session, p.user_id)
         profile = await repository.profile_of(session, p.user_id, lock=True)
-        if (
-            profile
-            and profile.published_at
-            and not any(c.in_force(current_time()) for c in consents)
-        ):
-            take_down(session, profile, "consent_withdrawn")
+        if profile and profile.published_at and not any(c.in_force(at) for c in consents):
+            take_down(session, profile, "consent_withdrawn", at=at)
 
 
-async def unpublish_lapsed(sessions: Sessions) -> int:
+async def unpublish_lapsed(sessions: Sessions, clock: Clock) -> int:
     """Take down profiles whose visibility consent ran out (``valid_until`` passed)."""
-    at = current_time()
+    at = await clock.now()
     async with sessions() as session:
         user_ids = await repository.lapsed_publications(session, at)
     taken_down = 0
@@ -212,6 +215,6 @@ async def unpublish_lapsed(sessions: Sessions) -> int:
             consents = await repository.visibility_consents(session, user_id)
             profile = await repository.profile_of(session, user_id, lock=True)
             if profile and profile.published_at and not any(c.in_force(at) for c in consents):
-                take_down(session, profile, "consent_expired")
+                take_down(session, profile, "consent_expired", at=at)
                 taken_down += 1
     return taken_down

@@ -11,7 +11,7 @@ once.
 """
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -33,6 +33,7 @@ from services.registry.disclosure import (
 from services.registry.domain import Restriction
 from services.registry.exceptions import Unavailable
 from services.registry.models import ConsentDecision, DisclosureOut, FieldName
+from shared.clock import Clock
 
 BATCH_LIMIT = 500
 """The most users one batch names: a report of more is read in several batches."""
@@ -101,6 +102,7 @@ Outcome = ConsentDecision | ConsentUnavailable | str
 async def disclose_many(
     engine: AsyncEngine,
     consent: ConsentClient,
+    clock: Clock,
     *,
     organisation: str,
     actor: str,
@@ -110,7 +112,7 @@ async def disclose_many(
     and committed before the answer (a :class:`BatchReadOut`) leaves; a 503 if the consent
     service decided none of them."""
     fields = checked_fields(body.fields)
-    at = datetime.now(UTC)
+    at = await clock.now()
     async with queries.transaction(engine) as conn:
         users = await queries.subjects(conn, body.user_ids)
         outcomes = await _decide_all(

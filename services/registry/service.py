@@ -6,7 +6,7 @@ organisations in :mod:`services.registry.disclosure`.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from services.registry.models import (
     UserOut,
     UserRow,
 )
+from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import (
     ProfileUnpublished,
@@ -44,11 +45,6 @@ from shared.events import (
 from shared.outbox import stage
 
 PRODUCER = "registry"
-
-
-def current_time() -> datetime:
-    """The time every use case stamps its changes with."""
-    return datetime.now(UTC)
 
 
 async def existing(session: AsyncSession, user_id: str, *, lock: bool = False) -> UserRow:
@@ -68,9 +64,9 @@ async def _duplicate_email(session: AsyncSession, email: str, other_than: str | 
         )
 
 
-async def register(sessions: Sessions, body: RegistrationIn) -> UserRow:
+async def register(sessions: Sessions, clock: Clock, body: RegistrationIn) -> UserRow:
     """Register a user; emits ``user.registered`` with only what others need."""
-    now = current_time()
+    now = await clock.now()
     row = UserRow(user_id=str(uuid.uuid4()), registered_at=now, updated_at=now, **body.model_dump())
     try:
         async with transaction(sessions) as session:
@@ -97,9 +93,11 @@ async def register(sessions: Sessions, body: RegistrationIn) -> UserRow:
     return row
 
 
-async def dossier(sessions: Sessions, user_id: str, *, kind: str, by: str) -> ExportDocument:
+async def dossier(
+    sessions: Sessions, clock: Clock, user_id: str, *, kind: str, by: str
+) -> ExportDocument:
     """Everything the registry holds about the user; the request itself is logged."""
-    now = current_time()
+    now = await clock.now()
     async with transaction(sessions) as session:
         user = await existing(session, user_id)
         profile = await repository.profile_of(session, user_id)
@@ -128,14 +126,14 @@ async def dossier(sessions: Sessions, user_id: str, *, kind: str, by: str) -> Ex
 
 
 async def rectify(
-    sessions: Sessions, user_id: str, body: RegistrationUpdate, *, by: str
+    sessions: Sessions, clock: Clock, user_id: str, body: RegistrationUpdate, *, by: str
 ) -> UserRow:
     """Correct registration fields; emits ``user.updated`` naming what changed."""
     update = body.model_dump(exclude_unset=True)
     for name, value in update.items():
         if value is None and name not in OPTIONAL_FIELDS:
             raise InvalidRequest(f"{name} is required and cannot be removed", field=name)
-    now = current_time()
+    now = await clock.now()
     try:
         async with transaction(sessions) as session:
             user = await existing(session, user_id, lock=True)
@@ -173,10 +171,10 @@ async def rectify(
     return user
 
 
-def take_down(session: AsyncSession, profile: ProfileRow, reason: str) -> None:
-    """Unpublish ``profile`` and announce why, in the caller's transaction."""
+def take_down(session: AsyncSession, profile: ProfileRow, reason: str, *, at: datetime) -> None:
+    """Unpublish ``profile`` at ``at`` and announce why, in the caller's transaction."""
     profile.published_at = None
-    profile.updated_at = current_time()
+    profile.updated_at = at
     stage(
         session,
         ProfileUnpublished.create(
@@ -190,10 +188,10 @@ def take_down(session: AsyncSession, profile: ProfileRow, reason: str) -> None:
 
 
 async def set_restriction(
-    sessions: Sessions, user_id: str, body: RestrictionIn, *, by: str
+    sessions: Sessions, clock: Clock, user_id: str, body: RestrictionIn, *, by: str
 ) -> UserRow:
     """Restrict or object (or lift it); a published profile is taken down while it holds."""
-    now = current_time()
+    now = await clock.now()
     async with transaction(sessions) as session:
         user = await existing(session, user_id, lock=True)
         state = (body.restricted, body.objected, body.reason)
@@ -220,19 +218,19 @@ async def set_restriction(
         )
         profile = await repository.profile_of(session, user_id, lock=True)
         if (body.restricted or body.objected) and profile and profile.published_at:
-            take_down(session, profile, "processing_restricted")
+            take_down(session, profile, "processing_restricted", at=now)
     return user
 
 
-async def erase(sessions: Sessions, user_id: str, *, by: str) -> ErasureOut:
+async def erase(sessions: Sessions, clock: Clock, user_id: str, *, by: str) -> ErasureOut:
     """Remove the user's personal data; emits ``user.erased`` so every service drops theirs."""
-    now = current_time()
+    now = await clock.now()
     async with transaction(sessions) as session:
         await existing(session, user_id, lock=True)
         profile = await repository.profile_of(session, user_id, lock=True)
         was_published = bool(profile and profile.published_at)
         if profile and was_published:
-            take_down(session, profile, "user_erased")
+            take_down(session, profile, "user_erased", at=now)
         await repository.erase(session, user_id)
         session.add(ErasureRow(user_id=user_id, erased_at=now, requested_by=by))
         repository.record_request(session, user_id=user_id, kind="erasure", at=now, by=by)

@@ -30,7 +30,7 @@ from tests.replicas import stack as replicas_stack
 from tests.replicas.stack import Replicas, read_from
 from tests.support import DATABASE_URL, KAFKA, end_offsets, unique, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ORG = "ph-department-of-trade-and-industry"
 SHARING = "member_organisation_sharing"

@@ -30,6 +30,7 @@ from tests.security.stack import PH_ORG, Seed, Stack, build, org_token, subject_
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.slow,
     # schemathesis' own strategies draw from `random`, which Hypothesis seeds; it warns.
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]

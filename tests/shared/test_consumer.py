@@ -51,6 +51,7 @@ async def rows(engine: AsyncEngine) -> list[tuple[str, int]]:
         return [(r[0], r[1]) for r in result]
 
 
+@pytest.mark.fault
 async def test_consumer_killed_after_db_commit_does_not_write_twice(
     probe_schema: tuple[str, AsyncEngine], tmp_path: Path
 ) -> None:

@@ -129,6 +129,7 @@ async def rows(engine: AsyncEngine) -> int:
 
 
 @pytest.mark.parametrize("retain", [True, False], ids=["marks-rows", "deletes-rows"])
+@pytest.mark.fault
 async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
     outbox_schema: tuple[str, AsyncEngine], retain: bool
 ) -> None:
@@ -162,6 +163,7 @@ async def test_relay_crash_after_kafka_commit_does_not_publish_twice(
     assert await rows(engine) == (20 if retain else 0)
 
 
+@pytest.mark.fault
 async def test_relay_killed_mid_stream_and_restarted_publishes_each_event_once(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:
@@ -305,6 +307,7 @@ class FailingFirst(OutboxRelay):
         return await super().publish_pending()
 
 
+@pytest.mark.fault
 async def test_relay_retries_while_the_broker_or_database_is_away_then_publishes(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:
@@ -328,6 +331,7 @@ async def test_relay_retries_while_the_broker_or_database_is_away_then_publishes
     assert await pending(engine) == 0
 
 
+@pytest.mark.fault
 async def test_a_fenced_relay_stands_down_instead_of_retrying(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:

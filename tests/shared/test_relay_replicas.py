@@ -110,6 +110,7 @@ async def test_a_second_relay_on_the_schema_stands_by_instead_of_fencing_the_fir
         await first.stop()
 
 
+@pytest.mark.fault
 async def test_two_relay_processes_one_killed_the_other_takes_over_without_loss_or_duplicates(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:
@@ -195,6 +196,7 @@ class DiesWhileSettling(OutboxRelay):
                 db.terminate()
 
 
+@pytest.mark.fault
 async def test_a_relay_that_dies_while_a_batch_is_settling_leaves_nothing_to_send_twice(
     outbox_schema: tuple[str, AsyncEngine],
 ) -> None:

@@ -19,7 +19,7 @@ from shared.auth import Role
 from shared.db import create_sessions
 from tests.services.audit.conftest import auth
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SIZE = 300_000
 FILL = """

@@ -2,7 +2,6 @@
 right organisations are asked, about the right categories, once; late disclosures are
 caught by the re-check; rectification and restriction have notices of their own."""
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -73,7 +72,7 @@ async def test_an_erasure_asks_exactly_the_organisations_that_received_the_data(
     await audit.recorded(erasure)
 
     await audit.clock.advance(SETTLE - timedelta(seconds=1))
-    await asyncio.sleep(1.0)  # five ticks: not settled yet, nobody asked
+    await audit.http.rounds("recipients", 3)  # not settled yet: nobody asked
     assert await audit.requests(person) == {}
 
     await audit.clock.advance(timedelta(seconds=1))
@@ -132,7 +131,7 @@ async def test_disclosures_that_reach_the_log_after_the_erasure_are_caught_by_th
     made_after = disclosure(person, after, ["full_name"], at=datetime.now(UTC) + timedelta(1))
     await publish(late, made_after)
     await audit.stored(late, made_after)
-    await asyncio.sleep(1.0)
+    await audit.http.rounds("recipients", 3)
     assert sorted(await audit.requests(person)) == [a]  # not until the re-check
 
     await audit.clock.advance(RECHECK - SETTLE)
@@ -224,7 +223,7 @@ async def test_turning_a_restriction_on_asks_the_recipients_and_lifting_it_asks_
     await audit.recorded(on, lifted, objected, still)
     await audit.clock.advance(RECHECK)
     await audit.swept(on, objected, pass_="final")
-    await asyncio.sleep(1.0)
+    await audit.http.rounds("recipients", 3)
     staged = await audit.staged(events.RECIPIENT_NOTIFICATION_REQUESTED, person)
     assert sorted((e["payload"]["organisation"], e["payload"]["action"]) for e in staged) == [
         (a, "restrict"),

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
@@ -28,6 +27,7 @@ from shared.clock import StoredClock
 from shared.kafka import ensure_topics
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import KAFKA, unique, wait_until
+from tests.support.apps import AppClient
 
 T0 = datetime(2031, 6, 2, 9, 0, tzinfo=UTC)
 SETTLE = timedelta(seconds=30)
@@ -101,16 +101,13 @@ async def start_at_the_end(schema: str) -> None:
 
 
 @asynccontextmanager
-async def running(schema: str) -> AsyncIterator[httpx.AsyncClient]:
+async def running(schema: str) -> AsyncIterator[AppClient]:
     """The audit service started on ``schema``; stopped when the block ends. The first
     start begins at the topics' ends."""
     if not await _started_before(schema):
         await start_at_the_end(schema)
     app = build_app(settings(schema))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as http,
-    ):
+    async with app.router.lifespan_context(app), AppClient(app, "http://audit") as http:
         yield http
 
 
@@ -219,7 +216,7 @@ def names(prefix: str, n: int) -> list[str]:
 class Audit:
     """A running audit service and what a test needs around it."""
 
-    http: httpx.AsyncClient
+    http: AppClient
     engine: AsyncEngine
     clock: StoredClock
 

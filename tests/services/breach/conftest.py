@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
@@ -27,6 +26,7 @@ from shared.clock import StoredClock
 from shared.db import create_engine
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import DATABASE_URL, KAFKA, skip_history, unique, wait_until
+from tests.support.apps import AppClient
 
 
 def auth(role: Role, **claims: str) -> dict[str, str]:
@@ -76,14 +76,11 @@ def settings(schema: str, **overrides: Any) -> BreachSettings:
 @asynccontextmanager
 async def running(
     schema: str, *, audit: AuditClient | None = None, **overrides: Any
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[AppClient]:
     """The breach service started on ``schema`` (asking ``audit`` when given); stopped when
     the block ends."""
     app = build_app(settings(schema, **overrides), audit=audit)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://breach") as http,
-    ):
+    async with app.router.lifespan_context(app), AppClient(app, "http://breach") as http:
         yield http
 
 
@@ -91,7 +88,7 @@ async def running(
 class Service:
     """A running breach service and what a test needs around it."""
 
-    http: httpx.AsyncClient
+    http: AppClient
     schema: str
     engine: AsyncEngine
     clock: StoredClock

@@ -3,7 +3,7 @@ right moments, exactly once each, across a restart of the service too."""
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.breach import countdown
 from services.breach.clients import AuditClient
+from services.breach.main import build_app
 from shared import events
 from shared.clock import StoredClock
 from shared.db import create_sessions
@@ -29,6 +30,7 @@ from tests.services.breach.conftest import (
     user_ids,
 )
 from tests.support import read_topic, skip_history, wait_until
+from tests.support.apps import AppClient
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +51,7 @@ async def until_fired(service: Service, breach_id: str, count: int) -> list[Any]
         return len(await fired(service, breach_id)) >= count
 
     await wait_until(enough, 30, f"{count} clock events")
-    await asyncio.sleep(1.0)  # five more ticks: nothing fires twice
+    await service.http.rounds("clock", 3)  # three more ticks: nothing fires twice
     return await fired(service, breach_id)
 
 
@@ -65,7 +67,7 @@ async def test_warnings_and_the_missed_deadline_fire_once_each_as_the_clock_move
     await service.resolved(breach_id)
 
     await service.clock.freeze(T0 + timedelta(hours=23, minutes=59))
-    await asyncio.sleep(1.0)
+    await service.http.rounds("clock", 3)  # ticks a minute early: nothing yet
     assert await fired(service, breach_id) == []
 
     await service.clock.freeze(T0 + timedelta(hours=24))
@@ -82,7 +84,7 @@ async def test_warnings_and_the_missed_deadline_fire_once_each_as_the_clock_move
     await service.clock.freeze(T0 + timedelta(hours=66))
     assert (await until_fired(service, breach_id, 3))[2:] == [(WARNING, 66, 2)]
     await service.clock.freeze(T0 + timedelta(hours=71, minutes=59))
-    await asyncio.sleep(1.0)
+    await service.http.rounds("clock", 3)
     assert len(await fired(service, breach_id)) == 3
     await service.clock.freeze(T0 + timedelta(hours=72))
     assert await until_fired(service, breach_id, 4) == [
@@ -146,7 +148,7 @@ async def test_nothing_fires_when_everyone_was_told_in_time(service: Service) ->
 
     await wait_until(told, 30, "the delivery to count")
     await service.clock.freeze(T0 + timedelta(hours=80))
-    await asyncio.sleep(1.5)
+    await service.http.rounds("clock", 3)
 
     assert await fired(service, breach_id) == []
 
@@ -223,3 +225,28 @@ async def test_a_breach_declared_late_records_the_people_its_scope_finds_as_pend
     )
     on_kafka = [p for r in records if (p := payload(r.value))["breach_id"] == breach_id]
     assert [(p["affected"], p["pending_notifications"]) for p in on_kafka] == [(3, 3)]
+
+
+class BrokenClock:
+    """A clock that cannot tell the time: every tick of the 72-hour clock fails."""
+
+    async def now(self) -> datetime:
+        raise ConnectionError("the clock's table is unreachable")
+
+
+async def test_a_clock_that_keeps_failing_makes_the_service_not_ready_naming_it(
+    schema: str,
+) -> None:
+    app = build_app(settings(schema), clock=BrokenClock())
+    async with app.router.lifespan_context(app), AppClient(app, "http://breach") as http:
+        job = http.job("clock")
+
+        async def failing() -> bool:
+            return job.failures >= 3
+
+        await wait_until(failing, 30, "three failed rounds of the clock")
+        answer = await http.get("/readyz")
+        assert answer.status_code == 503
+        checks = answer.json()["checks"]
+        assert checks["job:clock"].startswith("failing: ConnectionError(")
+        assert checks["database"] == checks["kafka"] == checks["job:resolve"] == "ok"

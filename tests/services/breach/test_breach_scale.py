@@ -21,7 +21,7 @@ from tests.services.breach.conftest import T0, Service, outcome, publish, runnin
 from tests.services.breach.test_breach_subjects import registered
 from tests.support import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class Statements:

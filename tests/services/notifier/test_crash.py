@@ -27,7 +27,7 @@ from tests.services.notifier.support import (
 )
 from tests.support import ROOT, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
 def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -23,6 +23,7 @@ from services.consent.repository import NOTICE_VERSION
 from services.registry.config import RegistrySettings
 from services.registry.main import build_app as build_registry
 from shared.auth import Role, mint_token
+from shared.clock import ManualClock
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import read_topic, unique
 
@@ -87,6 +88,8 @@ class Stack:
     registry: httpx.AsyncClient
     consent: httpx.AsyncClient
     schema: str
+    clock: ManualClock
+    """The registry's clock: running with the system's until a test moves it."""
 
     async def register(self, **overrides: Any) -> dict[str, Any]:
         response = await self.registry.post(
@@ -166,6 +169,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
     consent_schema, registry_schema = schema_factory("consent"), schema_factory("registry")
     consent_app = build_consent(ConsentSettings(db_schema=consent_schema, log_json=True))
+    clock = ManualClock()
     async with serving(consent_app) as consent_url:
         registry_app = build_registry(
             RegistrySettings(
@@ -173,7 +177,8 @@ async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
                 consent_url=consent_url,
                 visibility_sweep_seconds=0.5,
                 log_json=True,
-            )
+            ),
+            clock=clock,
         )
         async with (
             registry_app.router.lifespan_context(registry_app),
@@ -182,7 +187,7 @@ async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
             ) as registry,
             httpx.AsyncClient(base_url=consent_url) as consent,
         ):
-            yield Stack(registry=registry, consent=consent, schema=registry_schema)
+            yield Stack(registry=registry, consent=consent, schema=registry_schema, clock=clock)
 
 
 async def events_about(

@@ -52,17 +52,18 @@ async def test_a_profile_is_taken_down_when_its_visibility_consent_runs_out(
 ) -> None:
     uid = (await stack.register())["user_id"]
     await stack.registry.put(f"/users/{uid}/profile", json=PROFILE, headers=subject(uid))
-    until = datetime.now(UTC) + timedelta(seconds=3)
+    until = datetime.now(UTC) + timedelta(days=1)
     await stack.consent_to(uid, VISIBILITY, valid_until=until.isoformat())
     published = await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))
     assert published.status_code == 200
     profile_id = published.json()["profile_id"]
+    await stack.clock.advance(timedelta(days=1, seconds=1))  # the registry's day passes
 
     async def gone() -> bool:
         return (await stack.registry.get(f"/profiles/{profile_id}")).status_code == 404
 
     await wait_until(gone, timeout=15, what="the lapsed profile to be taken down")
-    assert datetime.now(UTC) >= until
+    assert await stack.clock.now() >= until
     taken_down = await events_about(events.PROFILE_UNPUBLISHED, uid, 1)
     assert taken_down[0]["payload"]["reason"] == "consent_expired"
     again = await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))

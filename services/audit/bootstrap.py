@@ -11,6 +11,7 @@ from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
 from shared.db import connect_raw
 from shared.logging import get_logger
+from shared.tlog.note import NoteSigner
 
 log = get_logger(__name__)
 
@@ -22,6 +23,8 @@ class AuditRuntime(Runtime):
     settings: AuditSettings
     audit_log: ingestion.AuditLog
     signer: signing.Signer
+    note_signer: NoteSigner
+    """The same key, signing checkpoints as notes named by the log's origin."""
     reader: ingest.Reader
     writer: ingest.Writer
     clock: checks.Clock = checks.utc_now
@@ -86,10 +89,12 @@ async def bootstrap(
         )
     audit_log = ingestion.AuditLog()
     await ingestion.load(infra.sessions, audit_log)
+    signer = signing.Signer.from_seed(settings.signing_seed())
     return AuditRuntime(
         **{**vars(infra), "settings": settings},
         audit_log=audit_log,
-        signer=signing.Signer.from_seed(settings.signing_seed()),
+        signer=signer,
+        note_signer=signer.note_signer(settings.log_origin),
         reader=ingest.Reader(workers=settings.ingest_workers),
         writer=ingest.Writer(
             lambda: connect_raw(settings.database_url, settings.schema_name), audit_log

@@ -46,7 +46,14 @@ class Log:
         return size
 
 
-async def _log(audit_schema: str, engine: AsyncEngine, **settings: object) -> AsyncIterator[Log]:
+async def serve_log(
+    audit_schema: str,
+    engine: AsyncEngine,
+    witness_client: httpx.AsyncClient | None = None,
+    **settings: object,
+) -> AsyncIterator[Log]:
+    """The audit API on a bootstrapped runtime (no consumer, no jobs) whose origin is
+    ``ORIGIN``, with ``settings`` changed."""
     config = AuditSettings(db_schema=audit_schema, log_origin=ORIGIN, **settings)  # type: ignore[arg-type]
     app: FastAPI = build_app(config)
     infra = Infrastructure(
@@ -55,7 +62,7 @@ async def _log(audit_schema: str, engine: AsyncEngine, **settings: object) -> As
         sessions=create_sessions(engine),
         broker=create_broker(config),
     )
-    runtime = await bootstrap(infra)
+    runtime = await bootstrap(infra, witness_client=witness_client)
     app.state.runtime = runtime
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
@@ -64,17 +71,17 @@ async def _log(audit_schema: str, engine: AsyncEngine, **settings: object) -> As
 
 @pytest.fixture
 async def log(audit_schema: str, audit_engine: AsyncEngine) -> AsyncIterator[Log]:
-    async for made in _log(audit_schema, audit_engine):
+    async for made in serve_log(audit_schema, audit_engine):
         yield made
 
 
 @pytest.fixture
 async def public_log(audit_schema: str, audit_engine: AsyncEngine) -> AsyncIterator[Log]:
-    async for made in _log(audit_schema, audit_engine, tiles_public=True):
+    async for made in serve_log(audit_schema, audit_engine, tiles_public=True):
         yield made
 
 
-async def _grow(append: Append, count: int) -> None:
+async def grow(append: Append, count: int) -> None:
     for start in range(0, count, 500):
         await append([body() for _ in range(min(500, count - start))])
 
@@ -84,7 +91,7 @@ async def test_the_checkpoint_is_a_signed_note_under_the_published_verifier_key(
 ) -> None:
     missing = await log.client.get("/checkpoint", headers=AUDITOR)
     assert missing.status_code == 404
-    await _grow(append, 5)
+    await grow(append, 5)
     size = await log.sign()
     response = await log.client.get("/checkpoint", headers=auth(Role.SECURITY))
     assert response.status_code == 200
@@ -104,7 +111,7 @@ async def test_the_checkpoint_is_a_signed_note_under_the_published_verifier_key(
 async def test_every_tile_and_bundle_agrees_with_the_stored_tree(
     log: Log, append: Append, audit_engine: AsyncEngine
 ) -> None:
-    await _grow(append, 600)  # two full tiles of leaves, a partial one, level 1 partial
+    await grow(append, 600)  # two full tiles of leaves, a partial one, level 1 partial
     size = await log.sign()
     async with create_sessions(audit_engine)() as session:
         stored = await repository.stored_range(session, 0, size)
@@ -132,9 +139,9 @@ async def test_every_tile_and_bundle_agrees_with_the_stored_tree(
 
 
 async def test_a_tile_beyond_the_newest_checkpoint_is_not_found(log: Log, append: Append) -> None:
-    await _grow(append, 300)
+    await grow(append, 300)
     await log.sign()
-    await _grow(append, 300)  # stored, not yet signed
+    await grow(append, 300)  # stored, not yet signed
     for path in ("tile/0/001", "tile/0/002.p/1", "tile/entries/001", "tile/1/000.p/2"):
         assert (await log.client.get("/" + path, headers=AUDITOR)).status_code == 404, path
     assert (await log.client.get("/tile/0/001.p/44", headers=AUDITOR)).status_code == 200
@@ -145,7 +152,7 @@ async def test_a_tile_beyond_the_newest_checkpoint_is_not_found(log: Log, append
 async def test_tiles_are_the_auditors_unless_the_operator_makes_them_public(
     log: Log, public_log: Log, append: Append
 ) -> None:
-    await _grow(append, 3)
+    await grow(append, 3)
     await log.sign()
     for headers in (auth(Role.SECURITY), auth(Role.MEMBER_ORG, org_id="o"), auth(Role.PLATFORM)):
         assert (await log.client.get("/tile/0/000.p/3", headers=headers)).status_code == 403
@@ -157,7 +164,7 @@ async def test_tiles_are_the_auditors_unless_the_operator_makes_them_public(
 
 
 async def test_the_whole_log_verifies_from_its_tiles_over_http(log: Log, append: Append) -> None:
-    await _grow(append, 1100)
+    await grow(append, 1100)
     await log.sign()
     key = parse_vkey((await log.client.get("/public-key", headers=AUDITOR)).json()["verifier_key"])
     log.client.headers.update(AUDITOR)
@@ -167,7 +174,7 @@ async def test_the_whole_log_verifies_from_its_tiles_over_http(log: Log, append:
 
 
 async def test_a_tile_that_disagrees_is_named(log: Log, append: Append) -> None:
-    await _grow(append, 300)
+    await grow(append, 300)
     await log.sign()
     key = parse_vkey((await log.client.get("/public-key", headers=AUDITOR)).json()["verifier_key"])
     real = log.client
@@ -191,7 +198,7 @@ async def test_a_tile_that_disagrees_is_named(log: Log, append: Append) -> None:
 async def test_the_bulk_read_streams_each_entry_s_leaf_data_a_line(
     log: Log, append: Append, audit_engine: AsyncEngine
 ) -> None:
-    await _grow(append, 120)
+    await grow(append, 120)
     async with create_sessions(audit_engine)() as session:
         stored = await repository.stored_range(session, 0, 120)
     response = await log.client.get("/entries", params={"start": 10, "end": 200}, headers=AUDITOR)

@@ -312,7 +312,7 @@ async def tile(
 ) -> Response:
     runtime = _log_reader(request, Role.AUDITOR, Role.ADMIN)
     wanted = tiles.parse(tile_path)
-    data = await tiles.read(sessions, wanted)
+    data = await tiles.read(sessions, wanted, runtime.signed_size)
     cache = _cache(runtime, YEAR, immutable=True) if wanted.full else _cache(runtime, 60)
     return Response(data, media_type=OCTETS, headers={"Cache-Control": cache})
 

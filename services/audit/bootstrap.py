@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import httpx
 
-from services.audit import checks, ingest, ingestion, signing
+from services.audit import checks, ingest, ingestion, signing, tiles
 from services.audit.config import AuditSettings
 from services.audit.recipients import jobs as recipients
 from services.audit.recipients.settings import ClockKind
@@ -30,6 +30,8 @@ class AuditRuntime(Runtime):
     """The same key, signing checkpoints as notes named by the log's origin."""
     reader: ingest.Reader
     writer: ingest.Writer
+    signed_size: tiles.SignedSize = field(default_factory=tiles.SignedSize)
+    """The largest signed size seen, so that a covered tile is served without a query."""
     witnesses: Submitter | None = None
     """Submits checkpoints to the configured witnesses (none: no witnesses)."""
     clock: checks.Clock = checks.utc_now

@@ -4,17 +4,20 @@ and the witnesses' cosignatures. Everything is read by position ranges on primar
 """
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import repository
-from services.audit.domain import canonical
 from shared.db import Sessions
 
 # The leaf data as the database can spell it: timestamps as domain.timestamp writes them
 # (UTC, microseconds, "Z"), the uuid as text, the digest in hex; Python then only
-# encodes each row as canonical JSON (``domain.Entry.leaf``, which the tests compare).
+# encodes each row as JSON, into a struct whose fields are the keys in sorted order, so
+# the bytes are domain.canonical's (``domain.Entry.leaf``, which the tests compare).
+# Twice as fast as a dict a row with sorted keys (measured).
 _UTC = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 _LEAF_SOURCES = {
     "event_id": "event_id::text",
@@ -22,10 +25,12 @@ _LEAF_SOURCES = {
     "recorded_at": _UTC.format("recorded_at"),
     "personal_digest": "encode(personal_digest, 'hex')",
 }
-LEAF_KEYS = tuple(c for c in repository.ENTRY_COLUMNS if c not in ("seq", "leaf_hash"))
-"""The keys of an entry's leaf data (the columns of ``entries`` it is made of)."""
+LEAF_KEYS = tuple(sorted(c for c in repository.ENTRY_COLUMNS if c not in ("seq", "leaf_hash")))
+"""The keys of an entry's leaf data (the columns of ``entries`` it is made of), sorted."""
 _LEAF_SELECT = ", ".join(_LEAF_SOURCES.get(k, k) for k in LEAF_KEYS)
 _LEAF_DATA = f"SELECT {_LEAF_SELECT} FROM entries WHERE seq >= $1 AND seq < $2 ORDER BY seq"
+_Leaf = msgspec.defstruct("_Leaf", [(k, Any) for k in LEAF_KEYS], array_like=False, gc=False)
+_encoder = msgspec.json.Encoder()
 
 
 async def signed_size(session: AsyncSession) -> int:
@@ -59,30 +64,33 @@ async def level_hashes(session: AsyncSession, level: int, start: int, end: int) 
     return [bytes(r[0]) for r in rows]
 
 
-def _leaf(row: asyncpg.Record) -> bytes:
-    return canonical(dict(zip(LEAF_KEYS, row, strict=True)))
-
-
 async def leaf_data(db: AsyncSession | asyncpg.Connection, start: int, end: int) -> list[bytes]:
     """The exact leaf data of entries ``start`` to ``end`` (excluded), in order: what
     the tree hashed, SHA-256(0x00 || data) being each one's leaf hash."""
     conn = db if isinstance(db, asyncpg.Connection) else await repository.raw(db)
-    return [_leaf(r) for r in await conn.fetch(_LEAF_DATA, start, end)]
+    return [_encoder.encode(_Leaf(*r)) for r in await conn.fetch(_LEAF_DATA, start, end)]
 
 
-async def leaf_data_batches_on(
+async def leaf_lines(conn: asyncpg.Connection, start: int, end: int) -> tuple[int, bytes]:
+    """:func:`leaf_data` as JSON lines, one entry's leaf data a line: how many, and the
+    lines (encoded in one call)."""
+    rows = await conn.fetch(_LEAF_DATA, start, end)
+    return len(rows), _encoder.encode_lines([_Leaf(*r) for r in rows])
+
+
+async def leaf_line_batches(
     sessions: Sessions, start: int, end: int, *, batch: int
-) -> AsyncIterator[list[bytes]]:
-    """:func:`leaf_data` a batch at a time on a session of its own, each batch read
+) -> AsyncIterator[bytes]:
+    """:func:`leaf_lines` a batch at a time on a session of its own, each batch read
     once the last was consumed; stops at ``end`` or at the log's end."""
     async with sessions() as session:
         conn = await repository.raw(session)
         while start < end:
-            rows = await leaf_data(conn, start, min(end, start + batch))
-            if not rows:
+            count, lines = await leaf_lines(conn, start, min(end, start + batch))
+            if not count:
                 return
-            yield rows
-            start += len(rows)
+            yield lines
+            start += count
 
 
 async def cosignatures(session: AsyncSession, tree_size: int) -> list[str]:

@@ -9,6 +9,7 @@ prefix of the full one it grows into.
 """
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from services.audit import log_store
 from services.audit.exceptions import InvalidRequest, NotFound
@@ -29,13 +30,23 @@ def parse(path: str) -> Tile:
         raise NotFound(str(exc), field="tile_path") from exc
 
 
-async def read(sessions: Sessions, tile: Tile) -> bytes:
-    """A hash tile's bytes or an entry bundle's, if the newest signed head covers it."""
+@dataclass
+class SignedSize:
+    """The largest signed size this process has seen: sizes only grow, and a tile a
+    signed head covered stays covered, so only a tile beyond it makes a query."""
+
+    size: int = 0
+
+
+async def read(sessions: Sessions, tile: Tile, signed: SignedSize) -> bytes:
+    """A hash tile's bytes or an entry bundle's, if a signed head covers it."""
     async with sessions() as session:
-        size = await log_store.signed_size(session)
-        if not tile.needs(size):
+        if not tile.needs(signed.size):
+            signed.size = max(signed.size, await log_store.signed_size(session))
+        if not tile.needs(signed.size):
             raise NotFound(
-                f"{tile.path} is beyond the newest checkpoint ({size} entries)", field="tile_path"
+                f"{tile.path} is beyond the newest checkpoint ({signed.size} entries)",
+                field="tile_path",
             )
         start, end = tile.nodes.start, tile.nodes.stop
         if tile.level is None:
@@ -55,14 +66,14 @@ async def entries(sessions: Sessions, start: int, end: int) -> AsyncIterator[byt
     that fails does so before an answer has begun."""
     if end <= start or end - start > BULK_MAX:
         raise InvalidRequest(f"end: 1 to {BULK_MAX:,} entries after start", field="end")
-    batches = log_store.leaf_data_batches_on(sessions, start, end, batch=BULK_BATCH)
+    batches = log_store.leaf_line_batches(sessions, start, end, batch=BULK_BATCH)
     first = await anext(batches, None)
 
     async def lines() -> AsyncIterator[bytes]:
         if first is None:
             return
-        yield b"\n".join(first) + b"\n"
-        async for rows in batches:
-            yield b"\n".join(rows) + b"\n"
+        yield first
+        async for more in batches:
+            yield more
 
     return lines()

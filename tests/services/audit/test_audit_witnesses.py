@@ -2,6 +2,7 @@
 consistency proof, keeps the cosignatures and serves the checkpoint with them; the
 checkpoint then verifies under each witness's key, in our code and in Go's."""
 
+import base64
 import json
 import subprocess
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from services.audit import witnesses
 from services.audit.config import AuditSettings
 from services.audit.signing import Signer
 from shared.auth import Role
-from shared.tlog.note import open_checkpoint, parse_vkey
+from shared.tlog.note import Cosigner, open_checkpoint, parse_vkey
 from tests.services.audit.conftest import Append, auth
 from tests.services.audit.test_audit_tiles import ORIGIN, Log, grow, serve_log
 
@@ -114,6 +115,13 @@ async def test_a_witness_that_refuses_leaves_no_cosignature(
     assert isinstance(submitter, witnesses.Submitter)
 
 
+def run(notecheck: Path, note: bytes, *args: str) -> subprocess.CompletedProcess[str]:
+    """``notecheck`` with ``args``, the note on its stdin."""
+    return subprocess.run(
+        [str(notecheck), *args], input=note.decode(), capture_output=True, text=True, check=False
+    )
+
+
 @pytest.fixture(scope="session")
 def notecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
@@ -157,3 +165,24 @@ async def test_go_s_note_package_verifies_our_checkpoint_and_its_cosignatures(
     )
     stranger = Signer(Ed25519PrivateKey.generate()).note_signer(ORIGIN).verifier.vkey
     assert check(stranger).returncode == 1
+
+
+async def test_a_cosignature_made_by_transparency_dev_code_verifies_in_ours(
+    cosigned_log: Log, append: Append, notecheck: Path
+) -> None:
+    await grow(append, 9)
+    await cosigned_log.sign()
+    note = (await cosigned_log.client.get("/checkpoint", headers=AUDITOR)).content
+    go_witness = Cosigner("witness.example/go", Ed25519PrivateKey.generate())
+    seed = go_witness.key.private_bytes_raw()
+    skey = (
+        f"PRIVATE+KEY+{go_witness.name}+{go_witness.verifier.key_id.hex()}+"
+        + base64.b64encode(b"\x04" + seed).decode()
+    )
+    done = run(notecheck, note, "-cosign", skey, LOG_VKEY)
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout)["cosignature"]
+    assert line.startswith("\u2014 witness.example/go ")
+    cosigned = note + line.encode()
+    checkpoint, verified = open_checkpoint(cosigned, [go_witness.verifier])
+    assert verified == [go_witness.verifier] and checkpoint.size == 9

@@ -5,16 +5,24 @@ checkpoint. For the project's clients (``privacyctl log verify``) and the tests.
 
     async with httpx.AsyncClient(base_url="https://audit.example/") as client:
         result = await verify_log(client, parse_vkey(VKEY))
+
+or from a shell (exit status 0 when everything matches, 1 at the first mismatch):
+
+    python -m shared.tlog.monitor http://localhost:8003/ 'localhost/privacy-audit-log+…' \
+        --token "$(make -s token ROLE=auditor)" [--witness 'witness.example/w1+…']
 """
 
+import argparse
 import asyncio
+import json
+import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
 from shared.tlog.hashes import leaf_hash
-from shared.tlog.note import Checkpoint, Verifier, open_checkpoint
+from shared.tlog.note import Checkpoint, NoteError, Verifier, open_checkpoint, parse_vkey
 from shared.tlog.tiles import Tile, TreeHasher, bundles_of, split_hashes, tile_root, unbundle
 
 CONCURRENCY = 8
@@ -115,3 +123,41 @@ async def verify_log(
             result.tiles += 1
         level += 1
     return result
+
+
+async def _main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check a tlog-tiles log over HTTP.")
+    parser.add_argument("url", help="the log's URL prefix, e.g. http://localhost:8003/")
+    parser.add_argument("vkey", help="the log's verifier key")
+    parser.add_argument("--witness", action="append", default=[], help="a witness's key")
+    parser.add_argument("--token", help="a bearer token, when the tiles are not public")
+    parser.add_argument("--no-entries", action="store_true", help="tiles only, no bundles")
+    args = parser.parse_args(argv)
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    base = args.url if args.url.endswith("/") else args.url + "/"
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        try:
+            result = await verify_log(
+                client,
+                parse_vkey(args.vkey),
+                witnesses=[parse_vkey(w) for w in args.witness],
+                entries=not args.no_entries,
+            )
+        except (LogMismatch, NoteError) as exc:
+            sys.stdout.write(json.dumps({"ok": False, "problem": str(exc)}) + "\n")
+            return 1
+    checkpoint = result.checkpoint
+    report = {
+        "ok": True,
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "entries": result.entries,
+        "tiles": result.tiles,
+        "cosigned_by": result.cosigned_by,
+    }
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(_main()))

@@ -215,3 +215,29 @@ async def test_the_bulk_read_streams_each_entry_s_leaf_data_a_line(
         "/entries", params={"start": 0, "end": 1}, headers=auth(Role.SECURITY)
     )
     assert forbidden.status_code == 403
+
+
+async def test_the_monitor_command_checks_a_log_over_http(
+    log: Log, append: Append, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.tlog import monitor
+
+    await grow(append, 20)
+    await log.sign()
+    vkey = (await log.client.get("/public-key", headers=AUDITOR)).json()["verifier_key"]
+    transport = log.client._transport  # the app, as the command's client sees it
+    real = httpx.AsyncClient
+    monkeypatch.setattr(monitor.httpx, "AsyncClient", lambda **kw: real(transport=transport, **kw))
+    token = AUDITOR["Authorization"].removeprefix("Bearer ")
+    assert await monitor._main(["http://audit", vkey, "--token", token]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "ok": True,
+        "origin": ORIGIN,
+        "size": 20,
+        "entries": 20,
+        "tiles": 1,
+        "cosigned_by": [],
+    }
+    other = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
+    assert await monitor._main(["http://audit", other, "--token", token]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False

@@ -19,74 +19,16 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL
-from services.audit import ingestion, merkle, pgcopy, proofs, queries, repository, signing
+from devtools.synthetic_log import SUBJECTS, fill
+from services.audit import merkle, proofs, queries, repository, signing
 from services.audit.config import AuditSettings
-from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS
-from shared.db import connect_raw, create_engine, create_sessions, migrate
-
-ORGS = [f"org-{i:02d}" for i in range(58)]
-SUBJECTS = 100_000
-BATCH = 50_000
-
-
-def entries(first: int, count: int, start: datetime) -> list[Entry]:
-    rng = random.Random(first)
-    salt = b"bench-salt-00000"
-    digest = personal_digest(salt, "PH")
-    out = []
-    for i in range(first, first + count):
-        org = ORGS[rng.randrange(len(ORGS))]
-        out.append(
-            Entry(
-                event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                producer="registry",
-                accessed_at=start + timedelta(milliseconds=i),
-                recorded_at=start + timedelta(milliseconds=i, microseconds=500),
-                organisation_id=org,
-                organisation_country="PH",
-                actor=f"analyst@{org}",
-                subject_id=f"subject-{rng.randrange(SUBJECTS)}",
-                fields=("email_address", "full_name"),
-                purpose="member_organisation_sharing",
-                legal_basis="consent",
-                legal_reference=None,
-                channel="registry_api",
-                decision="allow",
-                decision_reason="consent and access grant in force",
-                consent_id=f"consent-{i}",
-                consent_version=1,
-                grant_id="grant-1",
-                personal_digest=digest,
-            )
-        )
-    return out
-
-
-async def fill(schema: str, total: int) -> ingestion.AuditLog:
-    audit_log = ingestion.AuditLog()
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    began = time.perf_counter()
-    conn = await connect_raw(DATABASE_URL, schema)
-    personal = pgcopy.personal_row(b"bench-salt-00000", "PH")
-    while audit_log.size < total:
-        batch = entries(audit_log.size, min(BATCH, total - audit_log.size), start)
-        leaves = [merkle.leaf_hash(e.leaf()) for e in batch]
-        rows = [pgcopy.entry_row(e, leaf) for e, leaf in zip(batch, leaves, strict=True)]
-        grown, nodes = ingestion.grow(audit_log.frontier, leaves)
-        async with repository.appending(conn):
-            await repository.append(conn, audit_log.size, rows, [personal] * len(rows), nodes)
-        audit_log.frontier = grown
-        if audit_log.size % 1_000_000 == 0:
-            rate = audit_log.size / (time.perf_counter() - began)
-            sys.stderr.write(f"  {audit_log.size:,} entries ({rate:,.0f}/s)\n")
-    await conn.close()
-    return audit_log
+from shared.db import create_engine, create_sessions, migrate
 
 
 async def timed(label: str, calls: list, runs: int = 200) -> dict[str, float]:

@@ -225,9 +225,25 @@ class PublicKey(BaseModel):
             title="Key Id",
         ),
     ]
+    origin: Annotated[
+        str,
+        Field(
+            description="The origin line of the log's checkpoints (GET /checkpoint), and the name their signature goes by.",
+            examples=["localhost/privacy-audit-log"],
+            title="Origin",
+        ),
+    ]
     public_key: Annotated[
         str,
         Field(description="The raw 32-byte public key, base64.", title="Public Key"),
+    ]
+    verifier_key: Annotated[
+        str,
+        Field(
+            description="The same key as a C2SP signed-note verifier key (<origin>+<hex key id>+<base64(0x01 || key)>), for standard tools.",
+            examples=["localhost/privacy-audit-log+0c1fa1f4+AcKz..."],
+            title="Verifier Key",
+        ),
     ]
 
 

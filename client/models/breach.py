@@ -58,6 +58,22 @@ class BreachKind(StrEnum):
     availability = "availability"
 
 
+class ApproximateRecords(RootModel[int]):
+    root: Annotated[
+        int,
+        Field(
+            description="Personal data records concerned, if known.",
+            ge=0,
+            le=9223372036854776000,
+            title="Approximate Records",
+        ),
+    ]
+
+
+class DataCategory(RootModel[str]):
+    root: Annotated[str, Field(examples=["email_address"], pattern="^[a-z][a-z0-9_]{0,63}$")]
+
+
 class Status(StrEnum):
     open = "open"
     closed = "closed"
@@ -203,22 +219,6 @@ class DecisionOut(BaseModel):
     delay_reasons: Annotated[str | None, Field(title="Delay Reasons")]
     reason: Annotated[str | None, Field(title="Reason")]
     reported_at: Annotated[AwareDatetime | None, Field(title="Reported At")]
-
-
-class ApproximateRecords(RootModel[int]):
-    root: Annotated[
-        int,
-        Field(
-            description="Personal data records concerned, if known.",
-            ge=0,
-            le=9223372036854776000,
-            title="Approximate Records",
-        ),
-    ]
-
-
-class DataCategory(RootModel[str]):
-    root: Annotated[str, Field(examples=["email_address"], pattern="^[a-z][a-z0-9_]{0,63}$")]
 
 
 class EveryoneScope(BaseModel):
@@ -399,23 +399,39 @@ class BreachList(BaseModel):
 
 
 class BreachOut(BaseModel):
+    """
+    A breach as it stands: its account, counts, time left and decisions.
+    """
+
     announcement: AnnouncementOut | None
     announcement_required: Annotated[bool, Field(title="Announcement Required")]
-    approximate_records: Annotated[int | None, Field(title="Approximate Records")]
+    approximate_records: Annotated[
+        ApproximateRecords | None,
+        Field(
+            description="Personal data records concerned, if known.",
+            title="Approximate Records",
+        ),
+    ] = None
     aware_at: Annotated[AwareDatetime, Field(title="Aware At")]
     breach_id: Annotated[UUID, Field(title="Breach Id")]
     closed_at: Annotated[AwareDatetime | None, Field(title="Closed At")]
-    contact_point: Annotated[str, Field(title="Contact Point")]
+    contact_point: Annotated[str, Field(max_length=300, min_length=1, title="Contact Point")]
     counts: CountsOut
-    data_categories: Annotated[list[str], Field(title="Data Categories")]
+    data_categories: Annotated[
+        list[DataCategory], Field(max_length=100, min_length=1, title="Data Categories")
+    ]
     deadline_at: Annotated[AwareDatetime, Field(title="Deadline At")]
     declared_at: Annotated[AwareDatetime, Field(title="Declared At")]
     declared_by: Annotated[str, Field(title="Declared By")]
-    detected_at: Annotated[AwareDatetime, Field(title="Detected At")]
-    ended_at: Annotated[AwareDatetime | None, Field(title="Ended At")]
+    detected_at: Annotated[
+        AwareDatetime, Field(examples=["2026-11-20T10:00:00Z"], title="Detected At")
+    ]
+    ended_at: Annotated[AwareDatetime | None, Field(title="Ended At")] = None
     kinds: Annotated[list[str], Field(title="Kinds")]
-    likely_consequences: Annotated[str, Field(title="Likely Consequences")]
-    measures_taken: Annotated[str, Field(title="Measures Taken")]
+    likely_consequences: Annotated[
+        str, Field(max_length=20000, min_length=1, title="Likely Consequences")
+    ]
+    measures_taken: Annotated[str, Field(max_length=20000, min_length=1, title="Measures Taken")]
     reference: Annotated[str, Field(title="Reference")]
     regulator_decision: DecisionOut | None
     scopes_resolving: Annotated[int, Field(title="Scopes Resolving")]
@@ -426,11 +442,11 @@ class BreachOut(BaseModel):
             title="Seconds Left",
         ),
     ]
-    started_at: Annotated[AwareDatetime | None, Field(title="Started At")]
+    started_at: Annotated[AwareDatetime | None, Field(title="Started At")] = None
     status: Annotated[Status, Field(title="Status")]
-    title: Annotated[str, Field(title="Title")]
-    what_happened: Annotated[str, Field(title="What Happened")]
-    what_you_can_do: Annotated[str, Field(title="What You Can Do")]
+    title: Annotated[str, Field(max_length=300, min_length=1, title="Title")]
+    what_happened: Annotated[str, Field(max_length=20000, min_length=1, title="What Happened")]
+    what_you_can_do: Annotated[str, Field(max_length=20000, min_length=1, title="What You Can Do")]
 
 
 class Scope(RootModel[UsersScope | OrganisationScope | CountryScope | EveryoneScope]):
@@ -442,7 +458,8 @@ class Scope(RootModel[UsersScope | OrganisationScope | CountryScope | EveryoneSc
 
 class DeclarationIn(BaseModel):
     """
-    A breach as the security team declares it.
+    A breach as the security team declares it: its account, its kinds, and who it
+    concerns.
     """
 
     model_config = ConfigDict(
@@ -467,12 +484,7 @@ class DeclarationIn(BaseModel):
         list[DataCategory], Field(max_length=100, min_length=1, title="Data Categories")
     ]
     detected_at: Annotated[
-        AwareDatetime,
-        Field(
-            description="An instant with its offset (ISO 8601), read in UTC.",
-            examples=["2026-11-20T10:00:00Z"],
-            title="Detected At",
-        ),
+        AwareDatetime, Field(examples=["2026-11-20T10:00:00Z"], title="Detected At")
     ]
     ended_at: Annotated[AwareDatetime | None, Field(title="Ended At")] = None
     kinds: Annotated[list[BreachKind], Field(max_length=3, min_length=1, title="Kinds")]

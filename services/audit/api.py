@@ -10,17 +10,20 @@ Who may call what:
   entries of any organisation. An inclusion proof carries the entry's leaf hash, which
   is all a proof needs, so the entry itself (who received which fields of whom) stays
   with the auditors;
-- anyone with a token: the tree heads, the public key and consistency proofs.
+- anyone with a token: the tree heads, the public key, consistency proofs and the
+  checkpoint;
+- the tiles and entry bundles (c2sp.org/tlog-tiles): auditors and admins, or anyone
+  without a token when ``AUDIT_TILES_PUBLIC`` is set (the checkpoint too, then).
 """
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.audit import proofs, service, signing
+from services.audit import checkpoints, proofs, service, signing, tiles
 from services.audit.bootstrap import AuditRuntime
 from services.audit.exceptions import Forbidden, InvalidRequest
 from services.audit.models import (
@@ -37,7 +40,7 @@ from services.audit.recipients import service as recipients
 from services.audit.recipients.models import SubjectReport
 from services.audit.service import Filters
 from shared.app import SessionsDep, current_runtime
-from shared.auth import CurrentPrincipal, Principal, Role, require
+from shared.auth import CurrentPrincipal, Principal, Role, principal_from_request, require
 from shared.validation import BIGINT_MAX, Instant
 
 router = APIRouter(tags=["audit"])
@@ -227,7 +230,8 @@ async def tree_heads(
 
 @router.get("/public-key", summary="The Ed25519 key tree heads are signed with")
 async def public_key(_: CurrentPrincipal, request: Request) -> PublicKey:
-    return current_runtime(request, AuditRuntime).signer.described()
+    runtime = current_runtime(request, AuditRuntime)
+    return runtime.signer.described(runtime.settings.log_origin)
 
 
 @router.get("/proofs/inclusion", summary="Entry seq is in the signed tree of tree_size")
@@ -258,6 +262,84 @@ async def get_entry(
 ) -> EntryOut:
     own = principal.org_id if principal.role is Role.MEMBER_ORG else None
     return await service.entry(sessions, seq, organisation=own)
+
+
+def _log_reader(request: Request, *roles: Role) -> AuditRuntime:
+    """The runtime, once the caller may read the log as tiles: anyone when the operator
+    made the tiles public, else a token of one of ``roles``."""
+    runtime = current_runtime(request, AuditRuntime)
+    if not runtime.settings.tiles_public:
+        principal_from_request(request, *roles)
+    return runtime
+
+
+def _cache(runtime: AuditRuntime, seconds: int, *, immutable: bool = False) -> str:
+    # A shared cache may keep what anyone may read; what needs a token stays private.
+    scope = "public" if runtime.settings.tiles_public else "private"
+    return f"{scope}, max-age={seconds}" + (", immutable" if immutable else "")
+
+
+TEXT_PLAIN = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
+YEAR = 31_536_000
+
+
+@router.get(
+    "/checkpoint",
+    summary="The newest checkpoint (C2SP signed note), with its witnesses' cosignatures",
+    response_class=Response,
+    responses={200: {"content": {TEXT_PLAIN: {"schema": {"type": "string"}}}}},
+)
+async def checkpoint(request: Request, sessions: SessionsDep) -> Response:
+    runtime = _log_reader(request, *Role)
+    signed = await checkpoints.latest(sessions, runtime.note_signer)
+    return Response(
+        signed.note, media_type=TEXT_PLAIN, headers={"Cache-Control": _cache(runtime, 1)}
+    )
+
+
+@router.get(
+    "/tile/{tile_path:path}",
+    summary="A tile of hashes (tile/<L>/<N>[.p/<W>]) or an entry bundle "
+    "(tile/entries/<N>[.p/<W>]), as c2sp.org/tlog-tiles serves them",
+    response_class=Response,
+    responses={200: {"content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def tile(
+    request: Request,
+    sessions: SessionsDep,
+    tile_path: Annotated[str, Path(max_length=200, pattern=TEXT)],
+) -> Response:
+    runtime = _log_reader(request, Role.AUDITOR, Role.ADMIN)
+    wanted = tiles.parse(tile_path)
+    data = await tiles.read(sessions, wanted, runtime.signed_size)
+    cache = _cache(runtime, YEAR, immutable=True) if wanted.full else _cache(runtime, 60)
+    return Response(data, media_type=OCTETS, headers={"Cache-Control": cache})
+
+
+@router.get(
+    "/entries",
+    summary="Entries start to end in log order, streamed: each line one entry's exact "
+    "leaf data (SHA-256(0x00 || line) is its leaf hash)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+)
+async def entries(
+    _: Auditor,
+    sessions: SessionsDep,
+    start: Annotated[int, Query(ge=0, le=BIGINT_MAX, description="The first position.")],
+    end: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=BIGINT_MAX,
+            description=f"The position after the last (at most {tiles.BULK_MAX:,} after "
+            "start); the answer stops at the log's end.",
+        ),
+    ],
+) -> StreamingResponse:
+    body = await tiles.entries(sessions, start, end)
+    return StreamingResponse(body, media_type="application/x-ndjson")
 
 
 router.include_router(recipients_api.router)  # recipient notices (docs/recipients.md)

@@ -3,14 +3,18 @@
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from services.audit import checks, ingest, ingestion, signing
+import httpx
+
+from services.audit import checks, ingest, ingestion, signing, tiles
 from services.audit.config import AuditSettings
 from services.audit.recipients import jobs as recipients
 from services.audit.recipients.settings import ClockKind
+from services.audit.witnesses import Submitter, Witness
 from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
 from shared.db import connect_raw
 from shared.logging import get_logger
+from shared.tlog.note import NoteSigner
 
 log = get_logger(__name__)
 
@@ -22,8 +26,14 @@ class AuditRuntime(Runtime):
     settings: AuditSettings
     audit_log: ingestion.AuditLog
     signer: signing.Signer
+    note_signer: NoteSigner
+    """The same key, signing checkpoints as notes named by the log's origin."""
     reader: ingest.Reader
     writer: ingest.Writer
+    signed_size: tiles.SignedSize = field(default_factory=tiles.SignedSize)
+    """The largest signed size seen, so that a covered tile is served without a query."""
+    witnesses: Submitter | None = None
+    """Submits checkpoints to the configured witnesses (none: no witnesses)."""
     clock: checks.Clock = checks.utc_now
     recipients_clock: Clock = field(default_factory=SystemClock)
     """Where recipient notices take the time from (settling, answers, escalation)."""
@@ -50,6 +60,8 @@ class AuditRuntime(Runtime):
             ),
         )
         self.every(settings.recipients_tick_seconds, "recipients", self.tell_recipients)
+        if self.witnesses is not None:
+            self.every(settings.witness_seconds, "witnesses", self.witnesses.round)
 
     async def tell_recipients(self) -> None:
         """Ask the recipients of what has settled, then escalate the silent past their
@@ -64,6 +76,8 @@ class AuditRuntime(Runtime):
         await self.writer.close()
         self.reader.close()
         await super().stop()
+        if self.witnesses is not None:
+            await self.witnesses.close()
 
 
 async def bootstrap(
@@ -71,10 +85,12 @@ async def bootstrap(
     *,
     clock: checks.Clock = checks.utc_now,
     recipients_clock: Clock | None = None,
+    witness_client: httpx.AsyncClient | None = None,
 ) -> AuditRuntime:
     """Load the log's edge and build the reader, the writer and the signer; ``clock``
     is where the consent check takes the time from, ``recipients_clock`` the recipient
-    notices (by default as the settings say)."""
+    notices (by default as the settings say), ``witness_client`` how witnesses are
+    called (by default over HTTP)."""
     settings = infra.settings
     if not isinstance(settings, AuditSettings):
         raise TypeError("the audit service runs on AuditSettings")
@@ -86,10 +102,22 @@ async def bootstrap(
         )
     audit_log = ingestion.AuditLog()
     await ingestion.load(infra.sessions, audit_log)
+    signer = signing.Signer.from_seed(settings.signing_seed())
+    note_signer = signer.note_signer(settings.log_origin)
+    submitter = None
+    if settings.witnesses:
+        submitter = Submitter(
+            infra.sessions,
+            note_signer,
+            [Witness.configured(w) for w in settings.witnesses],
+            **({"client": witness_client} if witness_client else {}),
+        )
     return AuditRuntime(
         **{**vars(infra), "settings": settings},
         audit_log=audit_log,
-        signer=signing.Signer.from_seed(settings.signing_seed()),
+        signer=signer,
+        note_signer=note_signer,
+        witnesses=submitter,
         reader=ingest.Reader(workers=settings.ingest_workers),
         writer=ingest.Writer(
             lambda: connect_raw(settings.database_url, settings.schema_name), audit_log

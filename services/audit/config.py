@@ -4,11 +4,18 @@ import base64
 import hashlib
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.audit.recipients.settings import RECIPIENT_TABLES, RecipientSettings
 from shared.settings import APPEND_ONLY, ERASABLE, Environment, TablePrivileges
+
+
+class WitnessSettings(BaseModel):
+    """A witness the log submits its checkpoints to (c2sp.org/tlog-witness)."""
+
+    vkey: str = Field(description="Its verifier key: <name>+<hex key id>+<base64(0x04 || key)>.")
+    url: str = Field(description="Its submission prefix; add-checkpoint is POSTed under it.")
 
 
 class AuditSettings(RecipientSettings):
@@ -19,7 +26,15 @@ class AuditSettings(RecipientSettings):
     default_port: ClassVar[int] = 8003
     table_privileges: ClassVar[TablePrivileges] = {
         **dict.fromkeys(
-            ("entries", "tree_nodes", "tree_heads", "consent_changes", "checks", "erasures"),
+            (
+                "entries",
+                "tree_nodes",
+                "tree_heads",
+                "consent_changes",
+                "checks",
+                "erasures",
+                "checkpoint_cosignatures",
+            ),
             APPEND_ONLY,
         ),
         "entry_personal": ERASABLE,  # deleted on erasure, never changed
@@ -37,6 +52,20 @@ class AuditSettings(RecipientSettings):
     """How long a disclosure naming a consent not yet in the history waits for it."""
     check_seconds: float = 1.0
     """How often unchecked disclosures are checked against the consent history."""
+    log_origin: str = Field(
+        default="localhost/privacy-audit-log", pattern=r"^[^\s+]+$", max_length=255
+    )
+    """The checkpoints' origin line, and the name their signature goes by: the log's
+    URL prefix without its scheme (c2sp.org/tlog-tiles), the same on every replica."""
+    tiles_public: bool = False
+    """Whether anyone may read the checkpoint, tiles and entry bundles; by default an
+    auditor's (or admin's) token is needed for tiles and bundles, any token for the
+    checkpoint. An entry holds what ``GET /entries/{seq}`` shows auditors."""
+    witnesses: list[WitnessSettings] = Field(default_factory=list)
+    """Witnesses that cosign the log's checkpoints, as JSON:
+    ``[{"vkey": "witness.example/w1+1234abcd+BA...", "url": "https://witness.example"}]``."""
+    witness_seconds: float = 5.0
+    """How often the newest checkpoint is submitted to the witnesses."""
     ingest_batch_size: int = 5000
     """Records fetched and read at a time (the writer may merge several batches)."""
     ingest_workers: int = Field(default=0, ge=0, le=1)

@@ -83,6 +83,16 @@ class PublicKey(BaseModel):
     algorithm: str = Field(examples=["Ed25519"])
     key_id: str = Field(description="The first 16 hex digits of SHA-256 of the raw key.")
     public_key: str = Field(description="The raw 32-byte public key, base64.")
+    origin: str = Field(
+        description="The origin line of the log's checkpoints (GET /checkpoint), and the "
+        "name their signature goes by.",
+        examples=["localhost/privacy-audit-log"],
+    )
+    verifier_key: str = Field(
+        description="The same key as a C2SP signed-note verifier key "
+        "(<origin>+<hex key id>+<base64(0x01 || key)>), for standard tools.",
+        examples=["localhost/privacy-audit-log+0c1fa1f4+AcKz..."],
+    )
 
 
 class InclusionProof(BaseModel):

@@ -16,6 +16,7 @@ from services.audit.exceptions import NotFound
 from services.audit.ingestion import AuditLog
 from services.audit.models import PublicKey, TreeHead
 from shared.db import Sessions, transaction
+from shared.tlog.note import NoteSigner
 
 
 @dataclass
@@ -40,12 +41,18 @@ class Signer:
     def sign(self, message: bytes) -> bytes:
         return self.key.sign(message)
 
-    def described(self) -> PublicKey:
+    def note_signer(self, origin: str) -> NoteSigner:
+        """The same key, signing checkpoints as C2SP signed notes named ``origin``."""
+        return NoteSigner(origin, self.key)
+
+    def described(self, origin: str) -> PublicKey:
         """The public key, as ``GET /public-key`` shows it."""
         return PublicKey(
             algorithm="Ed25519",
             key_id=self.key_id,
             public_key=base64.b64encode(self.public_key).decode(),
+            origin=origin,
+            verifier_key=self.note_signer(origin).verifier.vkey,
         )
 
 

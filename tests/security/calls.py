@@ -6,6 +6,7 @@ route not listed here is called with no query and no body. Paths, queries and bo
 name the target with ``{placeholders}`` filled from a :class:`Target`.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,10 +34,13 @@ class Target:
     """A recipient request no one made: allowed callers get past the role check to a 404."""
     grant_id: str = "00000000-0000-4000-8000-000000000000"
     """A grant no one made: allowed callers get past the role check to a 404."""
+    tile_path: str = "0/000.p/1"
+    """The log's first leaf hash as a partial tile (c2sp.org/tlog-tiles)."""
 
     def fill(self, value: Any) -> Any:
         """``value`` with every ``{placeholder}`` in its strings filled in."""
         if isinstance(value, str):
+            value = re.sub(r"\{(\w+):\w+\}", r"{\1}", value)  # a route's {name:path}
             whole = value.removeprefix("{").removesuffix("}")
             if value == "{" + whole + "}" and hasattr(self, whole):
                 return getattr(self, whole)  # keeps an int an int
@@ -139,6 +143,7 @@ CALLS: dict[str, dict[tuple[str, str], Call]] = {
         ("GET", "/organisations/{organisation}/subjects"): Call(params=_WINDOW),
         ("GET", "/proofs/inclusion"): Call(params={"seq": "{seq}", "tree_size": "{tree_size}"}),
         ("GET", "/proofs/consistency"): Call(params={"first": 1, "second": "{tree_size}"}),
+        ("GET", "/entries"): Call(params={"start": 0, "end": 10}),
         ("POST", "/recipient-requests/{request_id}/keep"): Call(
             body={"reference": "Membership contract M-2026-0142"}
         ),

@@ -33,7 +33,15 @@ SERVICES: list[type[ServiceSettings]] = [
     BreachSettings,
     NotifierSettings,
 ]
-LOG_TABLES = ["entries", "tree_nodes", "tree_heads", "consent_changes", "checks", "erasures"]
+LOG_TABLES = [
+    "entries",
+    "tree_nodes",
+    "tree_heads",
+    "consent_changes",
+    "checks",
+    "erasures",
+    "checkpoint_cosignatures",
+]
 PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
 TAMPERING = {
     "disable trigger": ("ALTER TABLE {t} DISABLE TRIGGER ALL", "must be owner"),
@@ -51,6 +59,7 @@ FIRST_COLUMN = {
     "checks": "seq",
     "erasures": "user_id",
     "entry_personal": "seq",
+    "checkpoint_cosignatures": "tree_size",
 }
 ROWS = {  # one valid row per table, as the service writes them
     "entries": "INSERT INTO entries VALUES (1000000, gen_random_uuid(), 'p', now(), now(),"
@@ -63,6 +72,9 @@ ROWS = {  # one valid row per table, as the service writes them
     " 'granted', 'user-1', 'm', null, null, now(), null)",
     "checks": "INSERT INTO checks VALUES (1000000, 'valid', 'ok', now())",
     "erasures": "INSERT INTO erasures VALUES (gen_random_uuid()::text, now())",
+    # after tree_heads: a cosignature is of a signed head
+    "checkpoint_cosignatures": "INSERT INTO checkpoint_cosignatures VALUES (1000000,"
+    " 'witness.example/w1', '\u2014 witness.example/w1 AAAA', now())",
 }
 
 

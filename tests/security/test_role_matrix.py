@@ -144,6 +144,12 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         ),
         ("GET", "/proofs/consistency"): ANY_ROLE,
         ("GET", "/entries/{seq}"): only(AUDITOR, ADMIN, MEMBER_ORG, own={MEMBER_ORG: 404}),
+        # The log as standard tools read it (docs/audit.md): the checkpoint like the tree
+        # heads; tiles, bundles and the bulk read are the auditors' (AUDIT_TILES_PUBLIC
+        # opens the checkpoint and tiles to anyone; the stack runs with the default).
+        ("GET", "/checkpoint"): ANY_ROLE,
+        ("GET", "/tile/{tile_path:path}"): only(AUDITOR, ADMIN),
+        ("GET", "/entries"): only(AUDITOR, ADMIN),
         # Recipient notices: an organisation reads and answers its own (another's is a 404,
         # tests/services/audit/test_recipients_answers.py); auditors and security read all.
         ("GET", "/recipient-requests"): only(MEMBER_ORG, AUDITOR, ADMIN, SECURITY),

@@ -1,0 +1,79 @@
+"""The log served as tiles (c2sp.org/tlog-tiles), and read in bulk.
+
+Tiles are read from the stored tree itself, the nodes proofs are made of: level 0 from
+the entries' leaf hashes, level ``L`` from the stored nodes of tree level ``8 * L``
+(stored from ``repository.LOWEST_STORED_LEVEL`` = 4 up), so a tile can never disagree
+with a proof. Only what a signed tree head covers is served: a tile or bundle beyond
+the newest signed size is not found. A full tile never changes; a partial one is a
+prefix of the full one it grows into.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from services.audit import log_store
+from services.audit.exceptions import InvalidRequest, NotFound
+from shared.db import Sessions
+from shared.tlog.tiles import Tile, TileError, bundle, parse_path
+
+BULK_MAX = 100_000
+"""Entries one bulk read may ask for."""
+BULK_BATCH = 5_000
+"""Entries a bulk read reads from the database at a time."""
+
+
+def parse(path: str) -> Tile:
+    """A tile path after ``/tile/``; one the spec does not spell so is not found."""
+    try:
+        return parse_path(path)
+    except TileError as exc:
+        raise NotFound(str(exc), field="tile_path") from exc
+
+
+@dataclass
+class SignedSize:
+    """The largest signed size this process has seen: sizes only grow, and a tile a
+    signed head covered stays covered, so only a tile beyond it makes a query."""
+
+    size: int = 0
+
+
+async def read(sessions: Sessions, tile: Tile, signed: SignedSize) -> bytes:
+    """A hash tile's bytes or an entry bundle's, if a signed head covers it."""
+    async with sessions() as session:
+        if not tile.needs(signed.size):
+            signed.size = max(signed.size, await log_store.signed_size(session))
+        if not tile.needs(signed.size):
+            raise NotFound(
+                f"{tile.path} is beyond the newest checkpoint ({signed.size} entries)",
+                field="tile_path",
+            )
+        start, end = tile.nodes.start, tile.nodes.stop
+        if tile.level is None:
+            found = await log_store.leaf_data(session, start, end)
+        elif tile.level == 0:
+            found = await log_store.leaf_hashes(session, start, end)
+        else:
+            found = await log_store.level_hashes(session, tile.tree_level, start, end)
+    if len(found) != tile.width:  # signed, yet not stored: the log lost something
+        raise RuntimeError(f"{tile.path}: {len(found)} of {tile.width} stored")
+    return bundle(found) if tile.level is None else b"".join(found)
+
+
+async def entries(sessions: Sessions, start: int, end: int) -> AsyncIterator[bytes]:
+    """Entries ``start`` to ``end`` (excluded, or the log's end) as JSON lines, each line
+    exactly an entry's leaf data. The first batch is read before this returns: a query
+    that fails does so before an answer has begun."""
+    if end <= start or end - start > BULK_MAX:
+        raise InvalidRequest(f"end: 1 to {BULK_MAX:,} entries after start", field="end")
+    batches = log_store.leaf_line_batches(sessions, start, end, batch=BULK_BATCH)
+    first = await anext(batches, None)
+
+    async def lines() -> AsyncIterator[bytes]:
+        if first is None:
+            return
+        yield first
+        async for more in batches:
+            yield more
+
+    return lines()

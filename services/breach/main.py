@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.breach import api, handlers
+from services.breach import api, handlers, topics
 from services.breach.bootstrap import bootstrap
 from services.breach.config import BreachSettings
 from shared.app import create_app, create_broker, serve
@@ -17,15 +17,14 @@ def build_app(settings: BreachSettings | None = None) -> FastAPI:
     """The breach service as an ASGI app; tests build it the same way."""
     settings = settings or BreachSettings()
     broker = create_broker(settings)
-    broker.include_router(
-        handlers.build_router(group=settings.schema_name, prefix=settings.topic_prefix)
-    )
+    broker.include_router(handlers.build_router(settings))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=bootstrap,
     )
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.consent import api, handlers
+from services.consent import api, handlers, topics
 from services.consent.bootstrap import bootstrap
 from services.consent.config import ConsentSettings
 from shared.app import create_app, create_broker, serve
@@ -17,7 +17,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
     """The consent service as an ASGI app; tests build it the same way."""
     settings = settings or ConsentSettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.build_router(group=settings.schema_name))
+    broker.include_router(handlers.build_router(settings))
 
     return create_app(
         settings=settings,
@@ -26,6 +26,7 @@ def build_app(settings: ConsentSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         description=DESCRIPTION,
         untraced_paths=["decisions"],
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=bootstrap,
     )
 

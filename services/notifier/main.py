@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifier import api, handlers
+from services.notifier import api, handlers, topics
 from services.notifier.bootstrap import bootstrap
 from services.notifier.config import NotifierSettings
 from services.notifier.service.sending import Clock
@@ -26,6 +26,7 @@ def build_app(settings: NotifierSettings | None = None, *, clock: Clock | None =
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, clock=clock) if clock else bootstrap,
     )
 

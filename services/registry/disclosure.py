@@ -25,6 +25,7 @@ from services.registry.domain import (
 from services.registry.exceptions import Denied, Gone, NotFound, Unavailable, refused
 from services.registry.models import ConsentDecision, LegalDisclosureIn
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.outbox import stage_raw
 
 PRODUCER = "registry"
 CHANNEL = "registry_api"
@@ -144,7 +145,7 @@ async def disclose(
             assert decision is not None
             event = allowed(common, decision)
         if refusal is not None or user is not None:
-            await queries.stage(conn, [event])
+            await stage_raw(conn, [event])
     if unavailable is not None:
         raise Unavailable(f"no disclosure: {unavailable}") from unavailable
     if refusal is not None:
@@ -247,7 +248,7 @@ async def disclose_by_law(
                 reason=reason,
                 legal_reference=body.legal_reference,
             )
-            await queries.stage(conn, [event])
+            await stage_raw(conn, [event])
     if user is None:
         await _missing(engine, user_id)
     return answer(event, data=values(fields, user))

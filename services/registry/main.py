@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry import api, handlers
+from services.registry import api, handlers, topics
 from services.registry.bootstrap import bootstrap
 from services.registry.config import RegistrySettings
 from shared.app import create_app, create_broker, serve
@@ -19,13 +19,14 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     """The registry service as an ASGI app; tests build it the same way."""
     settings = settings or RegistrySettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.build_router(group=settings.schema_name))
+    broker.include_router(handlers.build_router(settings))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router, api.public],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=bootstrap,
         untraced_paths=api.UNTRACED,
     )

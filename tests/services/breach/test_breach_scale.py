@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.breach import bulk, evidence, repository, resolution
+from services.breach import evidence, repository, resolution
 from services.breach.models import BreachRow
 from shared import events
 from shared.clock import StoredClock
 from shared.db import create_sessions, transaction
+from shared.outbox import stage_many
 from tests.services.breach.conftest import T0, Service, outcome, publish, running, user_ids
 from tests.services.breach.test_breach_subjects import registered
 from tests.support import wait_until
@@ -59,7 +60,7 @@ async def test_a_page_of_notices_goes_into_the_outbox_with_one_statement(
 
     with Statements(engine) as statements:
         async with transaction(sessions) as session:
-            await bulk.stage_many(session, staged)
+            await stage_many(session, staged)
 
     # one INSERT, not an executemany of 2,500 (nor a batch of them)
     assert [many for _, many in statements.touching("outbox")] == [False]

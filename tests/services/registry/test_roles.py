@@ -3,7 +3,7 @@ allowed, nobody reads without a token; and the API documents describe everything
 
 import pytest
 
-from services.registry.handlers import PUBLISHED
+from services.registry.topics import PUBLISHED
 from shared import events
 from tests.services.registry.conftest import (
     ADMIN,

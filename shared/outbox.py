@@ -4,8 +4,15 @@ A service stages events in its ``outbox`` table inside the same database transac
 as its state change; :class:`shared.relay.OutboxRelay` publishes them. Nothing the
 database committed is lost, and nothing rolled back is ever published.
 
+This module is the table's one writer (nothing outside ``shared/`` writes it): an ORM
+session's (:func:`stage`, :func:`stage_many`), a raw asyncpg connection's
+(:func:`stage_raw`, in :func:`transaction`), and the INSERT a larger statement embeds
+(:func:`insert_sql`, :func:`insert_params`, :func:`execute_raw`). Each writes the row's
+topic with the prefix of the connection it is written on (the service's
+``TOPIC_PREFIX``, a connection setting: ``shared.db.connection_settings``).
+
 How the relay learns of new rows: every commit of an ORM session in the process, and
-every commit of the asyncpg paths that stage rows themselves (they call :func:`wake`),
+every commit of the raw asyncpg forms (:func:`transaction`, :func:`execute_raw`),
 wakes the process's relays at once; a relay standing by (another replica's is active)
 passes the wake on with one ``NOTIFY`` of its own, outside any data transaction; and the
 active relay polls every ``outbox_poll_seconds`` in any case. The rows are not announced
@@ -165,9 +172,8 @@ def wake() -> None:
 
 @orm_event.listens_for(Session, "after_commit")
 def _after_commit(session: Any) -> None:
-    # Any ORM commit may carry staged rows (stage(), stage_many() and the services' own
-    # INSERT ... SELECT unnest statements alike); waking for one that carried none costs
-    # a relay one empty read of the pending index.
+    # Any ORM commit may carry staged rows (stage() and stage_many() alike); waking for
+    # one that carried none costs a relay one empty read of the pending index.
     wake()
 
 

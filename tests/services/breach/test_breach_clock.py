@@ -19,7 +19,6 @@ from tests.services.breach.conftest import (
     T0,
     Service,
     outcome,
-    publish,
     running,
     user_ids,
 )
@@ -66,7 +65,7 @@ async def test_warnings_and_the_missed_deadline_fire_once_each_as_the_clock_move
     await service.clock.freeze(T0 + timedelta(hours=24))
     assert await until_fired(service, breach_id, 1) == [(WARNING, 24, 3)]
 
-    await publish(outcome(breach_id, a, at=T0 + timedelta(hours=25)))
+    await service.publish(outcome(breach_id, a, at=T0 + timedelta(hours=25)))
 
     async def told() -> bool:
         return (await service.breach(breach_id))["counts"]["delivered"] == 1
@@ -134,7 +133,7 @@ async def test_nothing_fires_when_everyone_was_told_in_time(service: Service) ->
         "breach_id"
     ]
     await service.resolved(breach_id)
-    await publish(outcome(breach_id, person, at=T0 + timedelta(hours=1)))
+    await service.publish(outcome(breach_id, person, at=T0 + timedelta(hours=1)))
 
     async def told() -> bool:
         return (await service.breach(breach_id))["counts"]["pending"] == 0

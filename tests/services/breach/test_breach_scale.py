@@ -18,7 +18,15 @@ from shared import events
 from shared.clock import StoredClock
 from shared.db import create_sessions, transaction
 from shared.outbox import stage_many
-from tests.services.breach.conftest import T0, Service, outcome, publish, running, user_ids
+from tests.services.breach.conftest import (
+    T0,
+    Service,
+    outcome,
+    prefix_of,
+    publish,
+    running,
+    user_ids,
+)
 from tests.services.breach.test_breach_subjects import registered
 from tests.support import wait_until
 
@@ -67,7 +75,7 @@ async def test_a_page_of_notices_goes_into_the_outbox_with_one_statement(
     async with engine.connect() as conn:
         rows = await conn.execute(
             text("SELECT event_id, key, value FROM outbox WHERE topic = :t ORDER BY id"),
-            {"t": events.BREACH_NOTIFICATION_REQUESTED},
+            {"t": prefix_of(service.schema) + events.BREACH_NOTIFICATION_REQUESTED},
         )
         stored = [(event_id, key, json.loads(value)) for event_id, key, value in rows]
     assert [key for _, key, _ in stored] == people
@@ -159,7 +167,8 @@ async def test_with_a_topic_prefix_the_service_reads_and_writes_only_its_own_top
         await service.clock.freeze(T0)
         at = T0 - timedelta(days=30)
         await publish(registered(person, "PH", at), prefix=prefix)
-        await publish(registered(elsewhere, "PH", at))  # the shared topic: not this one's
+        # the topic without the prefix: not this one's
+        await publish(registered(elsewhere, "PH", at), prefix="")
 
         async def registered_here() -> bool:
             async with engine.connect() as conn:
@@ -171,7 +180,9 @@ async def test_with_a_topic_prefix_the_service_reads_and_writes_only_its_own_top
         await service.resolved(breach_id)
         await publish(outcome(breach_id, person, at=T0), prefix=prefix)
         # a later bounce on the shared topic would win, were it read
-        await publish(outcome(breach_id, person, at=T0 + timedelta(hours=1), failed=True))
+        await publish(
+            outcome(breach_id, person, at=T0 + timedelta(hours=1), failed=True), prefix=""
+        )
 
         async def delivered() -> bool:
             return bool((await service.breach(breach_id))["counts"]["delivered"] == 1)

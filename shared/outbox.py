@@ -37,10 +37,11 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Text,
+    TypeDecorator,
     func,
-    literal,
     literal_column,
     text,
+    type_coerce,
 )
 from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -177,6 +178,22 @@ def _after_commit(session: Any) -> None:
     wake()
 
 
+PREFIXED_TOPIC = f"coalesce(current_setting('{TOPIC_PREFIX_SETTING}', true), '')"
+"""The connection's topic prefix (``shared.db.connection_settings``), in SQL: every row
+is written with it before its topic, however it is written, so no caller names it."""
+
+
+class PrefixedTopic(TypeDecorator[str]):
+    """A topic column written with the prefix of the connection that writes it: part of
+    the statement, so the ORM still inserts many rows in one statement."""
+
+    impl = Text
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return literal_column(PREFIXED_TOPIC, Text()) + type_coerce(bindvalue, Text())
+
+
 class OutboxMessage(SQLModel, table=True):
     """One event waiting for (or past) publication."""
 
@@ -186,7 +203,8 @@ class OutboxMessage(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
     )
     event_id: UUID = Field(unique=True)
-    topic: str
+    topic: str = Field(sa_column=Column(PrefixedTopic, nullable=False))
+    """Written with the connection's prefix before it (the contract's name after it)."""
     key: str
     value: str = Field(sa_column=Column(Text, nullable=False))
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
@@ -200,10 +218,6 @@ class OutboxMessage(SQLModel, table=True):
 
 Headers = Mapping[str, str]
 """Headers a staged event is published with, besides the trace context and its id."""
-
-PREFIXED_TOPIC = f"coalesce(current_setting('{TOPIC_PREFIX_SETTING}', true), '')"
-"""The connection's topic prefix (``shared.db.connection_settings``), in SQL: every row
-is written with it before its topic, however it is written, so no caller names it."""
 
 
 def _headers(extra: Headers | None) -> dict[str, str]:
@@ -225,8 +239,6 @@ def stage(session: AsyncSession, *events: Envelope, headers: Headers | None = No
             value=event.model_dump_json(),
             headers=row_headers,
         )
-        # Evaluated by the INSERT: the prefix of the connection the row is written on.
-        row.topic = literal_column(PREFIXED_TOPIC) + literal(event.topic())  # type: ignore[assignment]
         session.add(row)
 
 

@@ -326,6 +326,9 @@ async def stage_many(
     )
 
 
+_STAGE_RAW = insert_sql()
+
+
 async def stage_raw(
     conn: asyncpg.Connection, events: Sequence[Envelope], *, headers: Headers | None = None
 ) -> None:
@@ -336,7 +339,7 @@ async def stage_raw(
     """
     if not events:
         return
-    await execute_raw(conn, insert_sql(), *insert_params(events, headers=headers))
+    await execute_raw(conn, _STAGE_RAW, *insert_params(events, headers=headers))
 
 
 async def execute_raw(conn: asyncpg.Connection, statement: str, *args: object) -> Any:

@@ -3,10 +3,10 @@
 A disclosure is the registry's everyday path, so it skips the ORM: one statement reads
 the user and their profile together and holds the user's row FOR SHARE, one statement
 stages the ``data.accessed`` events in the outbox (``shared.outbox.stage_raw``, every
-event of a batch at once), and
-the transaction is asyncpg's own (BEGIN ... COMMIT). The connection is checked out of
-the service's SQLAlchemy pool, so the read path shares its pool, its ``search_path``
-and its limits with the rest of the service.
+event of a batch at once), and the transaction is asyncpg's own (BEGIN ... COMMIT,
+``shared.outbox.transaction``, whose commit wakes the relay). The connection is checked
+out of the service's SQLAlchemy pool, so the read path shares its pool, its
+``search_path`` (and topic prefix) and its limits with the rest of the service.
 """
 
 from collections.abc import AsyncIterator, Sequence

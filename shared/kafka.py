@@ -287,7 +287,16 @@ async def ensure_topics(
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
-                await admin.create_topics(missing)
+                created = await admin.create_topics(missing)
+                # The response names each topic's error rather than raising it (a broker
+                # that is starting refuses them all): a consumer would only time out later.
+                refused = [
+                    f"{topic}: {message or code}"
+                    for topic, code, message in created.topic_errors
+                    if code not in (0, TopicAlreadyExistsError.errno)
+                ]
+                if refused:
+                    raise KafkaError("topics not created: " + "; ".join(refused))
     finally:
         await admin.close()
 

@@ -18,6 +18,7 @@ from tests.services.breach.conftest import (
     T0,
     Service,
     outcome,
+    prefix_of,
     user_ids,
 )
 from tests.support import read_topic, wait_until
@@ -281,7 +282,7 @@ async def test_an_outcome_naming_no_breach_notice_is_dead_lettered_and_the_batch
 
     await until_counts(service, breach_id, delivered=1)
     records = await read_topic(
-        f"{events.NOTIFICATION_DELIVERED}.dlq",
+        events.dlq_topic(prefix_of(service.schema) + events.NOTIFICATION_DELIVERED),
         until=lambda rs: any(r.key == person.encode() for r in rs),
     )
     (dead,) = [r for r in records if r.key == person.encode()]

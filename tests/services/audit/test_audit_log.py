@@ -769,6 +769,7 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "AUDIT_DB_SCHEMA": schema,
+        "AUDIT_TOPIC_PREFIX": prefix_of(schema),
         "AUDIT_HTTP_PORT": str(port),
         "AUDIT_INGEST_BATCH_SIZE": "200",
         "AUDIT_INGEST_WORKERS": workers,

@@ -47,15 +47,17 @@ def topic_prefix(name: str) -> str:
     return f"{unique(name)}."
 
 
-async def drop_topics(prefix: str) -> None:
-    """Delete every topic named with ``prefix`` (a finished stack's), so that the broker
-    does not keep their partitions open for ever."""
-    if not prefix:
+async def drop_topics(*prefixes: str) -> None:
+    """Delete every topic named with one of ``prefixes`` (a finished stack's), so that the
+    broker does not keep their partitions open for ever."""
+    if not all(prefixes):
         raise ValueError("drop_topics: a prefix is required (the shared topics stay)")
+    if not prefixes:
+        return
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
     await admin.start()
     try:
-        names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        names = [name for name in await admin.list_topics() if name.startswith(prefixes)]
         if names:
             await admin.delete_topics(names)
     finally:

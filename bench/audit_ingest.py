@@ -8,8 +8,8 @@
 2. The audit service (its own process, fresh schema): the same number of
    ``data.accessed`` events, produced before it starts, read in batches, decoded and
    hashed, deduplicated, added to the Merkle tree and committed, offsets after the
-   commit. The service reads them from a topic of the run's own (``bench.accessed.*``,
-   given to it by ``--serve``), so neither earlier runs' events nor other users' count.
+   commit. The service reads them from a topic of the run's own (its ``TOPIC_PREFIX``
+   is the run's, ``bench.<tag>.``), so neither earlier runs' events nor other users' count.
    Measured from its first batch's reading to its last entry seen committed, with the
    service process's CPU time (user + system, from ``/proc``) per entry.
 3. Latency at half that rate: events published at half the measured throughput for
@@ -40,10 +40,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
+from devtools.topics import drop_topics
 from shared import events
 from shared.db import asyncpg_dsn, create_engine
 from shared.events import (
@@ -185,16 +185,6 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-async def drop_topics(*topics: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        await admin.delete_topics([t for t in topics if t in existing])
-    finally:
-        await admin.close()
-
-
 @dataclass
 class Measured:
     throughput: float
@@ -210,7 +200,9 @@ class Measured:
     entries are still in their grace), and ``put off`` for the checks waiting."""
 
 
-async def audit_pipeline(count: int, topic: str, consents: str | None) -> Measured:
+async def audit_pipeline(count: int, prefix: str, granted: bool) -> Measured:
+    topic = f"{prefix}{events.DATA_ACCESSED}"
+    consents = f"{prefix}{events.CONSENT_GRANTED}" if granted else None
     await ensure_topics(KAFKA, {topic: 3, **({consents: 3} if consents else {})})
     if consents:
         await produce(consents, SUBJECTS, make=grant)
@@ -220,13 +212,14 @@ async def audit_pipeline(count: int, topic: str, consents: str | None) -> Measur
     env = {
         **os.environ,
         "AUDIT_DB_SCHEMA": schema,
+        "AUDIT_TOPIC_PREFIX": prefix,
         "AUDIT_HTTP_PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
     server = await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-m", "bench.audit_ingest", "--serve", topic, *filter(None, [consents])],
+        [sys.executable, "-m", "services.audit.main"],
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -325,12 +318,12 @@ async def audit_pipeline(count: int, topic: str, consents: str | None) -> Measur
 
 async def main(count: int, unknown_consents: bool) -> None:
     tag = uuid.uuid4().hex[:8]
-    raw_topic, topic, consents = f"bench.raw.{tag}", f"bench.accessed.{tag}", f"bench.granted.{tag}"
+    prefix = f"bench.{tag}."  # every topic of the run's, the raw pipeline's too
     try:
-        raw = await raw_pipeline(count, raw_topic)
-        m = await audit_pipeline(count, topic, None if unknown_consents else consents)
+        raw = await raw_pipeline(count, f"{prefix}raw")
+        m = await audit_pipeline(count, prefix, granted=not unknown_consents)
     finally:
-        await drop_topics(raw_topic, topic, events.dlq_topic(topic), consents)
+        await drop_topics(prefix)
     lines = [
         f"raw pipeline (aiokafka -> asyncpg COPY)   {raw:10,.0f} events/s",
         f"audit service ({m.entries:,} entries)     {m.throughput:10,.0f} events/s"
@@ -345,21 +338,6 @@ async def main(count: int, unknown_consents: bool) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def serve(topic: str, consents: str | None) -> None:
-    """Run the audit service with ``data.accessed`` read from ``topic`` (and
-    ``consent.granted`` from ``consents``): the service names its topics when its router
-    is built, from ``shared.events``, so they are set first."""
-    events.DATA_ACCESSED = topic
-    if consents:
-        events.CONSENT_GRANTED = consents
-    from services.audit import main as audit_main
-
-    audit_main.main()
-
-
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        serve(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
-    else:
-        numbers = [a for a in sys.argv[1:] if a.isdigit()]
-        asyncio.run(main(int(numbers[0]) if numbers else 200_000, "--unknown-consents" in sys.argv))
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    asyncio.run(main(int(numbers[0]) if numbers else 200_000, "--unknown-consents" in sys.argv))

@@ -16,9 +16,8 @@ Needs `make up` (Kafka, PostgreSQL); starts everything else itself:
   leaves and nodes, as ``bench/audit_scale.py`` does); PEOPLE ``user.registered`` events
   on the run's own topics (``<prefix>user.registered.v1``), as the registry publishes them;
 - the audit service, the notifier and the breach service, each a process of its own in
-  fresh schemas; the notifier and the breach service on topics of the run's own (their
-  ``*_TOPIC_PREFIX``), the audit service with its consumer groups moved past the shared
-  topics' history. Timed from the declaration (an organisation scope narrowed to
+  fresh schemas, on topics of the run's own (their ``*_TOPIC_PREFIX``; deleted at the
+  end). Timed from the declaration (an organisation scope narrowed to
   ``email_address``): every request staged (the scope resolved page by page from the audit
   service), the first and the last notice accepted by the server, and the breach counting
   everyone notified; each stage's own time from the outboxes' timestamps.
@@ -49,7 +48,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
-from devtools.topics import skip_history
+from devtools.topics import drop_topics
 from services.audit import ingestion, pgcopy, repository
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS as AUDIT_MIGRATIONS
@@ -361,19 +360,11 @@ async def main(people: int, sessions: int, page: int, raw_count: int, limit: flo
     began = time.perf_counter()
     await fill_audit(schemas["audit"], disclosures(run, org, people, since))
     filled = time.perf_counter() - began
-    await skip_history(
-        [schemas["audit"]],
-        [
-            events.DATA_ACCESSED,
-            events.CONSENT_GRANTED,
-            events.CONSENT_WITHDRAWN,
-            events.USER_ERASED,
-        ],
-    )
     envs = {
         "services.audit.main": {
             "AUDIT_DB_SCHEMA": schemas["audit"],
             "AUDIT_HTTP_PORT": str(ports["audit"]),
+            "AUDIT_TOPIC_PREFIX": prefix,
             "AUDIT_LOG_LEVEL": "warning",
         },
         "services.notifier.main": {
@@ -469,6 +460,7 @@ async def main(people: int, sessions: int, page: int, raw_count: int, limit: flo
             for schema in schemas.values():
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await admin.dispose()
+        await drop_topics(prefix)
 
     raw_rate_s = raw_count / raw
     exact = found["counts"]["affected"] == people

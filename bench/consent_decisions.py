@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from devtools.topics import drop_topics
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
@@ -76,6 +77,7 @@ def main(seconds: int, connections: int) -> None:
         **os.environ,
         "CONSENT_DB_SCHEMA": schema,
         "CONSENT_HTTP_PORT": str(PORT),
+        "CONSENT_TOPIC_PREFIX": f"{schema}.",  # topics of the run's own, deleted at the end
         "LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
@@ -126,6 +128,7 @@ def main(seconds: int, connections: int) -> None:
         server.terminate()
         server.wait()
         asyncio.run(_drop(schema))
+        asyncio.run(drop_topics(f"{schema}."))
     lines = [
         f"concurrency {connections}, {seconds} s each, one uvicorn worker",
         f"GET /healthz     {trivial['rps']:8,.0f} req/s  p50 {trivial['p50']:.2f} ms"

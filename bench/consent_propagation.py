@@ -23,14 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.consent_decisions import _drop
-from devtools.stack import KAFKA, free_port, start_service
-from services.consent.replication import USER_TOPICS
+from devtools.stack import free_port, start_service
+from devtools.topics import drop_topics
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
-from shared.kafka import consumer_options
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
 ORG = "ph-department-of-trade-and-industry"
@@ -39,27 +37,6 @@ POLL_SECONDS = 0.005
 GIVE_UP_SECONDS = 30.0
 ADMIN = {"Authorization": f"Bearer {mint_token(DEVELOPMENT_JWT_SECRET, role=Role.ADMIN)}"}
 PLATFORM = {"Authorization": f"Bearer {mint_token(DEVELOPMENT_JWT_SECRET, role=Role.PLATFORM)}"}
-
-
-async def skip_history(schema: str) -> None:
-    """Start the service's user.* groups at the end of their topics.
-
-    A fresh schema would otherwise work through every registration already on the
-    broker (tens of thousands here, each recording implied consents) while it is being
-    measured: not what this measures.
-    """
-    for topic in USER_TOPICS:
-        group = consumer_options(schema, topic)["group_id"]
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            parts = [TopicPartition(topic, p) for p in range(3)]
-            consumer.assign(parts)
-            await consumer.commit(dict(await consumer.end_offsets(parts)))
-        finally:
-            await consumer.stop()
 
 
 async def allowed(b: httpx.AsyncClient, user: str) -> bool:
@@ -135,17 +112,17 @@ def main(rounds: int) -> None:
     schema = f"bench_consent_{uuid.uuid4().hex[:8]}"
     ports = free_port(), free_port()
     replicas: list[subprocess.Popen[bytes]] = []
-    asyncio.run(skip_history(schema))
+    prefix = f"{schema}."  # topics of the run's own: no earlier run's registrations
     try:
         for name, port in zip("ab", ports, strict=True):
             env = {
                 "CONSENT_DB_SCHEMA": schema,
                 "CONSENT_HTTP_PORT": str(port),
+                "CONSENT_TOPIC_PREFIX": prefix,
                 "REPLICA_ID": f"{schema}-{name}",
                 "LOG_LEVEL": "WARNING",
             }
             replicas.append(start_service("services.consent.main", port, env=env, timeout=120))
-        # Before the replicas start, so their groups begin at the end.
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         times = asyncio.run(measure(urls[0], urls[1], rounds))
     finally:
@@ -154,6 +131,7 @@ def main(rounds: int) -> None:
         for process in replicas:
             process.wait(30)
         asyncio.run(_drop(schema))
+        asyncio.run(drop_topics(prefix))
     everything = [t for values in times.values() for t in values]
     lines = [
         f"two replicas, {rounds} rounds of 4 changes on A, B polled every "

@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from devtools.notifier import SmtpServer, publish, registered, request
 from devtools.stack import DATABASE_URL, ROOT, free_port, wait_until
+from devtools.topics import drop_topics
 from services.notifier.config import NotifierSettings
 from services.notifier.domain import Recipient, message_id
 from services.notifier.messages import Templates, build_message
@@ -200,6 +201,7 @@ async def notifier(
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await engine.dispose()
+        await drop_topics(prefix)
 
 
 async def main(total: int, sessions: int) -> None:

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.probe import ProbeEvent, make_probe, probe_event
 from devtools.stack import DATABASE_URL, KAFKA
+from devtools.topics import drop_topics
 from shared.db import create_engine, create_sessions, transaction
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OUTBOX_DDL, stage, stage_many
-from shared.relay import OutboxRelay
+from shared.relay import OutboxRelay, progress_topic
 
 
 async def raw_producer(topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
@@ -95,12 +96,17 @@ async def main(count: int) -> None:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     event_cls = probe_event(name)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema])})
+    # Topics of the run's own (the probe's, the relay's progress), deleted at the end.
+    await ensure_topics(KAFKA, {event_cls.topic(): 3, **all_topics([schema], names=[])})
     events = [make_probe(event_cls, n, subject=f"user-{n % 1000}") for n in range(count)]
     payloads = [(e.key(), e.to_bytes()) for e in events]
-    raw = await raw_producer(event_cls.topic(), payloads)
-    orm_staged = await orm_staging(f"{schema}_orm", events)
-    staged, published = await relay_run(schema, events)
+    try:
+        raw = await raw_producer(event_cls.topic(), payloads)
+        orm_staged = await orm_staging(f"{schema}_orm", events)
+        staged, published = await relay_run(schema, events)
+    finally:
+        await drop_topics(f"test.{name}.")
+        await drop_topics(progress_topic(schema))
     lines = [
         f"events: {count}",
         f"raw idempotent producer: {count / raw:,.0f} events/s",

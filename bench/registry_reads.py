@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from bench.consent_decisions import _drop, wrk
+from devtools.topics import drop_topics
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
@@ -153,6 +154,7 @@ def main(seconds: int, connections: int) -> None:
         "CONSENT_HTTP_PORT": str(CONSENT),
         "REGISTRY_HTTP_PORT": str(REGISTRY),
         "REGISTRY_CONSENT_URL": f"http://127.0.0.1:{CONSENT}",
+        "TOPIC_PREFIX": f"bench.{tag}.",  # topics of the run's own, deleted at the end
         "LOG_LEVEL": "WARNING",
     }
     servers = [start("services.consent.main", env, CONSENT)]
@@ -196,6 +198,7 @@ def main(seconds: int, connections: int) -> None:
             server.wait()
         for schema in schemas.values():
             asyncio.run(_drop(schema))
+        asyncio.run(drop_topics(f"bench.{tag}."))
     per_user = batches["rps"] * BATCH
 
     def line(name: str, f: dict[str, float]) -> str:

@@ -4,10 +4,10 @@ import asyncio
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from devtools.stack import KAFKA
-from shared.events import CATALOGUE, Envelope
-from shared.kafka import all_topics, ensure_topics
+from devtools.stack import KAFKA, unique
+from shared.events import Envelope
 
 
 async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
@@ -41,33 +41,27 @@ async def end_offsets(topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def skip_history(schemas: list[str], topics: list[str] | None = None) -> None:
-    """Commit the consumer groups of services on ``schemas`` at the end of ``topics``
-    (every topic of the catalogue by default).
+def topic_prefix(name: str) -> str:
+    """A topic prefix no earlier run used, for a stack or a benchmark of its own: its
+    services (``topic_prefix=``, or ``TOPIC_PREFIX``) read and write only its topics."""
+    return f"{unique(name)}."
 
-    The topics are shared with every other test on the broker; a new group would read
-    all their history first. A stack needs only what it makes, which comes later.
-    """
-    await ensure_topics(KAFKA, all_topics())
-    topics = topics or [event.topic() for event in CATALOGUE]
-    ends = {topic: await end_offsets(topic) for topic in topics}
-    limit = asyncio.Semaphore(8)
 
-    async def commit(group: str, topic: str) -> None:
-        async with limit:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
-            )
-            await consumer.start()
-            try:
-                consumer.assign(list(ends[topic]))
-                await consumer.commit(dict(ends[topic]))
-            finally:
-                await consumer.stop()
-
-    await asyncio.gather(
-        *(commit(f"{s}.{t}", t) for s in schemas for t in topics if any(ends[t].values()))
-    )
+async def drop_topics(*prefixes: str) -> None:
+    """Delete every topic named with one of ``prefixes`` (a finished stack's), so that the
+    broker does not keep their partitions open for ever."""
+    if not all(prefixes):
+        raise ValueError("drop_topics: a prefix is required (the shared topics stay)")
+    if not prefixes:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(prefixes)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 async def read_topic(

@@ -90,10 +90,13 @@ def create_app(
     bootstrap: Bootstrap = plain_runtime,
     relay: bool = True,
     untraced_paths: Sequence[str] = (),
+    topics: Sequence[str] | None = None,
 ) -> FastAPI:
     """Wire a service: routes, health, docs, error mapping, and the start-up sequence.
 
     ``bootstrap`` builds the service's typed runtime once its schema is migrated.
+    ``topics``: the ones the service consumes and publishes (its ``topics.py``), made
+    with its prefix and their DLQs if missing; by default, every catalogue topic.
 
     ``untraced_paths`` are left out of the automatic HTTP tracing; their routes open
     their own spans where they need them (the consent decision API does).
@@ -104,7 +107,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
-            settings.database_url, settings.schema_name, pool_size=settings.db_pool_size
+            settings.database_url,
+            settings.schema_name,
+            pool_size=settings.db_pool_size,
+            topic_prefix=settings.topic_prefix,
         )
         infra = Infrastructure(
             settings=settings, engine=engine, sessions=create_sessions(engine), broker=broker
@@ -115,7 +121,7 @@ def create_app(
             if settings.kafka_create_topics:
                 await ensure_topics(
                     settings.kafka_bootstrap_servers,
-                    all_topics([settings.schema_name]),
+                    all_topics([settings.schema_name], prefix=settings.topic_prefix, names=topics),
                     partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
                 )

@@ -35,16 +35,29 @@ GRANTABLE = frozenset(TABLE_DEFAULT)
 """The table privileges a service's role may be given; never TRUNCATE, REFERENCES, TRIGGER."""
 VERSION_TABLE = "alembic_version"
 """Alembic's; a service's role may read it (to see the schema is migrated), nothing more."""
+TOPIC_PREFIX_SETTING = "privacy.topic_prefix"
+"""The connection setting that holds the service's topic prefix: the outbox writer puts
+it before each row's topic (``shared.outbox``), whichever way the row is written."""
 
 
-def create_engine(database_url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine whose connections live in ``schema``."""
+def connection_settings(schema: str, topic_prefix: str = "") -> dict[str, str]:
+    """What every connection of a service sets when it opens: its schema, and the prefix
+    of the topics its outbox rows go to."""
+    return {"search_path": schema, TOPIC_PREFIX_SETTING: topic_prefix}
+
+
+def create_engine(
+    database_url: str, schema: str, *, pool_size: int = 10, topic_prefix: str = ""
+) -> AsyncEngine:
+    """An asyncpg engine whose connections live in ``schema`` (and stage their events
+    on topics named with ``topic_prefix``)."""
+    server_settings = {**connection_settings(schema, topic_prefix), "application_name": schema}
     return create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
+        connect_args={"server_settings": server_settings},
     )
 
 
@@ -58,9 +71,13 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def connect_raw(database_url: str, schema: str) -> asyncpg.Connection:
-    """A bare asyncpg connection in ``schema`` (for LISTEN and COPY)."""
-    return await asyncpg.connect(asyncpg_dsn(database_url), server_settings={"search_path": schema})
+async def connect_raw(
+    database_url: str, schema: str, *, topic_prefix: str = ""
+) -> asyncpg.Connection:
+    """A bare asyncpg connection in ``schema`` (for LISTEN and COPY, and writers of their own)."""
+    return await asyncpg.connect(
+        asyncpg_dsn(database_url), server_settings=connection_settings(schema, topic_prefix)
+    )
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -1,9 +1,11 @@
-"""Kafka plumbing shared by the services: topics, consumer defaults, dead letters, inbox.
+"""Kafka plumbing shared by the services: topics, consumer defaults, dead letters, inbox,
+and the batch subscriber.
 
 Consumers in this project:
 - read only committed messages (the outbox relay publishes in transactions);
 - process one message at a time and commit its offset only after their database
-  transaction has committed (FastStream's NACK_ON_ERROR policy);
+  transaction has committed (FastStream's NACK_ON_ERROR policy), or a batch at a time
+  (:func:`subscribe_batch`), committing the batch's offsets only once its work is done;
 - dedupe on ``event_id`` through the ``processed_events`` table, in that same transaction;
 - send what cannot be parsed, or what keeps failing, to ``<topic>.dlq`` with the reason
   in its headers, and carry on;
@@ -14,16 +16,20 @@ Consumers in this project:
 import asyncio
 import contextlib
 import traceback
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
 import structlog
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from faststream import AckPolicy, BaseMiddleware
+from faststream import AckPolicy, BaseMiddleware, Context
+from faststream.kafka import KafkaRouter
+from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 from sqlalchemy import Result, literal_column
@@ -40,9 +46,10 @@ from tenacity import (
     wait_random,
 )
 
-from shared.events import CATALOGUE, Envelope, dlq_topic
+from shared.events import CATALOGUE, EVENT_BY_TOPIC, Envelope, dlq_topic
 from shared.logging import get_logger
 from shared.relay import progress_topic
+from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
@@ -247,12 +254,15 @@ def describe(exc: BaseException, *, argument: bool = False) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def all_topics(schemas: Iterable[str] = ()) -> dict[str, int | None]:
-    """Every catalogue topic and its DLQ, plus the relays' progress topics (one partition)."""
+def all_topics(
+    schemas: Iterable[str] = (), *, prefix: str = "", names: Iterable[str] | None = None
+) -> dict[str, int | None]:
+    """The topics ``names`` (by default every catalogue topic) after ``prefix``, each with
+    its DLQ, plus the relays' progress topics of ``schemas`` (one partition each)."""
     topics: dict[str, int | None] = {}
-    for event in CATALOGUE:
-        topics[event.topic()] = None
-        topics[dlq_topic(event.topic())] = None
+    for name in (event.topic() for event in CATALOGUE) if names is None else names:
+        topics[f"{prefix}{name}"] = None
+        topics[dlq_topic(f"{prefix}{name}")] = None
     for schema in schemas:
         topics[progress_topic(schema)] = 1
     return topics
@@ -277,7 +287,16 @@ async def ensure_topics(
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
-                await admin.create_topics(missing)
+                created = await admin.create_topics(missing)
+                # The response names each topic's error rather than raising it (a broker
+                # that is starting refuses them all): a consumer would only time out later.
+                refused = [
+                    f"{topic}: {message or code}"
+                    for topic, code, message in created.topic_errors
+                    if code not in (0, TopicAlreadyExistsError.errno)
+                ]
+                if refused:
+                    raise KafkaError("topics not created: " + "; ".join(refused))
     finally:
         await admin.close()
 
@@ -292,3 +311,175 @@ async def broker_reachable(bootstrap_servers: str) -> None:
         raise ConnectionError(f"Kafka at {bootstrap_servers} does not answer: {exc}") from exc
     finally:
         await admin.close()
+
+
+EventT = TypeVar("EventT", bound=Envelope)
+RuntimeT = TypeVar("RuntimeT")
+Record: TypeAlias = ConsumerRecord[Any, Any]
+
+
+@dataclass(frozen=True)
+class Batch(Generic[EventT]):
+    """A batch of one topic, as :func:`subscribe_batch` hands it to a service.
+
+    ``events`` are the records that decoded (and passed the check), in order, and
+    ``records`` theirs; ``values`` is every record's value, for a service that reads
+    the bytes itself (``event_type=None``). ``commit`` commits the whole batch's offsets,
+    dead letters included.
+    """
+
+    topic: str
+    events: list[EventT]
+    records: list[Record]
+    consumed: Sequence[Record]
+    consumer: Any
+    broker: Any
+
+    @property
+    def values(self) -> list[bytes]:
+        """Every record's value, in order."""
+        return [record.value or b"" for record in self.consumed]
+
+    @property
+    def offsets(self) -> dict[TopicPartition, int]:
+        """The offsets to commit once the batch is done: past its last record, per partition."""
+        last: dict[TopicPartition, int] = {}
+        for record in self.consumed:
+            tp = TopicPartition(record.topic, record.partition)
+            last[tp] = max(last.get(tp, -1), record.offset)
+        return {tp: offset + 1 for tp, offset in last.items()}
+
+    async def commit(self) -> None:
+        """Commit the batch's offsets."""
+        await self.consumer.commit(self.offsets)
+
+    async def dead_letter(self, record: Record, reason: str) -> None:
+        """Send one record of the batch to its topic's DLQ with the reason."""
+        await dead_letter_record(self.broker, record, reason=reason)
+
+
+Check = Callable[[EventT], str | None]
+"""A service's own check of a decoded event: a reason to dead-letter it, or None; a
+``ValueError`` it raises is a reason too."""
+
+
+async def _bodies(message: StreamMessage[Any]) -> list[bytes]:
+    # FastStream's decoding is left out: the batch's records are decoded one by one, so
+    # that one malformed record is dead-lettered and not the whole batch.
+    return list(message.body)
+
+
+async def decode_records(
+    consumed: Sequence[Record],
+    event_type: type[Envelope] | None,
+    *,
+    accept: Callable[[bytes], bool] | None,
+    check: Check[EventT] | None,
+    broker: Any,
+) -> tuple[list[EventT], list[Record]]:
+    """The records that decode as ``event_type`` and pass ``check``, and theirs; the others
+    go to the DLQ with the reason (those ``accept`` refuses are skipped)."""
+    if event_type is None:
+        return [], list(consumed)
+    decoded: list[EventT] = []
+    records: list[Record] = []
+    for record in consumed:
+        value = record.value or b""
+        if accept is not None and not accept(value):
+            continue
+        try:
+            event = cast(EventT, event_type.model_validate_json(value))
+            reason = check(event) if check is not None else None
+        except (ValidationError, ValueError) as exc:
+            reason = describe(exc)
+        if reason is not None:
+            await dead_letter_record(broker, record, reason=reason)
+            continue
+        decoded.append(event)
+        records.append(record)
+    return decoded, records
+
+
+def publishers(router: KafkaRouter, settings: ServiceSettings, topics: Iterable[str]) -> None:
+    """Named publishers of the events a service emits, so that its AsyncAPI document shows
+    them (the events themselves leave through the outbox relay)."""
+    for topic in topics:
+        router.publisher(
+            settings.topic(topic),
+            schema=EVENT_BY_TOPIC[topic],
+            description="Published through the outbox relay, in a Kafka transaction.",
+        )
+
+
+def subscriber(
+    router: KafkaRouter, settings: ServiceSettings, topic: str, **options: Any
+) -> Callable[[Callable[..., Awaitable[None]]], Any]:
+    """A subscriber to the service's ``topic`` (with its prefix), one event at a time,
+    in consumer group ``<schema>.<topic>`` (:func:`consumer_options`)."""
+    name = settings.topic(topic)
+    return router.subscriber(name, **consumer_options(settings.schema_name, name), **options)
+
+
+def subscribe_batch(
+    router: KafkaRouter,
+    settings: ServiceSettings,
+    topic: str,
+    event_type: type[Envelope] | None,
+    work: Callable[[Batch[EventT], RuntimeT], Awaitable[None]],
+    *,
+    max_records: int,
+    timeout_ms: int = 20,
+    check: Check[EventT] | None = None,
+    accept: Callable[[bytes], bool] | None = None,
+    commits: bool = True,
+    **subscriber: Any,
+) -> None:
+    """Subscribe ``work`` to the service's ``topic`` (with its prefix) a batch at a time,
+    in consumer group ``<schema>.<topic>``.
+
+    Each record is decoded as ``event_type`` (None: left as bytes, ``Batch.values``) and
+    checked (``check``); what does not decode or pass goes to ``<topic>.dlq`` with the
+    reason, and ``work(batch, runtime)`` gets the rest. Records ``accept`` refuses are
+    another consumer's business: neither handed over nor dead-lettered. The batch's
+    offsets are committed once ``work`` returns (its transaction has committed), or, with
+    ``commits=False``, by ``work`` itself (``Batch.commit``) once what it started is done;
+    a batch whose work fails is not committed but handed back, to be read again.
+    ``subscriber``: more of FastStream's subscriber options (a ``parser``, a
+    ``description``).
+    """
+    name = settings.topic(topic)
+
+    async def handle(
+        bodies: list[bytes],
+        message: KafkaMessage = Context("message"),
+        runtime: Any = Context("runtime"),
+    ) -> None:
+        broker = runtime.broker
+        try:
+            consumed: Sequence[Record] = message.raw_message
+            events, records = await decode_records(
+                consumed, event_type, accept=accept, check=check, broker=broker
+            )
+            batch = Batch(name, events, records, consumed, message.consumer, broker)
+            if commits and not events and event_type is not None:
+                await batch.commit()  # nothing for the work: every record dead-lettered
+                return
+            await work(batch, runtime)
+            if commits:
+                await batch.commit()
+        except BaseException:
+            # The offsets are this subscriber's (or the work's) to commit: a batch not done
+            # is read again, or a later commit would pass over it.
+            await message.nack()
+            raise
+
+    handle.__name__ = handle.__qualname__ = getattr(work, "__name__", "on_batch")
+    router.subscriber(
+        name,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=timeout_ms,
+        decoder=_bodies,
+        **{**consumer_options(settings.schema_name, name), "ack_policy": AckPolicy.MANUAL},
+        **subscriber,
+    )(handle)

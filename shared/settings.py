@@ -75,6 +75,11 @@ class ServiceSettings(BaseSettings):
     kafka_create_topics: bool = True
     kafka_topic_partitions: int = 3
     kafka_replication_factor: int = 1
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,100}$")
+    """Put before every topic the service writes (its outbox rows), reads (its
+    subscribers) and creates, dead letters included (``TOPIC_PREFIX``). Empty in
+    production and the demo, where topics are the contracts' own names; every test stack
+    and benchmark sets one of its own, so it reads only its own events."""
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "privacy-events"
     http_host: str = "127.0.0.1"
@@ -130,6 +135,10 @@ class ServiceSettings(BaseSettings):
     def model_post_init(self, context: Any, /) -> None:
         if self.http_port == 0:
             self.http_port = self.default_port
+
+    def topic(self, name: str) -> str:
+        """A topic as this service names it: the contract's name after the prefix."""
+        return f"{self.topic_prefix}{name}"
 
     @property
     def schema_name(self) -> str:

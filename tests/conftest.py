@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import create_engine
 from shared.outbox import OUTBOX_DDL
 from shared.telemetry import configure_tracing
-from tests.support import DATABASE_URL, unique
+from tests.support import DATABASE_URL, drop_topics, unique
 
 configure_tracing("tests")
 
@@ -45,7 +45,8 @@ async def admin_engine() -> AsyncIterator[AsyncEngine]:
 async def schema_factory(
     admin_engine: AsyncEngine,
 ) -> AsyncIterator[Callable[[str], str]]:
-    """Names fresh schemas and drops them after the test."""
+    """Names fresh schemas and drops them after the test, with the topics of the services
+    that ran on them (their prefix is the schema's name and a dot)."""
     made: list[str] = []
 
     def make(prefix: str) -> str:
@@ -57,6 +58,7 @@ async def schema_factory(
     async with admin_engine.begin() as conn:
         for name in made:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    await drop_topics(*(f"{name}." for name in made))
 
 
 @pytest.fixture

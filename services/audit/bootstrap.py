@@ -120,7 +120,10 @@ async def bootstrap(
         witnesses=submitter,
         reader=ingest.Reader(workers=settings.ingest_workers),
         writer=ingest.Writer(
-            lambda: connect_raw(settings.database_url, settings.schema_name), audit_log
+            lambda: connect_raw(
+                settings.database_url, settings.schema_name, topic_prefix=settings.topic_prefix
+            ),
+            audit_log,
         ),
         clock=clock,
         recipients_clock=recipients_clock or _recipients_clock(infra, settings),

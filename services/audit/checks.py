@@ -7,7 +7,6 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import checks_repository as store
-from services.audit import repository
 from services.audit.domain import ConsentChange, Entry, Verdict, awaits_history, check
 from shared.db import Sessions, transaction
 from shared.events import (
@@ -17,6 +16,7 @@ from shared.events import (
     ViolationDetectedPayload,
 )
 from shared.logging import get_logger
+from shared.outbox import stage_many
 
 log = get_logger(__name__)
 PRODUCER = "audit"
@@ -142,7 +142,7 @@ async def _judge(
                 )
             )
     await store.add_checks(conn, rows)
-    await repository.stage_events(session, flagged)
+    await stage_many(session, flagged)
     if flagged:  # one line a batch: each violation is listed and announced already
         seqs = [v.payload.log_index for v in flagged]
         log.warning("audit.violations", count=len(seqs), seqs=seqs[:20])

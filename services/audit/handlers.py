@@ -1,4 +1,5 @@
-"""Kafka side of the audit service: what it consumes and what it publishes.
+"""Kafka side of the audit service: what it consumes, and the publishers that document
+what it publishes (the topics are listed in ``topics.py``).
 
 ``data.accessed`` is consumed in batches and handed to the ingestion stages
 (``ingest.py``): the reader, then the writer, which commits the offsets once a batch
@@ -7,79 +8,66 @@ is in the log.
 
 from typing import Any
 
-from faststream import AckPolicy, Context
+from faststream import Context
 from faststream.kafka import KafkaRouter
-from faststream.kafka.message import KafkaMessage
-from faststream.message import StreamMessage
 
-from services.audit import checks, ingest, records, service
+from services.audit import checks, ingest, records, service, topics
 from services.audit.bootstrap import AuditRuntime
+from services.audit.config import AuditSettings
 from services.audit.recipients import handlers as recipients
 from shared import events
-from shared.kafka import MalformedEvent, consumer_options, dead_letter_record
-from shared.logging import get_logger
-
-log = get_logger(__name__)
+from shared.kafka import Batch, MalformedEvent, publishers, subscribe_batch, subscriber
 
 
-def build_router(group: str, batch_size: int) -> KafkaRouter:
-    """Subscribers in consumer group ``group`` (the service's schema name)."""
+async def on_data_accessed(batch: Batch[Any], runtime: AuditRuntime) -> None:
+    """Read the batch's records (the refused ones go to the DLQ) and hand them to the
+    log's writer, which commits the offsets once they are in the log."""
+    done = await runtime.reader.read(batch.values)
+    for index, reason in done.refused:
+        await batch.dead_letter(batch.consumed[index], reason)
+    await runtime.writer.submit(done.ready, batch.consumer, batch.consumed)
+
+
+async def on_consent_changes(
+    batch: Batch[events.ConsentGranted | events.ConsentWithdrawn], runtime: AuditRuntime
+) -> None:
+    """Keep the consents the log's disclosures are checked against."""
+    await checks.record_consents(runtime.sessions, batch.events)
+
+
+def build_router(settings: AuditSettings) -> KafkaRouter:
+    """Subscribers in consumer groups named after the service's schema, on its topics."""
     router = KafkaRouter()
-    router.publisher(
-        events.AUDIT_VIOLATION_DETECTED,
-        schema=events.EVENT_BY_TOPIC[events.AUDIT_VIOLATION_DETECTED],
-        description="Published through the outbox relay, in a Kafka transaction.",
-    )
-
-    @router.subscriber(
+    publishers(router, settings, topics.PUBLISHED)
+    subscribe_batch(
+        router,
+        settings,
         events.DATA_ACCESSED,
-        batch=True,
-        max_records=batch_size,
-        batch_timeout_ms=20,
+        None,  # read by the ingestion stages themselves, in a thread
+        on_data_accessed,
+        max_records=settings.ingest_batch_size,
+        commits=False,
         parser=ingest.last_headers_only,
-        decoder=ingest.raw_bodies,
-        **{**consumer_options(group, events.DATA_ACCESSED), "ack_policy": AckPolicy.MANUAL},
         description="Offsets are committed by the log's writer, once the batch is in the log.",
     )
-    async def on_data_accessed(
-        bodies: list[bytes],
-        message: KafkaMessage = Context("message"),
-        runtime: AuditRuntime = Context("runtime"),
-    ) -> None:
-        consumed = message.raw_message
-        try:
-            done = await runtime.reader.read(bodies)
-            for index, reason in done.refused:
-                await dead_letter_record(runtime.broker, consumed[index], reason=reason)
-            await runtime.writer.submit(done.ready, message.consumer, consumed)
-        except BaseException:
-            # Offsets are the writer's to commit (the manual policy): a batch that did
-            # not reach it is read again, or a later commit would pass over it.
-            await message.nack()
-            raise
-
-    def consent_subscriber(topic: str, event_type: type[events.Envelope]) -> None:
-        # Batched too: a new replica reads the whole consent history before it can judge.
-        @router.subscriber(
+    # Batched too: a new replica reads the whole consent history before it can judge.
+    consents: tuple[tuple[str, type[events.ConsentGranted | events.ConsentWithdrawn]], ...] = (
+        (events.CONSENT_GRANTED, events.ConsentGranted),
+        (events.CONSENT_WITHDRAWN, events.ConsentWithdrawn),
+    )
+    for topic, event_type in consents:
+        subscribe_batch(
+            router,
+            settings,
             topic,
-            batch=True,
-            max_records=batch_size,
-            batch_timeout_ms=50,
-            decoder=ingest.raw_bodies,
-            **consumer_options(group, topic),
+            event_type,
+            on_consent_changes,
+            max_records=settings.ingest_batch_size,
+            timeout_ms=50,
+            check=ingest.complete,
         )
-        async def on_consent_changes(
-            bodies: list[bytes],
-            message: StreamMessage[Any] = Context("message"),
-            runtime: AuditRuntime = Context("runtime"),
-        ) -> None:
-            changes = await ingest.parse(message, event_type, runtime)
-            await checks.record_consents(runtime.sessions, changes)  # type: ignore[arg-type]
 
-    consent_subscriber(events.CONSENT_GRANTED, events.ConsentGranted)
-    consent_subscriber(events.CONSENT_WITHDRAWN, events.ConsentWithdrawn)
-
-    @router.subscriber(events.USER_ERASED, **consumer_options(group, events.USER_ERASED))
+    @subscriber(router, settings, events.USER_ERASED)
     async def on_user_erased(
         event: events.UserErased, runtime: AuditRuntime = Context("runtime")
     ) -> None:
@@ -88,5 +76,5 @@ def build_router(group: str, batch_size: int) -> KafkaRouter:
         await service.erase(runtime.sessions, event)
         await recipients.on_user_erased(runtime, event)
 
-    recipients.subscribe(router, group)
+    recipients.subscribe(router, settings)
     return router

@@ -22,13 +22,11 @@ from typing import Any, TypeVar
 import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream.message import StreamMessage
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from services.audit import ingestion, records
 from shared import events
-from shared.app import Runtime
-from shared.kafka import dead_letter_record, describe, is_transient
+from shared.kafka import is_transient
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -58,28 +56,12 @@ async def last_headers_only(
     return message
 
 
-async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
-    """Leave each record's bytes as they are: the handler parses them one by one."""
-    return list(message.body)
-
-
-async def parse(
-    message: StreamMessage[Any], event_type: type[EventT], runtime: Runtime
-) -> list[EventT]:
-    """The batch's records that parse as ``event_type``; the others go to the DLQ."""
-    parsed: list[EventT] = []
-    for record in message.raw_message:
-        try:
-            event = event_type.model_validate_json(record.value or b"")
-        except (ValidationError, ValueError) as exc:
-            await dead_letter_record(runtime.broker, record, reason=describe(exc))
-            continue
-        if missing := records.unsent(event):
-            reason = f"invalid event: {missing}: Field required"
-            await dead_letter_record(runtime.broker, record, reason=reason)
-            continue
-        parsed.append(event)
-    return parsed
+def complete(event: events.Envelope) -> str | None:
+    """Why an event that decoded cannot be used (a field its producer must send is
+    missing), or None."""
+    if missing := records.unsent(event):
+        return f"invalid event: {missing}: Field required"
+    return None
 
 
 class Reader:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.audit import api, handlers
+from services.audit import api, handlers, topics
 from services.audit.bootstrap import bootstrap
 from services.audit.config import AuditSettings
 from shared.app import create_app, create_broker, serve
@@ -22,15 +22,14 @@ def build_app(
     recipient notices)."""
     settings = settings or AuditSettings()
     broker = create_broker(settings)
-    broker.include_router(
-        handlers.build_router(group=settings.schema_name, batch_size=settings.ingest_batch_size)
-    )
+    broker.include_router(handlers.build_router(settings))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, recipients_clock=recipients_clock),
     )
 

@@ -8,14 +8,11 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import asyncpg
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import fields, merkle, pgcopy
 from services.audit.domain import Entry
-from shared.events import Envelope
-from shared.outbox import OutboxMessage
-from shared.telemetry import current_trace_headers
 
 ENTRY_COLUMNS = ("seq", *(f.name for f in fields.ENTRY_FIELDS), "leaf_hash")
 """The columns of ``entries``: the position, every field of the entry, its leaf hash."""
@@ -242,27 +239,6 @@ def to_entry(row: Any) -> Entry:
         grant_id=row["grant_id"],
         personal_digest=bytes(row["personal_digest"]),
     )
-
-
-async def stage_events(session: AsyncSession, events: Sequence[Envelope]) -> None:
-    """Add events to the outbox in the session's transaction, in one statement:
-    ``shared.outbox.stage`` builds an ORM object a row, which cost two thirds of the
-    consent check's time when a history of violations was checked (measured)."""
-    if events:
-        headers = current_trace_headers()
-        await session.execute(
-            insert(OutboxMessage.__table__),  # type: ignore[attr-defined]
-            [
-                {
-                    "event_id": e.event_id,
-                    "topic": e.topic(),
-                    "key": e.subject_id,
-                    "value": e.model_dump_json(),
-                    "headers": headers,
-                }
-                for e in events
-            ],
-        )
 
 
 async def erase_subject(session: AsyncSession, user_id: str, at: datetime) -> int:

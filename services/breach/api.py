@@ -73,7 +73,6 @@ async def declare(
         body,
         key=idempotency_key,
         actor=principal.sub,
-        prefix=runtime.settings.topic_prefix,
     )
     if not created:
         response.status_code = 200

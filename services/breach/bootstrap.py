@@ -5,10 +5,8 @@ from dataclasses import dataclass
 from services.breach import countdown, resolution
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings, ClockKind
-from shared import events
 from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
-from shared.kafka import ensure_topics
 
 
 @dataclass(kw_only=True)
@@ -36,17 +34,11 @@ class BreachRuntime(Runtime):
             self.audit,
             self.clock,
             size=self.settings.resolve_page_size,
-            prefix=self.settings.topic_prefix,
         )
 
     async def tick(self) -> int:
         """Fire the clock's warnings and missed deadlines that are due."""
-        return await countdown.tick(
-            self.sessions,
-            self.clock,
-            self.settings.warning_hours,
-            prefix=self.settings.topic_prefix,
-        )
+        return await countdown.tick(self.sessions, self.clock, self.settings.warning_hours)
 
 
 async def bootstrap(
@@ -58,19 +50,6 @@ async def bootstrap(
         raise TypeError("the breach service runs on BreachSettings")
     if clock is None:
         clock = StoredClock(infra.engine) if settings.clock is ClockKind.STORED else SystemClock()
-    if settings.topic_prefix and settings.kafka_create_topics:
-        # The catalogue's topics are made by create_app; prefixed ones are this service's,
-        # and only those it reads or writes (every test makes its own: a broker's open files
-        # grow with each partition).
-        from services.breach.handlers import CONSUMED, PUBLISHED  # handlers import this module
-
-        names = [settings.topic(topic) for topic in (*CONSUMED, *PUBLISHED)]
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            {t: None for n in names for t in (n, events.dlq_topic(n))},
-            partitions=settings.kafka_topic_partitions,
-            replication_factor=settings.kafka_replication_factor,
-        )
     if audit is None:
         audit = AuditClient(
             settings, base_url=settings.audit_url, timeout=settings.audit_timeout_seconds

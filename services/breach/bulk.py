@@ -13,8 +13,6 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.breach.models import AffectedRow
-from shared.events import Envelope
-from shared.telemetry import current_trace_headers
 
 
 async def add_affected(
@@ -38,33 +36,6 @@ async def add_affected(
         {"b": breach_id, "s": scope_id, "c": categories, "at": at, "u": user_ids},
     )
     return [r[0] for r in rows]
-
-
-async def stage_many(
-    session: AsyncSession, events: Sequence[Envelope], *, prefix: str = ""
-) -> None:
-    """Put a page of events in the outbox with ONE statement, whatever its size.
-
-    An executemany would run the INSERT once per row.
-    ``prefix`` goes before each topic (``BREACH_TOPIC_PREFIX``).
-    """
-    if not events:
-        return
-    await session.execute(
-        text(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) "
-            "SELECT e, t, k, v, CAST(:h AS jsonb) FROM unnest("
-            "CAST(:e AS uuid[]), CAST(:t AS text[]), CAST(:k AS text[]), CAST(:v AS text[])"
-            ") AS x(e, t, k, v)"
-        ),
-        {
-            "e": [str(e.event_id) for e in events],
-            "t": [f"{prefix}{e.topic()}" for e in events],
-            "k": [e.subject_id for e in events],
-            "v": [e.model_dump_json() for e in events],
-            "h": json.dumps(current_trace_headers()),
-        },
-    )
 
 
 async def affected_for_update_many(

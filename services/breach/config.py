@@ -40,14 +40,6 @@ class BreachSettings(ServiceSettings):
     """How often scopes waiting for resolution are looked for."""
     resolve_page_size: int = Field(default=1000, ge=1, le=10_000)
     """People resolved, and requests staged, per transaction."""
-    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,100}$")
-    """Put before every topic the service reads and writes (as the notifier's setting of
-    the name does): a benchmark, or environments sharing one cluster, get topics of
-    their own."""
-
-    def topic(self, name: str) -> str:
-        """A topic as this service names it (with the prefix, if any)."""
-        return f"{self.topic_prefix}{name}"
 
     @field_validator("warning_hours")
     @classmethod

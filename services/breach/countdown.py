@@ -11,12 +11,13 @@ the scope is: the figures a point records are then the people the breach really 
 
 from uuid import UUID
 
-from services.breach import bulk, domain, repository
+from services.breach import domain, repository
 from services.breach.queries import counts_of
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import BreachDeadlineMissed, BreachDeadlineWarning, DeadlinePayload
 from shared.logging import get_logger
+from shared.outbox import stage_many
 
 log = get_logger(__name__)
 
@@ -24,7 +25,7 @@ WARNING, MISSED = "warning", "missed"
 MISSED_POINT = 72
 
 
-async def tick(sessions: Sessions, clock: Clock, points: list[int], *, prefix: str = "") -> int:
+async def tick(sessions: Sessions, clock: Clock, points: list[int]) -> int:
     """Fire every clock point due; returns how many fired."""
     now = await clock.now()
     async with sessions() as session:
@@ -42,12 +43,12 @@ async def tick(sessions: Sessions, clock: Clock, points: list[int], *, prefix: s
         ):
             due.append((MISSED, MISSED_POINT))
         if due:
-            count += await _fire(sessions, clock, breach.breach_id, due, prefix=prefix)
+            count += await _fire(sessions, clock, breach.breach_id, due)
     return count
 
 
 async def _fire(
-    sessions: Sessions, clock: Clock, breach_id: UUID, due: list[tuple[str, int]], *, prefix: str
+    sessions: Sessions, clock: Clock, breach_id: UUID, due: list[tuple[str, int]]
 ) -> int:
     now = await clock.now()
     fired = 0
@@ -86,10 +87,9 @@ async def _fire(
                 pending_notifications=counts.pending,
             )
             event_type = BreachDeadlineWarning if mark == WARNING else BreachDeadlineMissed
-            await bulk.stage_many(
+            await stage_many(
                 session,
                 [event_type.create(producer="breach", subject_id=str(breach_id), payload=payload)],
-                prefix=prefix,
             )
             repository.add_timeline(
                 session,

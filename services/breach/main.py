@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.breach import api, handlers
+from services.breach import api, handlers, topics
 from services.breach.bootstrap import bootstrap
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
@@ -26,15 +26,14 @@ def build_app(
     audit client of their own."""
     settings = settings or BreachSettings()
     broker = create_broker(settings)
-    broker.include_router(
-        handlers.build_router(group=settings.schema_name, prefix=settings.topic_prefix)
-    )
+    broker.include_router(handlers.build_router(settings))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, clock=clock, audit=audit),
     )
 

@@ -28,6 +28,7 @@ from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import BreachNotificationRequested, NotificationRequestedPayload
 from shared.logging import get_logger
+from shared.outbox import stage_many
 
 log = get_logger(__name__)
 
@@ -129,7 +130,6 @@ async def resolve_page(
     scope_id: int,
     *,
     size: int,
-    prefix: str = "",
 ) -> bool:
     """Resolve the scope's next page; True while more pages remain."""
     async with sessions() as session:
@@ -162,7 +162,7 @@ async def resolve_page(
             at=now,
         )
         if new:
-            await bulk.stage_many(session, notices(breach, new, categories), prefix=prefix)
+            await stage_many(session, notices(breach, new, categories))
         locked.cursor = page.next_cursor
         locked.found += len(page.user_ids)
         locked.added += len(new)
@@ -191,7 +191,7 @@ async def _failed(sessions: Sessions, scope_id: int, error: str) -> None:
 
 
 async def resolve_pending(
-    sessions: Sessions, audit: AuditClient, clock: Clock, *, size: int, prefix: str = ""
+    sessions: Sessions, audit: AuditClient, clock: Clock, *, size: int
 ) -> int:
     """Resolve every scope waiting, page by page; returns the pages written."""
     async with sessions() as session:
@@ -200,6 +200,6 @@ async def resolve_pending(
     for scope_id in waiting:
         more = True
         while more:
-            more = await resolve_page(sessions, audit, clock, scope_id, size=size, prefix=prefix)
+            more = await resolve_page(sessions, audit, clock, scope_id, size=size)
             pages += 1
     return pages

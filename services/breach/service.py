@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.breach import bulk, domain, queries, repository
+from services.breach import domain, queries, repository
 from services.breach.exceptions import (
     BreachClosed,
     BreachNotFound,
@@ -34,6 +34,7 @@ from services.breach.models import (
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import BreachDetected, BreachDetectedPayload
+from shared.outbox import stage_many
 
 PRODUCER = "breach"
 
@@ -57,7 +58,6 @@ async def declare(
     *,
     key: str | None,
     actor: str,
-    prefix: str = "",
 ) -> tuple[BreachOut, bool]:
     """Declare a breach; a retry with the same Idempotency-Key gets the first one back.
 
@@ -104,7 +104,7 @@ async def declare(
             )
             for scope in body.scope:
                 await _add_scope(session, breach_id, scope, actor=actor, at=now)
-            await bulk.stage_many(
+            await stage_many(
                 session,
                 [
                     BreachDetected.create(
@@ -121,7 +121,6 @@ async def declare(
                         ),
                     ),
                 ],
-                prefix=prefix,
             )
     except IntegrityError:
         # Two requests with one key raced; the other one's breach is the first one.

@@ -49,6 +49,7 @@ async def bootstrap(
             group_id=settings.replica_group,
             service_group=settings.schema_name,
             fetch_wait_ms=settings.replication_fetch_wait_ms,
+            topic_prefix=settings.topic_prefix,
         )
         await follower.mark()  # before loading: see replication.py
     try:

@@ -19,6 +19,7 @@ from services.consent.models import (
     OrganisationUpdate,
 )
 from services.consent.projection import Projection
+from services.consent.repository import ORIGIN_HEADER
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import (
@@ -30,6 +31,7 @@ from shared.events import (
     OrganisationRetired,
     OrganisationUpdated,
 )
+from shared.outbox import stage
 
 PRODUCER = "consent"
 OrganisationEvent = type[OrganisationRegistered | OrganisationUpdated | OrganisationRetired]
@@ -78,10 +80,10 @@ async def announce(sessions: Sessions, projection: Projection) -> int:
     seeded ones, at the first start); return how many. Idempotent across replicas."""
     async with transaction(sessions) as session:
         rows = await repository.claim_unannounced(session)
-        repository.stage(
+        stage(
             session,
-            projection.origin,
             *(organisation_event(OrganisationRegistered, row) for row in rows),
+            headers={ORIGIN_HEADER: projection.origin},
         )
     return len(rows)
 
@@ -94,8 +96,10 @@ async def create_organisation(
         row = await repository.add_organisation(session, body.model_dump())
         if row is None:
             raise Conflict(f"organisation '{body.slug}' exists", field="slug")
-        repository.stage(
-            session, projection.origin, organisation_event(OrganisationRegistered, row)
+        stage(
+            session,
+            organisation_event(OrganisationRegistered, row),
+            headers={ORIGIN_HEADER: projection.origin},
         )
     _apply_organisation(projection, row)
     return row
@@ -122,8 +126,10 @@ async def update_organisation(
     async with transaction(sessions) as session:
         row = await repository.update_organisation(session, slug, values)
         if row is not None:
-            repository.stage(
-                session, projection.origin, organisation_event(OrganisationUpdated, row)
+            stage(
+                session,
+                organisation_event(OrganisationUpdated, row),
+                headers={ORIGIN_HEADER: projection.origin},
             )
     if row is None:
         await _changeable(sessions, slug)
@@ -143,8 +149,10 @@ async def retire_organisation(
     async with transaction(sessions) as session:
         row = await repository.retire_organisation(session, slug, now)
         if row is not None:
-            repository.stage(
-                session, projection.origin, organisation_event(OrganisationRetired, row)
+            stage(
+                session,
+                organisation_event(OrganisationRetired, row),
+                headers={ORIGIN_HEADER: projection.origin},
             )
     if row is None:
         async with sessions() as session:
@@ -175,7 +183,11 @@ async def create_grant(
     }
     async with transaction(sessions) as session:
         row = await repository.add_grant(session, values)
-        repository.stage(session, projection.origin, grant_event(AccessGrantCreated, row))
+        stage(
+            session,
+            grant_event(AccessGrantCreated, row),
+            headers={ORIGIN_HEADER: projection.origin},
+        )
     projection.put_grant(repository.to_grant(row))
     return row
 
@@ -206,6 +218,10 @@ async def revoke_grant(
             revoked = await repository.grant(session, grant_id)
             assert revoked is not None
             return revoked
-        repository.stage(session, projection.origin, grant_event(AccessGrantRevoked, row))
+        stage(
+            session,
+            grant_event(AccessGrantRevoked, row),
+            headers={ORIGIN_HEADER: projection.origin},
+        )
     projection.put_grant(repository.to_grant(row))
     return row

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.consent import api, handlers
+from services.consent import api, handlers, topics
 from services.consent.bootstrap import bootstrap
 from services.consent.config import ConsentSettings
 from shared.app import create_app, create_broker, serve
@@ -19,7 +19,7 @@ def build_app(settings: ConsentSettings | None = None, *, clock: Clock | None = 
     """The consent service as an ASGI app; tests build it the same way (with a clock)."""
     settings = settings or ConsentSettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.build_router(group=settings.schema_name))
+    broker.include_router(handlers.build_router(settings))
 
     return create_app(
         settings=settings,
@@ -28,6 +28,7 @@ def build_app(settings: ConsentSettings | None = None, *, clock: Clock | None = 
         migrations=MIGRATIONS,
         description=DESCRIPTION,
         untraced_paths=["decisions"],
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, clock=clock),
     )
 

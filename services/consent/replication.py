@@ -158,8 +158,12 @@ class Follower:
         group_id: str,
         service_group: str,
         fetch_wait_ms: int = 100,
+        topic_prefix: str = "",
     ) -> None:
         self.group_id = group_id
+        self._prefix = topic_prefix
+        self._own = tuple(f"{topic_prefix}{topic}" for topic in OWN_TOPICS)
+        self._users = tuple(f"{topic_prefix}{topic}" for topic in USER_TOPICS)
         self._bootstrap = bootstrap_servers
         self._service_group = service_group
         self.consumer = AIOKafkaConsumer(
@@ -182,9 +186,9 @@ class Follower:
     async def mark(self) -> None:
         """Take the positions to read from; call before loading the projection."""
         await self.consumer.start()
-        own = await self._partitions(OWN_TOPICS)
+        own = await self._partitions(self._own)
         self.positions = dict(await self.consumer.end_offsets(own))
-        for topic in USER_TOPICS:
+        for topic in self._users:
             self.positions.update(await self._committed_by_service(topic))
 
     async def _partitions(self, topics: tuple[str, ...]) -> list[TopicPartition]:
@@ -223,7 +227,7 @@ class Follower:
     async def start(self, projection: Projection) -> None:
         """Follow from the marked positions, applying to ``projection``."""
         self.projection = projection
-        self.consumer.subscribe([*OWN_TOPICS, *USER_TOPICS], listener=_SeekOnAssign(self))
+        self.consumer.subscribe([*self._own, *self._users], listener=_SeekOnAssign(self))
         self._task = asyncio.create_task(self._run(), name=f"consent-follower.{self.group_id}")
 
     async def stop(self) -> None:
@@ -259,12 +263,13 @@ class Follower:
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         assert self.projection is not None
-        if record.topic in OWN_TOPICS:
+        if record.topic in self._own:
             origin = dict(record.headers).get(ORIGIN_HEADER)
             if origin is None or origin.decode() != self.projection.origin:
                 return  # another deployment's consent service on the same broker
         try:
-            apply_event(self.projection, record.topic, record.value or b"")
+            topic = record.topic.removeprefix(self._prefix)
+            apply_event(self.projection, topic, record.value or b"")
         except (ValidationError, UnicodeDecodeError) as exc:
             # The service's own subscribers dead-letter what they cannot read; a replica
             # only skips it, so the one event does not stop every later change.

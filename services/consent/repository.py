@@ -27,9 +27,6 @@ from services.consent.models import (
     PurposeRow,
     SubjectRow,
 )
-from shared.events import Envelope
-from shared.outbox import OutboxMessage
-from shared.telemetry import current_trace_headers
 
 SEED = Path(__file__).parent / "seed"
 NOTICE_VERSION = "2024-01-11"
@@ -41,21 +38,6 @@ _NEXT_STAMP: ColumnElement[datetime] = literal_column(
 )
 """An organisation's next ``updated_at``: taken under the row's lock and always later
 than the last, so its changes' events are ordered even if the database clock steps back."""
-
-
-def stage(session: AsyncSession, origin: str, *events: Envelope) -> None:
-    """Add events to the outbox in the caller's transaction, naming their origin."""
-    headers = {**current_trace_headers(), ORIGIN_HEADER: origin}
-    for event in events:
-        session.add(
-            OutboxMessage(
-                event_id=event.event_id,
-                topic=event.topic(),
-                key=event.subject_id,
-                value=event.model_dump_json(),
-                headers=headers,
-            )
-        )
 
 
 async def seed_directory(session: AsyncSession) -> None:

@@ -27,6 +27,7 @@ from services.consent.models import (
     Receipt,
 )
 from services.consent.projection import Projection
+from services.consent.repository import ORIGIN_HEADER
 from shared.clock import Clock
 from shared.db import Sessions, transaction
 from shared.events import (
@@ -38,6 +39,7 @@ from shared.events import (
     UserRestrictionChanged,
 )
 from shared.kafka import claim
+from shared.outbox import stage
 
 PRODUCER = "consent"
 
@@ -132,7 +134,7 @@ async def _record(session: AsyncSession, projection: Projection, change: Consent
             receipt=body.model_dump(mode="json"),
         )
     )
-    repository.stage(session, projection.origin, _event(change))
+    stage(session, _event(change), headers={ORIGIN_HEADER: projection.origin})
     return body
 
 

@@ -84,6 +84,5 @@ async def receive_bounce(_: Platform, request: Request, runtime: RuntimeDep) -> 
         runtime.sessions,
         bytes(raw),
         at=runtime.clock(),
-        topic_prefix=runtime.settings.topic_prefix,
     )
     return BounceAnswer(**vars(result))

@@ -8,10 +8,8 @@ from services.notifier.config import NotifierSettings
 from services.notifier.messages import Templates
 from services.notifier.sender import Sender
 from services.notifier.service.sending import Clock, Dispatcher
-from shared import events
 from shared.app import Infrastructure, Runtime
 from shared.db import connect_raw
-from shared.kafka import ensure_topics
 
 
 @dataclass(kw_only=True)
@@ -46,19 +44,6 @@ async def bootstrap(
     if not isinstance(settings, NotifierSettings):
         raise TypeError("the notifier service runs on NotifierSettings")
     templates = Templates.load(settings.templates_dir)  # a broken template stops the start
-    if settings.topic_prefix and settings.kafka_create_topics:
-        # The catalogue's topics are made by create_app; prefixed ones are this service's,
-        # and only those it reads or writes (every test makes its own: a broker's open files
-        # grow with each partition).
-        from services.notifier.handlers import CONSUMED, PUBLISHED  # handlers import this module
-
-        names = [settings.topic(topic) for topic in (*CONSUMED, *PUBLISHED)]
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            {t: None for n in names for t in (n, events.dlq_topic(n))},
-            partitions=settings.kafka_topic_partitions,
-            replication_factor=settings.kafka_replication_factor,
-        )
     sender = sender or Sender(settings)
     dispatcher = Dispatcher(
         settings=settings,
@@ -67,7 +52,9 @@ async def bootstrap(
         templates=templates,
         clock=clock,
         instance=uuid.uuid4().hex,
-        connect=lambda: connect_raw(settings.database_url, settings.schema_name),
+        connect=lambda: connect_raw(
+            settings.database_url, settings.schema_name, topic_prefix=settings.topic_prefix
+        ),
     )
     return NotifierRuntime(
         **{**vars(infra), "settings": settings},

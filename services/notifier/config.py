@@ -68,9 +68,6 @@ class NotifierSettings(ServiceSettings):
     audit_api_url: str = "http://localhost:8003"
     """Where an organisation confirms a recipient notice (the audit service's API), as
     the notice tells it."""
-    topic_prefix: str = ""
-    """Put before every topic the notifier reads and writes: tests, and environments
-    sharing one cluster, get topics of their own."""
     templates_dir: Path = TEMPLATES
     max_bounce_bytes: int = Field(default=1_048_576, ge=1024)
 
@@ -100,7 +97,3 @@ class NotifierSettings(ServiceSettings):
     def id_domain(self) -> str:
         """The domain of every Message-ID the notifier writes."""
         return self.message_id_domain or f"notices.{self.from_address.rpartition('@')[2]}"
-
-    def topic(self, name: str) -> str:
-        """A topic as this notifier names it (with the prefix, if any)."""
-        return f"{self.topic_prefix}{name}"

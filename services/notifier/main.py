@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifier import api, handlers
+from services.notifier import api, handlers, topics
 from services.notifier.bootstrap import bootstrap, utc_now
 from services.notifier.config import NotifierSettings
 from services.notifier.sender import Sender
@@ -33,6 +33,7 @@ def build_app(
         routers=[api.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, clock=clock or utc_now, sender=sender),
     )
 

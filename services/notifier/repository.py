@@ -1,10 +1,9 @@
-"""Database access of the notifier: contacts, tombstones, deliveries, and the outbox.
+"""Database access of the notifier: contacts, tombstones and deliveries.
 
 The sending path works in batches, one statement per step over arrays (``unnest``),
 so claiming or recording 500 notices costs a few round trips, not 500.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain import Notice, Outcome, Recipient, State, language_of_country
-from shared.events import Envelope
 
 
 @dataclass(frozen=True)
@@ -263,30 +261,6 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> list[str
         },
     )
     return [r.notice_id for r in rows]
-
-
-async def stage_events(
-    session: AsyncSession, evs: Sequence[Envelope], *, topic_prefix: str, headers: dict[str, str]
-) -> None:
-    """Put events in the outbox in one statement (``shared.outbox.stage`` adds ORM rows
-    one by one: a tenth of a millisecond each, too slow for 100,000 outcomes)."""
-    if not evs:
-        return
-    await session.execute(
-        text(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) "
-            "SELECT i, t, k, v, CAST(h AS jsonb) FROM unnest(CAST(:i AS uuid[]), "
-            "CAST(:t AS text[]), CAST(:k AS text[]), CAST(:v AS text[]), CAST(:h AS text[])) "
-            "AS u(i, t, k, v, h)"
-        ),
-        {
-            "i": [e.event_id for e in evs],
-            "t": [f"{topic_prefix}{e.topic()}" for e in evs],
-            "k": [e.subject_id for e in evs],
-            "v": [e.model_dump_json() for e in evs],
-            "h": [json.dumps(headers)] * len(evs),
-        },
-    )
 
 
 _COLUMNS = (

@@ -26,6 +26,7 @@ from services.registry.exceptions import Denied, Gone, NotFound, Unavailable, re
 from services.registry.models import ConsentDecision, LegalDisclosureIn
 from shared.clock import Clock
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.outbox import stage_raw
 
 PRODUCER = "registry"
 CHANNEL = "registry_api"
@@ -146,7 +147,7 @@ async def disclose(
             assert decision is not None
             event = allowed(common, decision)
         if refusal is not None or user is not None:
-            await queries.stage(conn, [event])
+            await stage_raw(conn, [event])
     if unavailable is not None:
         raise Unavailable(f"no disclosure: {unavailable}") from unavailable
     if refusal is not None:
@@ -249,7 +250,7 @@ async def disclose_by_law(
                 reason=reason,
                 legal_reference=body.legal_reference,
             )
-            await queries.stage(conn, [event])
+            await stage_raw(conn, [event])
     if user is None:
         await _missing(engine, user_id)
     return answer(event, data=values(fields, user))

@@ -1,56 +1,36 @@
-"""Kafka side of the registry: what it consumes and what it publishes.
-
-The publishers below document the events this service emits (they appear in its
-AsyncAPI document); the events themselves leave through the outbox relay.
-"""
+"""Kafka side of the registry: what it consumes, and the publishers that document what
+it publishes (they appear in its AsyncAPI document; the events themselves leave through
+the outbox relay). The topics are listed in ``topics.py``."""
 
 from faststream import Context
 from faststream.kafka import KafkaRouter
 
-from services.registry import profiles
+from services.registry import profiles, topics
 from services.registry.bootstrap import RegistryRuntime
+from services.registry.config import RegistrySettings
 from shared import events
-from shared.kafka import consumer_options
-
-PUBLISHED = (
-    events.USER_REGISTERED,
-    events.USER_UPDATED,
-    events.USER_ERASED,
-    events.USER_RESTRICTION_CHANGED,
-    events.PROFILE_PUBLISHED,
-    events.PROFILE_UNPUBLISHED,
-    events.DATA_ACCESSED,
-)
+from shared.kafka import publishers, subscriber
 
 
-def build_router(group: str) -> KafkaRouter:
-    """Subscribers in consumer group ``group`` (the service's schema name)."""
+def build_router(settings: RegistrySettings) -> KafkaRouter:
+    """Subscribers in consumer groups named after the service's schema, on its topics."""
     router = KafkaRouter()
-    for topic in PUBLISHED:
-        router.publisher(
-            topic,
-            schema=events.EVENT_BY_TOPIC[topic],
-            description="Published through the outbox relay, in a Kafka transaction.",
-        )
+    publishers(router, settings, topics.PUBLISHED)
+    granted = settings.topic(events.CONSENT_GRANTED)
+    withdrawn = settings.topic(events.CONSENT_WITHDRAWN)
 
-    @router.subscriber(events.CONSENT_GRANTED, **consumer_options(group, events.CONSENT_GRANTED))
+    @subscriber(router, settings, events.CONSENT_GRANTED)
     async def on_consent_granted(
         event: events.ConsentGranted, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
         """Keep a new visibility consent."""
-        await profiles.handle_consent_changed(
-            runtime.sessions, runtime.clock, event, events.CONSENT_GRANTED
-        )
+        await profiles.handle_consent_changed(runtime.sessions, runtime.clock, event, granted)
 
-    @router.subscriber(
-        events.CONSENT_WITHDRAWN, **consumer_options(group, events.CONSENT_WITHDRAWN)
-    )
+    @subscriber(router, settings, events.CONSENT_WITHDRAWN)
     async def on_consent_withdrawn(
         event: events.ConsentWithdrawn, runtime: RegistryRuntime = Context("runtime")
     ) -> None:
         """Keep a withdrawal; the last one in force takes the profile down."""
-        await profiles.handle_consent_changed(
-            runtime.sessions, runtime.clock, event, events.CONSENT_WITHDRAWN
-        )
+        await profiles.handle_consent_changed(runtime.sessions, runtime.clock, event, withdrawn)
 
     return router

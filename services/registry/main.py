@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry import api, handlers
+from services.registry import api, handlers, topics
 from services.registry.bootstrap import bootstrap
 from services.registry.clients import ConsentClient
 from services.registry.config import RegistrySettings
@@ -28,13 +28,14 @@ def build_app(
     consent client of their own."""
     settings = settings or RegistrySettings()
     broker = create_broker(settings)
-    broker.include_router(handlers.build_router(group=settings.schema_name))
+    broker.include_router(handlers.build_router(settings))
     return create_app(
         settings=settings,
         broker=broker,
         routers=[api.router, api.public],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
+        topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, clock=clock, consent=consent),
         untraced_paths=api.UNTRACED,
     )

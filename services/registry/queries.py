@@ -2,10 +2,11 @@
 
 A disclosure is the registry's everyday path, so it skips the ORM: one statement reads
 the user and their profile together and holds the user's row FOR SHARE, one statement
-stages the ``data.accessed`` events in the outbox (every event of a batch at once), and
-the transaction is asyncpg's own (BEGIN ... COMMIT). The connection is checked out of
-the service's SQLAlchemy pool, so the read path shares its pool, its ``search_path``
-and its limits with the rest of the service.
+stages the ``data.accessed`` events in the outbox (``shared.outbox.stage_raw``, every
+event of a batch at once), and the transaction is asyncpg's own (BEGIN ... COMMIT,
+``shared.outbox.transaction``, whose commit wakes the relay). The connection is checked
+out of the service's SQLAlchemy pool, so the read path shares its pool, its
+``search_path`` (and topic prefix) and its limits with the rest of the service.
 """
 
 from collections.abc import AsyncIterator, Sequence
@@ -13,13 +14,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.domain import PROFILE_FIELDS, REGISTRATION_FIELDS
 from shared import outbox
-from shared.events import Envelope
-from shared.telemetry import current_trace_headers
 
 _USER_COLUMNS = ", ".join(f"u.{name}" for name in REGISTRATION_FIELDS)
 _PROFILE_COLUMNS = ", ".join(f"p.{name}" for name in PROFILE_FIELDS)
@@ -32,11 +30,6 @@ _SUBJECTS = f"""
 """
 _SUBJECT = _SUBJECTS.replace("= ANY($1::text[])", "= $1").replace("ORDER BY u.user_id", "")
 _ERASED = "SELECT user_id FROM erasures WHERE user_id = ANY($1::text[])"
-_STAGE = """
-    INSERT INTO outbox (event_id, topic, key, value, headers)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-"""
-_ENCODE = msgspec.json.Encoder().encode
 
 Subject = asyncpg.Record
 """A user's registration and profile fields (a profile's are None without one), by name,
@@ -66,10 +59,8 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection in one transaction: committed on success, rolled back otherwise;
     a commit wakes the outbox relay (the ORM's commits do so by themselves)."""
-    async with connection(engine) as conn:
-        async with conn.transaction():
-            yield conn
-        outbox.wake()
+    async with connection(engine) as conn, outbox.transaction(conn):
+        yield conn
 
 
 async def subject(conn: asyncpg.Connection, user_id: str) -> Subject | None:
@@ -85,17 +76,3 @@ async def subjects(conn: asyncpg.Connection, user_ids: Sequence[str]) -> dict[st
 async def erased(conn: asyncpg.Connection, user_ids: Sequence[str]) -> set[str]:
     """Those of the users who were erased."""
     return {row["user_id"] for row in await conn.fetch(_ERASED, list(user_ids))}
-
-
-async def stage(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
-    """Stage the events in the outbox, in one statement, with the current trace context
-    (what :func:`shared.outbox.stage` writes, without the ORM)."""
-    headers = _ENCODE(current_trace_headers()).decode()
-    await conn.execute(
-        _STAGE,
-        [event.event_id for event in events],
-        [event.topic() for event in events],
-        [event.subject_id for event in events],
-        [event.model_dump_json() for event in events],
-        [headers] * len(events),
-    )

@@ -34,6 +34,7 @@ from services.registry.domain import Restriction
 from services.registry.exceptions import Unavailable
 from services.registry.models import ConsentDecision, DisclosureOut, FieldName
 from shared.clock import Clock
+from shared.outbox import stage_raw
 
 BATCH_LIMIT = 500
 """The most users one batch names: a report of more is read in several batches."""
@@ -153,7 +154,7 @@ async def disclose_many(
                 )
             events.append(event)
         if events:
-            await queries.stage(conn, events)
+            await stage_raw(conn, events)
         erased = await queries.erased(conn, absent) if absent else set()
     if refused and all(r["unavailable"] for r in refused) and not disclosed and not absent:
         raise Unavailable(f"no disclosure: {refused[0]['reason']}")

@@ -25,6 +25,8 @@ class Stack:
         monkeypatch.setenv("NO_COLOR", "1")
         monkeypatch.setattr(core, "TRANSPORT", AppsTransport(apps, asyncio.get_running_loop()))
         self.runner = Run()
+        self.prefix = ""
+        """Before the topics of the stack's services, where a test publishes their events."""
 
     async def run(self, role: Role, *args: str, **claims: str) -> Result:
         """The command, run in a thread with a token of ``role``."""

@@ -17,15 +17,15 @@ from shared.clock import StoredClock
 from shared.db import create_engine
 from tests.privacyctl.stack import Stack
 from tests.services.breach.conftest import (
-    CONSUMED,
     T0,
     declaration,
     outcome,
+    prefix_of,
     publish,
     settings,
     user_ids,
 )
-from tests.support import DATABASE_URL, skip_history, wait_until
+from tests.support import DATABASE_URL, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +35,13 @@ async def stack(
     schema_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     schema = schema_factory("cli_breach")
-    await skip_history([schema], list(CONSUMED))
     app = build_app(settings(schema))
     engine: AsyncEngine = create_engine(DATABASE_URL, schema, pool_size=2)
     async with app.router.lifespan_context(app):
         await StoredClock(engine).freeze(T0)
-        yield Stack(monkeypatch, tmp_path, {"breach": app})
+        stack = Stack(monkeypatch, tmp_path, {"breach": app})
+        stack.prefix = prefix_of(schema)
+        yield stack
     await engine.dispose()
 
 
@@ -72,6 +73,7 @@ async def test_declare_watch_and_close(stack: Stack, tmp_path: Path) -> None:
     await publish(
         outcome(breach_id, told, at=T0 + timedelta(hours=1)),
         outcome(breach_id, unreachable, at=T0 + timedelta(hours=1), failed=True, reason="erased"),
+        prefix=stack.prefix,
     )
 
     async def outcomes_in() -> bool:

@@ -23,7 +23,16 @@ from sqlalchemy import text
 
 from shared.db import create_engine
 from tests.services.notifier.support import SmtpServer
-from tests.support import DATABASE_URL, KAFKA, ROOT, free_port, skip_history, unique, wait_ready
+from tests.support import (
+    DATABASE_URL,
+    KAFKA,
+    ROOT,
+    drop_topics,
+    free_port,
+    topic_prefix,
+    unique,
+    wait_ready,
+)
 
 SERVICES = ("consent", "registry", "audit", "breach", "notifier")
 REPLICAS = 2
@@ -76,6 +85,8 @@ class Replicas:
     schemas: dict[str, str]
     smtp: SmtpServer
     logs: Path
+    prefix: str
+    """Before every topic of this stack's: it reads only the events it makes."""
     replicas: dict[str, list[Replica]] = field(default_factory=dict)
 
     def urls(self, service: str) -> list[str]:
@@ -97,10 +108,13 @@ class Replicas:
         return "\n".join(parts)
 
 
-def _env(service: str, schema: str, port: int, extra: Mapping[str, str]) -> dict[str, str]:
+def _env(
+    service: str, schema: str, port: int, topics: str, extra: Mapping[str, str]
+) -> dict[str, str]:
     prefix = service.upper()
     return {
         f"{prefix}_DB_SCHEMA": schema,
+        f"{prefix}_TOPIC_PREFIX": topics,
         f"{prefix}_HTTP_PORT": str(port),
         f"{prefix}_LOG_LEVEL": "WARNING",
         f"{prefix}_LOG_JSON": "true",
@@ -114,8 +128,12 @@ async def start() -> Replicas:
     logs = Path(tempfile.mkdtemp(prefix="replicas-"))
     smtp = SmtpServer(logs / "smtp")
     await smtp.start()
-    stack = Replicas(schemas={s: unique(f"t_rep_{s}") for s in SERVICES}, smtp=smtp, logs=logs)
-    await skip_history(list(stack.schemas.values()))
+    stack = Replicas(
+        schemas={s: unique(f"t_rep_{s}") for s in SERVICES},
+        smtp=smtp,
+        logs=logs,
+        prefix=topic_prefix("t_rep"),
+    )
     ports = {s: [free_port() for _ in range(REPLICAS)] for s in SERVICES}
     for service in SERVICES:
         stack.replicas[service] = []
@@ -145,7 +163,7 @@ async def start() -> Replicas:
                 service=service,
                 index=i,
                 port=port,
-                env=_env(service, stack.schemas[service], port, extra),
+                env=_env(service, stack.schemas[service], port, stack.prefix, extra),
                 log=logs / f"{service}-{i}.log",
             )
             replica.spawn()
@@ -173,6 +191,7 @@ async def stop(stack: Replicas) -> None:
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
     finally:
         await engine.dispose()
+    await drop_topics(stack.prefix)
 
 
 async def read_from(

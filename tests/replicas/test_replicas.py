@@ -129,7 +129,7 @@ def disclosure(subject: str) -> DataAccessed:
     )
 
 
-async def publish(events: list[DataAccessed]) -> None:
+async def publish(prefix: str, events: list[DataAccessed]) -> None:
     """Disclosures straight onto Kafka, a few at a time, while the replicas come and go."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()
@@ -137,7 +137,9 @@ async def publish(events: list[DataAccessed]) -> None:
         for start in range(0, len(events), 20):
             for event in events[start : start + 20]:
                 await producer.send(
-                    event.topic(), value=event.to_bytes(), key=event.subject_id.encode()
+                    f"{prefix}{event.topic()}",
+                    value=event.to_bytes(),
+                    key=event.subject_id.encode(),
                 )
             await producer.flush()
             await asyncio.sleep(0.05)
@@ -216,7 +218,8 @@ async def test_two_replicas_of_every_service_lose_nothing_and_duplicate_nothing(
     replicas: Replicas,
 ) -> None:
     registries, consents = replicas.replicas["registry"], replicas.urls("consent")
-    start = await end_offsets(DATA_ACCESSED)
+    accessed = f"{replicas.prefix}{DATA_ACCESSED}"
+    start = await end_offsets(accessed)
     async with httpx.AsyncClient(timeout=30) as client:
         await grant(client, consents[0])
         users: list[tuple[str, str]] = []
@@ -230,7 +233,7 @@ async def test_two_replicas_of_every_service_lose_nothing_and_duplicate_nothing(
         # The stream, first half: reads through both registry replicas and disclosures
         # straight onto Kafka, all at once.
         direct = [disclosure(user_ids[n % USERS]) for n in range(DIRECT)]
-        publishing = asyncio.create_task(publish(direct))
+        publishing = asyncio.create_task(publish(replicas.prefix, direct))
         reads = 0
         for user_id, replica in zip(user_ids * 2, cycle(registries), strict=False):
             await read(client, replica.url, user_id)
@@ -277,7 +280,7 @@ async def test_two_replicas_of_every_service_lose_nothing_and_duplicate_nothing(
     def complete(records: list[tuple[bytes, bytes]]) -> bool:
         return len(ours(records)) >= reads + DIRECT
 
-    records = await read_from(DATA_ACCESSED, start, until=complete, timeout=90)
+    records = await read_from(accessed, start, until=complete, timeout=90)
     on_kafka = ours(records)
     counts = Counter(str(e.event_id) for e in on_kafka)
     assert max(counts.values()) == 1, "a disclosure was published twice"

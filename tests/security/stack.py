@@ -28,7 +28,7 @@ from shared.db import create_engine
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.services.registry.conftest import PROFILE, registration, serving
-from tests.support import DATABASE_URL, KAFKA, skip_history, unique
+from tests.support import DATABASE_URL, KAFKA, drop_topics, topic_prefix, unique
 
 SERVICES = ("registry", "consent", "audit", "breach", "notifier")
 PH_ORG, TH_ORG = "ph-department-of-trade-and-industry", "th-board-of-trade"
@@ -85,6 +85,8 @@ class Stack:
     urls: dict[str, str]
     apps: dict[str, FastAPI]
     schemas: dict[str, str]
+    prefix: str
+    """Before every topic of this stack's: it reads only the events it makes."""
     seed: Seed | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
@@ -108,7 +110,6 @@ def build(service: str, schema: str, **settings: Any) -> FastAPI:
 
 
 async def _start(stack: Stack, exits: AsyncExitStack) -> None:
-    await skip_history(list(stack.schemas.values()))
     # Consent first: the registry is told its URL.
     extra: dict[str, dict[str, Any]] = {
         "audit": {"tree_head_seconds": 0.2, "check_seconds": 0.5, "check_grace_seconds": 0.5},
@@ -116,7 +117,7 @@ async def _start(stack: Stack, exits: AsyncExitStack) -> None:
     }
     for service in ("consent", "registry", "audit", "breach", "notifier"):
         # Warnings only: a log line per consumed event costs the suites a third of their time.
-        settings = {"log_level": "WARNING", **extra.get(service, {})}
+        settings = {"log_level": "WARNING", "topic_prefix": stack.prefix, **extra.get(service, {})}
         if service == "registry":
             settings["consent_url"] = stack.urls["consent"]
         app = build(service, stack.schemas[service], **settings)
@@ -143,6 +144,7 @@ def start() -> tuple[Stack, Callable[[], None]]:
         urls={},
         apps={},
         schemas={s: unique(f"t_sec_{s}") for s in SERVICES},
+        prefix=topic_prefix("t_sec"),
         _loop=loop,
     )
     exits = AsyncExitStack()
@@ -152,6 +154,7 @@ def start() -> tuple[Stack, Callable[[], None]]:
             stack.run(exits.aclose(), timeout=120)
         finally:
             stack.run(_drop(list(stack.schemas.values())), timeout=60)
+            stack.run(drop_topics(stack.prefix), timeout=60)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(30)
 
@@ -210,14 +213,15 @@ def disclosure(subject: str, organisation: str) -> DataAccessed:
     )
 
 
-async def publish(*evs: DataAccessed) -> None:
-    """Put ``evs`` on their topic, as any platform service may."""
+async def publish(prefix: str, *evs: DataAccessed) -> None:
+    """Put ``evs`` on their topic (named with the stack's ``prefix``), as any platform
+    service may."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for event in evs:
             await producer.send(
-                event.topic(), value=event.to_bytes(), key=event.subject_id.encode()
+                f"{prefix}{event.topic()}", value=event.to_bytes(), key=event.subject_id.encode()
             )
         await producer.flush()
     finally:
@@ -300,7 +304,7 @@ def seed(stack: Stack) -> Seed:
         )
         assert read.status_code in (200, 403), read.text
     direct = [disclosure(s, o) for s in (user_id, other_user_id) for o in (PH_ORG, TH_ORG)]
-    stack.run(publish(*direct))
+    stack.run(publish(stack.prefix, *direct))
     subjects = {user_id, other_user_id}
 
     def all_in() -> dict[str, list[int]] | None:

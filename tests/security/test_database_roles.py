@@ -104,7 +104,9 @@ async def drop_schemas(*schemas: str) -> None:
 async def audit_schema() -> AsyncIterator[str]:
     """A schema the real audit service migrated (through create_app) and then stopped."""
     schema = unique("t_roles_audit")
-    app: FastAPI = build_audit(AuditSettings(db_schema=schema, log_json=True))
+    app: FastAPI = build_audit(
+        AuditSettings(db_schema=schema, log_json=True, topic_prefix=f"{schema}.")
+    )
     try:
         async with app.router.lifespan_context(app):
             pass

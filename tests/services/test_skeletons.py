@@ -47,7 +47,9 @@ async def test_service_starts_migrates_and_documents_itself(
     config = importlib.import_module(f"services.{service}.config")
     settings_cls = getattr(config, f"{service.capitalize()}Settings")
     schema = schema_factory(service)
-    app = main.build_app(settings_cls(db_schema=schema, log_json=True, db_pool_size=3))
+    app = main.build_app(
+        settings_cls(db_schema=schema, log_json=True, db_pool_size=3, topic_prefix=f"{schema}.")
+    )
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -62,7 +64,7 @@ async def test_service_starts_migrates_and_documents_itself(
     assert ready.status_code == 200, ready.text
     assert pool_size == 3
     addresses = {c["address"] for c in asyncapi.json()["channels"].values()}
-    assert set(PRODUCES[service]) <= addresses
+    assert {f"{schema}.{topic}" for topic in PRODUCES[service]} <= addresses
     assert openapi.json()["info"]["title"] == f"{service} service"
 
     engine = create_engine(DATABASE_URL, schema, pool_size=1)
@@ -100,7 +102,10 @@ async def test_a_served_process_freezes_its_start_up_heap_and_a_test_app_does_no
     from services.registry.main import build_app
 
     def started(freeze: bool) -> Any:
-        app = build_app(RegistrySettings(db_schema=schema_factory("registry"), log_json=True))
+        schema = schema_factory("registry")
+        app = build_app(
+            RegistrySettings(db_schema=schema, log_json=True, topic_prefix=f"{schema}.")
+        )
         if freeze:
             app.state.freeze_heap = True  # what serve() sets
         return app.router.lifespan_context(app)

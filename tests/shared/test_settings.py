@@ -6,8 +6,11 @@ import pytest
 from pydantic import ValidationError
 
 from services.audit.config import AuditSettings
+from services.breach.config import BreachSettings
 from services.consent.config import ConsentSettings
+from services.notifier.config import NotifierSettings
 from services.registry.config import RegistrySettings
+from shared import events
 from shared.app import shared_port
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
@@ -25,6 +28,19 @@ def test_prefixed_variable_wins_for_its_service_only(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AUDIT_DATABASE_URL", "postgresql+asyncpg://u:p@audit-db:5432/audit")
     assert AuditSettings().database_url.endswith("@audit-db:5432/audit")
     assert ConsentSettings().database_url.endswith("@db:5432/platform")
+
+
+def test_every_service_names_its_topics_with_the_one_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ConsentSettings().topic(events.CONSENT_GRANTED) == "consent.granted.v1"  # public
+    monkeypatch.setenv("TOPIC_PREFIX", "staging.")
+    monkeypatch.setenv("BREACH_TOPIC_PREFIX", "staging-breach.")
+    for settings in (ConsentSettings(), AuditSettings(), NotifierSettings()):
+        assert settings.topic(events.DATA_ACCESSED) == "staging.data.accessed.v1"
+    assert BreachSettings().topic(events.BREACH_DETECTED) == "staging-breach.breach.detected.v1"
+    with pytest.raises(ValidationError, match="topic_prefix"):
+        RegistrySettings(topic_prefix="no spaces, no slashes/")
 
 
 def test_each_service_has_its_own_schema_and_port() -> None:

@@ -15,7 +15,14 @@ from devtools.stack import (
     wait_ready,
     wait_until,
 )
-from devtools.topics import end_offsets, event_ids, produce, read_topic, skip_history
+from devtools.topics import (
+    drop_topics,
+    end_offsets,
+    event_ids,
+    produce,
+    read_topic,
+    topic_prefix,
+)
 
 __all__ = [
     "DATABASE_URL",
@@ -23,6 +30,7 @@ __all__ = [
     "ROOT",
     "ProbeEvent",
     "ProbePayload",
+    "drop_topics",
     "end_offsets",
     "event_ids",
     "free_port",
@@ -30,8 +38,8 @@ __all__ = [
     "probe_event",
     "produce",
     "read_topic",
-    "skip_history",
     "start_service",
+    "topic_prefix",
     "unique",
     "wait_ready",
     "wait_until",

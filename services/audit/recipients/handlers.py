@@ -1,26 +1,20 @@
 """Kafka side of recipient notices: the person's rights as the registry reports them, and
-the notifier's outcomes; the requests and escalations leave through the outbox."""
+the notifier's outcomes; the requests and escalations leave through the outbox (the
+audit's ``topics.py`` lists them)."""
 
 import json
-from typing import Any
 
 from faststream import Context
 from faststream.kafka import KafkaRouter
-from faststream.message import StreamMessage
-from pydantic import ValidationError
 
 from services.audit.bootstrap import AuditRuntime
 from services.audit.recipients import domain, service
 from shared import events
-from shared.kafka import consumer_options, dead_letter_record, describe
+from shared.kafka import Batch, subscribe_batch, subscriber
+from shared.settings import ServiceSettings
 
-PUBLISHED = (events.RECIPIENT_NOTIFICATION_REQUESTED, events.RECIPIENT_REQUEST_ESCALATED)
 OUTCOME_BATCH = 500
 """Outcomes read at a time: the topics carry every kind of notice, most of them not ours."""
-
-
-async def _raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
-    return list(message.body)
 
 
 def _ours(value: bytes) -> bool:
@@ -41,60 +35,46 @@ async def on_user_erased(runtime: AuditRuntime, event: events.UserErased) -> Non
     await service.record(runtime.sessions, runtime.recipients_clock, runtime.settings, event)
 
 
-def subscribe(router: KafkaRouter, group: str) -> None:
-    """Add the notices' publishers and subscribers to the audit's router (``user.erased``
-    has one subscriber already, the log's, which calls :func:`on_user_erased`)."""
-    for topic in PUBLISHED:
-        router.publisher(
-            topic,
-            schema=events.EVENT_BY_TOPIC[topic],
-            description="Published through the outbox relay, in a Kafka transaction.",
-        )
+Outcome = events.NotificationDelivered | events.NotificationFailed
 
-    @router.subscriber(events.USER_UPDATED, **consumer_options(group, events.USER_UPDATED))
+
+async def on_notice_outcomes(batch: Batch[Outcome], runtime: AuditRuntime) -> None:
+    """Keep the outcomes of the recipient notices."""
+    await service.record_outcomes(runtime.sessions, batch.events)
+
+
+def _notice_id(outcome: Outcome) -> None:
+    domain.parse_notice_id(outcome.payload.notice_id)  # raises ValueError: dead-lettered
+
+
+def subscribe(router: KafkaRouter, settings: ServiceSettings) -> None:
+    """Add the notices' subscribers to the audit's router (``user.erased`` has one
+    subscriber already, the log's, which calls :func:`on_user_erased`)."""
+
+    @subscriber(router, settings, events.USER_UPDATED)
     async def on_user_updated(
         event: events.UserUpdated, runtime: AuditRuntime = Context("runtime")
     ) -> None:
         await service.record(runtime.sessions, runtime.recipients_clock, runtime.settings, event)
 
-    @router.subscriber(
-        events.USER_RESTRICTION_CHANGED,
-        **consumer_options(group, events.USER_RESTRICTION_CHANGED),
-    )
+    @subscriber(router, settings, events.USER_RESTRICTION_CHANGED)
     async def on_user_restriction_changed(
         event: events.UserRestrictionChanged, runtime: AuditRuntime = Context("runtime")
     ) -> None:
         await service.record(runtime.sessions, runtime.recipients_clock, runtime.settings, event)
 
-    def outcome_subscriber(
-        topic: str, event_type: type[events.NotificationDelivered | events.NotificationFailed]
-    ) -> None:
-        @router.subscriber(
+    outcomes: tuple[tuple[str, type[Outcome]], ...] = (
+        (events.NOTIFICATION_DELIVERED, events.NotificationDelivered),
+        (events.NOTIFICATION_FAILED, events.NotificationFailed),
+    )
+    for topic, event_type in outcomes:
+        subscribe_batch(
+            router,
+            settings,
             topic,
-            batch=True,
+            event_type,
+            on_notice_outcomes,
             max_records=OUTCOME_BATCH,
-            batch_timeout_ms=20,
-            decoder=_raw_bodies,
-            **consumer_options(group, topic),
+            accept=_ours,
+            check=_notice_id,
         )
-        async def on_notice_outcomes(
-            bodies: list[bytes],
-            message: StreamMessage[Any] = Context("message"),
-            runtime: AuditRuntime = Context("runtime"),
-        ) -> None:
-            ours: list[events.NotificationDelivered | events.NotificationFailed] = []
-            for record in message.raw_message:
-                if not _ours(record.value or b""):
-                    continue  # a breach notice's, or another kind's: its own consumer judges it
-                try:
-                    outcome = event_type.model_validate_json(record.value or b"")
-                    domain.parse_notice_id(outcome.payload.notice_id)
-                except (ValidationError, ValueError) as exc:
-                    await dead_letter_record(runtime.broker, record, reason=describe(exc))
-                    continue
-                ours.append(outcome)
-            if ours:
-                await service.record_outcomes(runtime.sessions, ours)
-
-    outcome_subscriber(events.NOTIFICATION_DELIVERED, events.NotificationDelivered)
-    outcome_subscriber(events.NOTIFICATION_FAILED, events.NotificationFailed)

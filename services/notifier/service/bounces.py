@@ -8,7 +8,7 @@ from services.notifier.domain import Outcome, Reason, State
 from services.notifier.exceptions import NoticeNotFound, NoticeStillSending
 from services.notifier.service.events import outcome_event
 from shared.db import Sessions, transaction
-from shared.telemetry import current_trace_headers
+from shared.outbox import stage_many
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,7 @@ class BounceResult:
     diagnostic: str | None
 
 
-async def receive(
-    sessions: Sessions, raw: bytes, *, at: datetime, topic_prefix: str
-) -> BounceResult:
+async def receive(sessions: Sessions, raw: bytes, *, at: datetime) -> BounceResult:
     """Apply one raw DSN; a repeated one changes nothing."""
     report = dsn.parse(raw)
     async with transaction(sessions) as session:
@@ -72,12 +70,7 @@ async def receive(
             reason=Reason.BOUNCED,
             detail=detail,
         )
-        await repository.stage_events(
-            session,
-            [outcome_event(outcome)],
-            topic_prefix=topic_prefix,
-            headers=current_trace_headers(),
-        )
+        await stage_many(session, [outcome_event(outcome)])
         return BounceResult(**{**vars(result), "effect": "bounced"})
 
 

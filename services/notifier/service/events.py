@@ -12,7 +12,7 @@ from shared.events import (
     NotificationFailed,
     NotificationOutcomePayload,
 )
-from shared.telemetry import current_trace_headers
+from shared.outbox import stage_many
 
 PRODUCER = "notifier"
 
@@ -41,10 +41,8 @@ def outcome_event(outcome: Outcome) -> Envelope:
     )
 
 
-async def write_outcomes(session: AsyncSession, outcomes: Sequence[Outcome], prefix: str) -> None:
+async def write_outcomes(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
     """Record ``outcomes`` in the caller's transaction, with their events."""
     written = set(await repository.record(session, outcomes))
     evs = [outcome_event(o) for o in outcomes if o.notice_id in written]
-    await repository.stage_events(
-        session, evs, topic_prefix=prefix, headers=current_trace_headers()
-    )
+    await stage_many(session, evs)

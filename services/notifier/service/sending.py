@@ -86,7 +86,6 @@ class Dispatcher:
         self.id_domain = settings.id_domain  # parsed once, not per notice
         self.writer = Writer(
             connect,
-            topic_prefix=settings.topic_prefix,
             clock=clock,
             linger=settings.outcome_linger_seconds,
             start_linger=settings.start_linger_seconds,
@@ -190,7 +189,7 @@ class Dispatcher:
                     settled.append(self._failed(job, found, 0, None, None))
                 else:
                     jobs.append(Job(notice, mid, got.uncertain, found))
-            await write_outcomes(session, settled, self.settings.topic_prefix)
+            await write_outcomes(session, settled)
         self._in_flight.update(job.notice.notice_id for job in jobs)
         return jobs
 

@@ -38,7 +38,7 @@ _STARTED = """
     WHERE notice_id = ANY($2::text[]) AND state = 'claimed'
 """
 
-_ROUND = """
+_ROUND = f"""
     WITH t AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::boolean[],
                              $5::timestamptz[], $6::int[], $7::text[], $8::text[],
@@ -52,13 +52,10 @@ _ROUND = """
             smtp_code = t.code, smtp_reply = t.reply, queue_id = t.qid,
             reason = t.reason, detail = t.detail, language = t.lang
         FROM t WHERE d.notice_id = t.n AND d.state = 'claimed'
-        RETURNING d.notice_id
+        RETURNING d.notice_id AS tag
     ), ev AS (
-        INSERT INTO outbox (event_id, topic, key, value, headers)
-        SELECT e.i, e.t, e.k, e.v, CAST(e.h AS jsonb)
-        FROM unnest($12::text[], $13::uuid[], $14::text[], $15::text[], $16::text[],
-                    $17::text[]) AS e(n, i, t, k, v, h)
-        WHERE e.n IN (SELECT notice_id FROM rec)
+        -- the events of the outcomes recorded (tagged with their notice ids), $12-$17
+        {outbox.insert_sql(12, tagged="rec")}
         RETURNING 1
     ), st AS (
         UPDATE deliveries SET started_at = $18
@@ -80,13 +77,11 @@ class Writer:
         self,
         connect: Callable[[], Awaitable[asyncpg.Connection]],
         *,
-        topic_prefix: str,
         clock: Callable[[], datetime],
         linger: float = 0.0,
         start_linger: float = 0.0,
     ) -> None:
         self.connect = connect
-        self.topic_prefix = topic_prefix
         self.clock = clock
         self.linger = linger
         self.start_linger = start_linger
@@ -168,8 +163,8 @@ class Writer:
                 if self._conn is None or self._conn.is_closed():
                     self._conn = await self.connect()
                 if outcomes:
-                    await self._conn.fetchrow(_ROUND, *self._arguments(starts, outcomes))
-                    outbox.wake()  # the round staged the outcomes' events
+                    # The round stages the outcomes' events; its commit wakes the relay.
+                    await outbox.execute_raw(self._conn, _ROUND, *self._arguments(starts, outcomes))
                 else:
                     await self._conn.execute(_STARTED, self.clock(), starts)
                 return
@@ -196,12 +191,9 @@ class Writer:
             [o.reason.value if o.reason else None for o in items],
             [o.detail for o in items],
             [o.language for o in items],
-            [o.notice_id for o in items],
-            [e.event_id for e in evs],
-            [f"{self.topic_prefix}{e.topic()}" for e in evs],
-            [e.subject_id for e in evs],
-            [e.model_dump_json() for e in evs],
-            [h for _, h in outcomes],
+            *outbox.insert_params(
+                evs, tags=[o.notice_id for o in items], headers=[h for _, h in outcomes]
+            ),
             self.clock(),
             starts,
         ]

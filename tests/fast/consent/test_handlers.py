@@ -33,7 +33,7 @@ async def runtime() -> AsyncIterator[ConsentRuntime]:
         projection=Projection(origin="fast"),
         clock=ManualClock(T0),
     )
-    runtime.broker.include_router(handlers.build_router(group=settings.schema_name))
+    runtime.broker.include_router(handlers.build_router(settings))
     runtime.broker.context.set_global("runtime", runtime)
     yield runtime
     await infra.engine.dispose()

@@ -3,7 +3,6 @@
 import json
 import uuid
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -15,6 +14,7 @@ from opentelemetry.sdk.util import BoundedList
 
 from services.audit import ingest
 from shared import events
+from shared.kafka import decode_records
 
 
 def record(offset: int) -> ConsumerRecord[bytes, bytes]:
@@ -75,10 +75,9 @@ async def test_a_consent_change_without_its_event_id_is_dead_lettered() -> None:
         ),
     )
     broker = FakeBroker()
-    message = SimpleNamespace(raw_message=consumed)
-    runtime = SimpleNamespace(broker=broker)
-
-    parsed = await ingest.parse(message, events.ConsentGranted, runtime)  # type: ignore[arg-type]
+    parsed, _ = await decode_records(
+        consumed, events.ConsentGranted, accept=None, check=ingest.complete, broker=broker
+    )
 
     assert [e.event_id for e in parsed] == [change.event_id]
     assert [(t, h["dlq-reason"]) for t, h in broker.published] == [

@@ -53,7 +53,6 @@ from tests.support import (
     KAFKA,
     ROOT,
     read_topic,
-    skip_history,
     unique,
     wait_until,
 )
@@ -98,19 +97,25 @@ def disclosure(
     )
 
 
-async def produce(*items: tuple[str, bytes, str]) -> None:
+def prefix_of(schema: str) -> str:
+    """The topic prefix of the audit service on ``schema``: its topics are its own."""
+    return f"{schema}."
+
+
+async def produce(schema: str, *items: tuple[str, bytes, str]) -> None:
+    """Send raw values to the topics (by their contract names) of the service on ``schema``."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for topic, value, key in items:
-            await producer.send(topic, value=value, key=key.encode())
+            await producer.send(prefix_of(schema) + topic, value=value, key=key.encode())
         await producer.flush()
     finally:
         await producer.stop()
 
 
-async def publish(*evs: events.Envelope) -> None:
-    await produce(*((e.topic(), e.to_bytes(), e.subject_id) for e in evs))
+async def publish(schema: str, *evs: events.Envelope) -> None:
+    await produce(schema, *((e.topic(), e.to_bytes(), e.subject_id) for e in evs))
 
 
 def settings(schema: str, **extra: Any) -> AuditSettings:
@@ -121,17 +126,14 @@ def settings(schema: str, **extra: Any) -> AuditSettings:
         check_grace_seconds=0.5,
         check_unknown_after_seconds=2.0,
         log_json=True,
+        topic_prefix=prefix_of(schema),
         **extra,
     )
 
 
 @pytest.fixture
 async def schema(schema_factory: Callable[[str], str]) -> str:
-    schema = schema_factory("audit")
-    # A new log reads data.accessed from its start: on a broker that benchmarks and
-    # earlier runs filled, every test would ingest (and verify) all of it first.
-    await skip_history([schema], [events.DATA_ACCESSED])
-    return schema
+    return schema_factory("audit")
 
 
 @pytest.fixture
@@ -277,11 +279,11 @@ def b64(value: str) -> bytes:
 
 
 async def test_every_event_is_stored_once_even_when_delivered_twice(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     subject = unique("s")
     evs = [disclosure(subject) for _ in range(300)]
-    await publish(*evs, *evs[:50])
+    await publish(schema, *evs, *evs[:50])
 
     await until_stored(engine, evs)
     await asyncio.sleep(1.0)  # time for any copy to land
@@ -292,11 +294,11 @@ async def test_every_event_is_stored_once_even_when_delivered_twice(
 
 
 async def test_update_delete_and_truncate_on_the_log_are_refused(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     # 16 entries: the lowest level of the tree that is stored (LOWEST_STORED_LEVEL) is 4
     evs = [disclosure(unique("s")) for _ in range(16)]
-    await publish(*evs)
+    await publish(schema, *evs)
     await until_stored(engine, evs)
     await signed_head(http, 16)  # so every table below holds rows the triggers must guard
     for table in ("entries", "tree_nodes", "tree_heads"):
@@ -319,7 +321,7 @@ async def test_verification_names_the_entry_altered_behind_the_services_back(
     http: httpx.AsyncClient, engine: AsyncEngine, schema: str
 ) -> None:
     evs = [disclosure(unique("s")) for _ in range(40)]
-    await publish(*evs)
+    await publish(schema, *evs)
     await until_stored(engine, evs)
     await signed_head(http, 40)
     public = Signer.from_seed(settings(schema).signing_seed()).public_key
@@ -344,7 +346,7 @@ async def test_the_verify_command_exits_1_and_prints_the_mismatch(
     http: httpx.AsyncClient, engine: AsyncEngine, schema: str
 ) -> None:
     evs = [disclosure(unique("s")) for _ in range(5)]
-    await publish(*evs)
+    await publish(schema, *evs)
     await until_stored(engine, evs)
     seqs = sorted(s for s, _ in await stored(engine, [str(e.event_id) for e in evs]))
     command = [sys.executable, "-m", "services.audit.verify"]
@@ -361,14 +363,14 @@ async def test_the_verify_command_exits_1_and_prints_the_mismatch(
 
 
 async def test_inclusion_and_consistency_proofs_verify_independently(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     first = [disclosure(unique("s")) for _ in range(21)]
-    await publish(*first)
+    await publish(schema, *first)
     await until_stored(engine, first)
     head1 = await signed_head(http, 1)
     more = [disclosure(unique("s")) for _ in range(34)]
-    await publish(*more)
+    await publish(schema, *more)
     await until_stored(engine, more)
     head2 = await signed_head(http, head1["tree_size"] + 34)
 
@@ -404,12 +406,12 @@ async def test_inclusion_and_consistency_proofs_verify_independently(
 
 
 async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     subject, consent_id = unique("s"), str(uuid.uuid4())
     t0 = datetime.now(UTC) - timedelta(minutes=10)
     # the topic holds every earlier run's violations: read on from where it ends now
-    announcements = await reading_from_now(events.AUDIT_VIOLATION_DETECTED)
+    announcements = await reading_from_now(prefix_of(schema) + events.AUDIT_VIOLATION_DETECTED)
 
     def change(cls: Any, version: int, at: datetime) -> events.Envelope:
         return cls.create(
@@ -430,7 +432,9 @@ async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
         )
 
     await publish(
-        change(ConsentGranted, 1, t0), change(ConsentWithdrawn, 2, t0 + timedelta(minutes=5))
+        schema,
+        change(ConsentGranted, 1, t0),
+        change(ConsentWithdrawn, 2, t0 + timedelta(minutes=5)),
     )
 
     async def history_known() -> bool:  # the consent topic may hold a long history first
@@ -444,7 +448,7 @@ async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
     await wait_until(history_known, 60, "the consent history to arrive")
     before = disclosure(subject, at=t0 + timedelta(minutes=1), consent_id=consent_id)
     after = disclosure(subject, at=t0 + timedelta(minutes=6), consent_id=consent_id)
-    await publish(before, after)
+    await publish(schema, before, after)
     await until_stored(engine, [before, after])
 
     async def flagged() -> list[dict[str, Any]]:
@@ -471,12 +475,12 @@ async def test_a_disclosure_after_a_withdrawal_is_flagged_as_a_violation(
 
 
 async def test_an_organisation_reads_only_its_own_disclosures(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     subject = unique("s")
     mine = [disclosure(subject, "ph-philexport") for _ in range(3)]
     theirs = [disclosure(subject, "th-board-of-trade") for _ in range(2)]
-    await publish(*mine, *theirs)
+    await publish(schema, *mine, *theirs)
     await until_stored(engine, [*mine, *theirs])
     org = auth(Role.MEMBER_ORG, org_id="ph-philexport")
 
@@ -493,10 +497,12 @@ async def test_an_organisation_reads_only_its_own_disclosures(
     assert (await http.get("/disclosures")).status_code == 401
 
 
-async def test_queries_filter_page_and_export(http: httpx.AsyncClient, engine: AsyncEngine) -> None:
+async def test_queries_filter_page_and_export(
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
     subject = unique("s")
     evs = [disclosure(subject) for _ in range(7)]
-    await publish(*evs)
+    await publish(schema, *evs)
     await until_stored(engine, evs)
 
     seen, cursor = [], None
@@ -552,18 +558,19 @@ async def test_erasure_keeps_the_entries_and_their_proofs_but_not_the_personal_p
 ) -> None:
     subject = unique("s")
     evs = [disclosure(subject) for _ in range(3)]
-    await publish(*evs)
+    await publish(schema, *evs)
     await until_stored(engine, evs)
     before = (await http.get("/disclosures", params={"subject": subject}, headers=AUDITOR)).json()
     assert [i["subject_country"] for i in before["items"]] == ["PH"] * 3
     await publish(
+        schema,
         UserErased.create(
             producer="registry",
             subject_id=subject,
             payload=UserErasedPayload(
                 user_id=subject, erased_at=datetime.now(UTC), requested_by="subject"
             ),
-        )
+        ),
     )
 
     async def erased() -> bool:
@@ -587,7 +594,7 @@ async def test_erasure_keeps_the_entries_and_their_proofs_but_not_the_personal_p
 
 
 async def test_malformed_events_go_to_the_dlq_and_the_rest_are_stored(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     good = disclosure(unique("s"))
 
@@ -605,6 +612,7 @@ async def test_malformed_events_go_to_the_dlq_and_the_rest_are_stored(
     version = broken(lambda p: p.update(consent_version=2**40))
     marker = unique("garbage")
     await produce(
+        schema,
         (events.DATA_ACCESSED, marker.encode(), marker),
         no_actor,
         nul,
@@ -615,7 +623,7 @@ async def test_malformed_events_go_to_the_dlq_and_the_rest_are_stored(
     await until_stored(engine, [good])
     expected = {marker, no_actor[2], nul[2], country[2], version[2]}
     records = await read_topic(
-        events.dlq_topic(events.DATA_ACCESSED),
+        events.dlq_topic(prefix_of(schema) + events.DATA_ACCESSED),
         until=lambda rs: expected <= {(r.key or b"").decode() for r in rs},
     )
     reasons = {
@@ -650,12 +658,12 @@ async def committed(group: str, partition: TopicPartition) -> int:
 async def test_offsets_are_committed_only_once_the_batch_is_in_the_log(
     http: httpx.AsyncClient, engine: AsyncEngine, schema: str
 ) -> None:
-    group = f"{schema}.{events.DATA_ACCESSED}"
+    group = f"{schema}.{prefix_of(schema)}{events.DATA_ACCESSED}"
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
     await producer.start()
     try:
         first = disclosure(unique("s"))
-        await publish(first)
+        await publish(schema, first)
         await until_stored(engine, [first])
         # Hold the log: an appender's COPY waits for this lock, as for a slow database.
         holder = await asyncpg.connect(
@@ -667,7 +675,9 @@ async def test_offsets_are_committed_only_once_the_batch_is_in_the_log(
         await holder.execute("LOCK TABLE entries IN SHARE ROW EXCLUSIVE MODE")
         try:
             second = disclosure(unique("s"))
-            sent = await producer.send_and_wait(second.topic(), second.to_bytes(), key=second.key())
+            sent = await producer.send_and_wait(
+                prefix_of(schema) + second.topic(), second.to_bytes(), key=second.key()
+            )
             where = TopicPartition(sent.topic, sent.partition)
             await asyncio.sleep(3)  # long enough for the batch to be read and stuck
             assert await stored(engine, [str(second.event_id)]) == []
@@ -706,9 +716,9 @@ async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
     monkeypatch.setattr(ingestion, "read", flaky)
     app: FastAPI = build_app(settings(schema, ingest_workers=0))
     async with app.router.lifespan_context(app):
-        await publish(first)
+        await publish(schema, first)
         later = [disclosure(unique("s")) for _ in range(5)]
-        await publish(*later)
+        await publish(schema, *later)
         await until_stored(engine, later, timeout=30)
         await until_stored(engine, [first], timeout=10)
     assert failures, "the reader never failed: the test proved nothing"
@@ -724,10 +734,10 @@ async def test_a_killed_worker_process_is_replaced_and_nothing_is_lost(
         assert len(workers) == 1
         os.kill(workers[0], signal.SIGKILL)
         evs = [disclosure(unique("s")) for _ in range(20)]
-        await publish(*evs)
+        await publish(schema, *evs)
         await until_stored(engine, evs, timeout=30)
         more = [disclosure(unique("s")) for _ in range(20)]
-        await publish(*more)
+        await publish(schema, *more)
         await until_stored(engine, more, timeout=30)
         replaced = list(reader._pool._processes)
         assert replaced and replaced != workers
@@ -759,6 +769,7 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "AUDIT_DB_SCHEMA": schema,
+        "AUDIT_TOPIC_PREFIX": prefix_of(schema),
         "AUDIT_HTTP_PORT": str(port),
         "AUDIT_INGEST_BATCH_SIZE": "200",
         "AUDIT_INGEST_WORKERS": workers,
@@ -776,7 +787,7 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
 
     async def stream() -> None:  # still publishing when the kill comes
         for i in range(0, total, 500):
-            await publish(*evs[i : i + 500])
+            await publish(schema, *evs[i : i + 500])
             await asyncio.sleep(0.05)
 
     async def ready() -> bool:
@@ -829,7 +840,7 @@ async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
 
 
 async def test_a_writer_that_stopped_makes_the_service_not_ready(
-    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    schema: str, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from services.audit import ingest
 
@@ -839,7 +850,7 @@ async def test_a_writer_that_stopped_makes_the_service_not_ready(
         raise RuntimeError("a bug in the writer")
 
     monkeypatch.setattr(ingest.Writer, "_write", broken)
-    await publish(disclosure(unique("s")))
+    await publish(schema, disclosure(unique("s")))
 
     async def not_ready() -> bool:
         return (await http.get("/readyz")).status_code == 503
@@ -851,7 +862,7 @@ async def test_a_writer_that_stopped_makes_the_service_not_ready(
 
 
 async def test_an_event_without_an_event_id_goes_to_the_dlq_at_every_delivery(
-    http: httpx.AsyncClient, engine: AsyncEngine
+    schema: str, http: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     subject = unique("s")
     body = json.loads(disclosure(subject).to_bytes())
@@ -859,13 +870,14 @@ async def test_an_event_without_an_event_id_goes_to_the_dlq_at_every_delivery(
     value = json.dumps(body).encode()
     good = disclosure(unique("s"))
     await produce(
+        schema,
         (events.DATA_ACCESSED, value, subject),
         (events.DATA_ACCESSED, value, subject),  # delivered again
         (good.topic(), good.to_bytes(), good.subject_id),
     )
     await until_stored(engine, [good])
     records = await read_topic(
-        events.dlq_topic(events.DATA_ACCESSED),
+        events.dlq_topic(prefix_of(schema) + events.DATA_ACCESSED),
         until=lambda rs: sum(r.key == subject.encode() for r in rs) >= 2,
     )
     reasons = [

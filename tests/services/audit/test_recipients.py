@@ -20,7 +20,7 @@ from tests.services.audit.test_recipients_stack import (
     disclosure,
     erased,
     names,
-    publish,
+    prefix_of,
     restriction,
     running,
     updated,
@@ -47,7 +47,7 @@ async def audit(schema: str, engine: AsyncEngine) -> AsyncIterator[Audit]:
     async with running(schema) as http:
         clock = StoredClock(engine)
         await clock.freeze(T0)
-        yield Audit(http=http, engine=engine, clock=clock)
+        yield Audit(http=http, engine=engine, clock=clock, prefix=prefix_of(schema))
 
 
 def ago(minutes: float) -> datetime:
@@ -65,10 +65,10 @@ async def test_an_erasure_asks_exactly_the_organisations_that_received_the_data(
         disclosure(person, b, ["full_name"], at=ago(10), grant_id="g-standing"),
         disclosure(person, c, ["email_address"], at=ago(5), allowed=False),
     ]
-    await publish(*read)
+    await audit.publish(*read)
     await audit.stored(*read)
     erasure = erased(person)
-    await publish(erasure)
+    await audit.publish(erasure)
     await audit.recorded(erasure)
 
     await audit.clock.advance(SETTLE - timedelta(seconds=1))
@@ -94,17 +94,17 @@ async def test_a_redelivered_or_repeated_erasure_asks_no_one_twice(audit: Audit)
     (person,) = names("twice", 1)
     (a,) = names("org", 1)
     read = disclosure(person, a, ["email_address"], at=ago(10))
-    await publish(read)
+    await audit.publish(read)
     await audit.stored(read)
     first = erased(person)
-    await publish(first)
+    await audit.publish(first)
     await audit.recorded(first)
     await audit.clock.advance(SETTLE)
     await audit.swept(first)
     assert sorted(await audit.requests(person)) == [a]
 
     again = erased(person)  # the registry says it once more, under a new event id
-    await publish(first, again)  # and the first is delivered again
+    await audit.publish(first, again)  # and the first is delivered again
     await audit.recorded(again)
     await audit.clock.advance(RECHECK)
     await audit.swept(first, again, pass_="final")
@@ -120,7 +120,7 @@ async def test_disclosures_that_reach_the_log_after_the_erasure_are_caught_by_th
     a, b, after = names("org", 3)
     erasure = erased(person)
     early = disclosure(person, a, ["email_address"], at=ago(10))
-    await publish(erasure, early)  # the erasure is heard before the disclosure before it
+    await audit.publish(erasure, early)  # the erasure is heard before the disclosure before it
     await audit.recorded(erasure)
     await audit.stored(early)
     await audit.clock.advance(SETTLE)
@@ -129,7 +129,7 @@ async def test_disclosures_that_reach_the_log_after_the_erasure_are_caught_by_th
 
     late = disclosure(person, b, ["full_name"], at=ago(9))  # made before, heard much later
     made_after = disclosure(person, after, ["full_name"], at=datetime.now(UTC) + timedelta(1))
-    await publish(late, made_after)
+    await audit.publish(late, made_after)
     await audit.stored(late, made_after)
     await audit.http.rounds("recipients", 3)
     assert sorted(await audit.requests(person)) == [a]  # not until the re-check
@@ -151,15 +151,15 @@ async def test_what_came_due_while_the_service_was_down_is_done_on_its_return(
     erasure = erased(person)
     async with running(schema) as http:
         await clock.freeze(T0)
-        audit = Audit(http=http, engine=engine, clock=clock)
-        await publish(read)
+        audit = Audit(http=http, engine=engine, clock=clock, prefix=prefix_of(schema))
+        await audit.publish(read)
         await audit.stored(read)
-        await publish(erasure)
+        await audit.publish(erasure)
         await audit.recorded(erasure)
     # down for a week: past the settle time, the re-check and what a tick looks back on
     await clock.advance(timedelta(days=7))
     async with running(schema) as http:
-        audit = Audit(http=http, engine=engine, clock=clock)
+        audit = Audit(http=http, engine=engine, clock=clock, prefix=prefix_of(schema))
         await audit.swept(erasure, pass_="final")
         asked = await audit.requests(person)
     assert sorted(asked) == [a]
@@ -175,10 +175,10 @@ async def test_a_rectification_asks_those_that_received_a_corrected_category_eac
         disclosure(person, a, ["email_address", "full_name"], at=ago(30)),
         disclosure(person, b, ["phone_number"], at=ago(20)),
     ]
-    await publish(*read)
+    await audit.publish(*read)
     await audit.stored(*read)
     first = updated(person, ["email_address", "country"])
-    await publish(first)
+    await audit.publish(first)
     await audit.recorded(first)
     await audit.clock.advance(SETTLE)
     await audit.swept(first)
@@ -189,7 +189,7 @@ async def test_a_rectification_asks_those_that_received_a_corrected_category_eac
     assert "email" not in asked[a] and "ana" not in str(asked[a]).lower()
 
     second = updated(person, ["email_address", "phone_number"])
-    await publish(second)
+    await audit.publish(second)
     await audit.recorded(second)
     await audit.clock.advance(SETTLE)
     await audit.swept(second)
@@ -213,13 +213,13 @@ async def test_turning_a_restriction_on_asks_the_recipients_and_lifting_it_asks_
         disclosure(person, a, ["email_address"], at=ago(30)),
         disclosure(person, b, ["full_name", "phone_number"], at=ago(20)),
     ]
-    await publish(*read)
+    await audit.publish(*read)
     await audit.stored(*read)
     on = restriction(person, restricted=True, objected=False)
     lifted = restriction(person, restricted=False, objected=False)
     objected = restriction(person, restricted=False, objected=True)
     still = restriction(person, restricted=False, objected=True)  # nothing new turned on
-    await publish(on, lifted, objected, still)
+    await audit.publish(on, lifted, objected, still)
     await audit.recorded(on, lifted, objected, still)
     await audit.clock.advance(RECHECK)
     await audit.swept(on, objected, pass_="final")

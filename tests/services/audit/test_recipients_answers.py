@@ -29,7 +29,7 @@ from tests.services.audit.test_recipients_stack import (
     names,
     org,
     outcome,
-    publish,
+    prefix_of,
     running,
 )
 from tests.support import DATABASE_URL, wait_until
@@ -59,10 +59,10 @@ async def asked(audit: Audit, orgs: int = 2) -> tuple[str, list[str], dict[str, 
         disclosure(person, slug, ["email_address", "full_name"], at=now - timedelta(minutes=i))
         for i, slug in enumerate(slugs, 1)
     ]
-    await publish(*read)
+    await audit.publish(*read)
     await audit.stored(*read)
     erasure = erased(person)
-    await publish(erasure)
+    await audit.publish(erasure)
     await audit.recorded(erasure)
     await audit.clock.advance(SETTLE)
     await audit.swept(erasure)
@@ -76,7 +76,7 @@ async def audit(schema: str, engine: AsyncEngine) -> AsyncIterator[Audit]:
     async with running(schema) as http:
         clock = StoredClock(engine)
         await clock.freeze(T0)
-        yield Audit(http=http, engine=engine, clock=clock)
+        yield Audit(http=http, engine=engine, clock=clock, prefix=prefix_of(schema))
 
 
 async def test_confirmations_and_keeping_under_own_authorisation_are_recorded(
@@ -140,7 +140,7 @@ async def test_an_unanswered_request_is_escalated_once_when_the_clock_passes_its
     clock = StoredClock(engine)
     async with running(schema) as http:
         await clock.freeze(T0)
-        audit = Audit(http=http, engine=engine, clock=clock)
+        audit = Audit(http=http, engine=engine, clock=clock, prefix=prefix_of(schema))
         person, (a, b), requests = await asked(audit)
         answered = await http.post(
             f"/recipient-requests/{requests[a]['request_id']}/confirm", headers=org(a)
@@ -165,7 +165,7 @@ async def test_an_unanswered_request_is_escalated_once_when_the_clock_passes_its
 
     await clock.advance(timedelta(days=10))  # the service is down a while, then comes back
     async with running(schema) as http:
-        audit = Audit(http=http, engine=engine, clock=clock)
+        audit = Audit(http=http, engine=engine, clock=clock, prefix=prefix_of(schema))
         await http.rounds("recipients", 3)  # the first catches up on the days it was down
         staged = await audit.staged(events.RECIPIENT_REQUEST_ESCALATED, person)
     assert len(staged) == 1  # the confirmed one is never escalated, the other once
@@ -187,7 +187,7 @@ async def test_the_notifiers_outcomes_are_recorded_per_request(audit: Audit) -> 
         ),
     )
     failed = outcome(rb, b, at=T0 + SETTLE + timedelta(seconds=3), failed=True)
-    await publish(breach_kind, accepted, accepted, failed)  # one delivered twice
+    await audit.publish(breach_kind, accepted, accepted, failed)  # one delivered twice
 
     async def recorded() -> bool:
         sql = "SELECT count(*) FROM recipient_outcomes"
@@ -204,7 +204,7 @@ async def test_the_notifiers_outcomes_are_recorded_per_request(audit: Audit) -> 
 async def test_the_persons_report_lists_who_was_told_and_their_answers(audit: Audit) -> None:
     person, (a, b), requests = await asked(audit)
     ra = requests[a]["request_id"]
-    await publish(outcome(ra, a, at=T0 + SETTLE + timedelta(seconds=2)))
+    await audit.publish(outcome(ra, a, at=T0 + SETTLE + timedelta(seconds=2)))
     await audit.http.post(f"/recipient-requests/{ra}/confirm", headers=org(a))
 
     async def delivered() -> bool:

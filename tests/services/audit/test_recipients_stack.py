@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +23,6 @@ from services.audit.main import build_app
 from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
-from shared.kafka import ensure_topics
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import KAFKA, unique, wait_until
 from tests.support.apps import AppClient
@@ -59,75 +57,32 @@ def settings(schema: str) -> AuditSettings:
         recipients_recheck_seconds=RECHECK.total_seconds(),
         recipients_tick_seconds=0.2,
         log_json=True,
+        topic_prefix=prefix_of(schema),
     )
 
 
-CONSUMED = (
-    events.DATA_ACCESSED,
-    events.CONSENT_GRANTED,
-    events.CONSENT_WITHDRAWN,
-    events.USER_ERASED,
-    events.USER_UPDATED,
-    events.USER_RESTRICTION_CHANGED,
-    events.NOTIFICATION_DELIVERED,
-    events.NOTIFICATION_FAILED,
-)
-
-
-async def start_at_the_end(schema: str) -> None:
-    """Commit, for each consumer group the service on ``schema`` will use, the current
-    end of its topic: the service then reads what the test publishes, not the shared
-    topics' whole history (close to a million disclosures on a busy machine)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        await ensure_topics(KAFKA, {topic: None for topic in CONSUMED})
-        described = await admin.describe_topics(list(CONSUMED))
-    finally:
-        await admin.close()
-    for topic in described:
-        name = topic["topic"]
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=KAFKA, group_id=f"{schema}.{name}", enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(name, p["partition"]) for p in topic["partitions"]]
-            ends = await consumer.end_offsets(partitions)
-            consumer.assign(partitions)
-            await consumer.commit({tp: offset for tp, offset in ends.items()})
-        finally:
-            await consumer.stop()
+def prefix_of(schema: str) -> str:
+    """The topic prefix of the audit service on ``schema``: its topics are its own."""
+    return f"{schema}."
 
 
 @asynccontextmanager
 async def running(schema: str) -> AsyncIterator[AppClient]:
-    """The audit service started on ``schema``; stopped when the block ends. The first
-    start begins at the topics' ends."""
-    if not await _started_before(schema):
-        await start_at_the_end(schema)
+    """The audit service started on ``schema``; stopped when the block ends."""
     app = build_app(settings(schema))
     async with app.router.lifespan_context(app), AppClient(app, "http://audit") as http:
         yield http
 
 
-async def _started_before(schema: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        groups = await admin.list_consumer_groups()
-    finally:
-        await admin.close()
-    return any(g[0] == f"{schema}.{events.DATA_ACCESSED}" for g in groups)
-
-
-async def publish(*evs: events.Envelope) -> None:
-    """Publish events to their topics, as their producers would."""
+async def publish(prefix: str, *evs: events.Envelope) -> None:
+    """Publish events to their topics (named with ``prefix``), as their producers would."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for e in evs:
-            await producer.send(e.topic(), value=e.to_bytes(), key=e.subject_id.encode())
+            await producer.send(
+                f"{prefix}{e.topic()}", value=e.to_bytes(), key=e.subject_id.encode()
+            )
         await producer.flush()
     finally:
         await producer.stop()
@@ -219,6 +174,12 @@ class Audit:
     http: AppClient
     engine: AsyncEngine
     clock: StoredClock
+    prefix: str
+    """Before every topic of the service's."""
+
+    async def publish(self, *evs: events.Envelope) -> None:
+        """Publish events to the service's topics, as their producers would."""
+        await publish(self.prefix, *evs)
 
     async def count(self, sql: str, **params: Any) -> int:
         async with self.engine.connect() as conn:
@@ -262,7 +223,7 @@ class Audit:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 text("SELECT value FROM outbox WHERE topic = :t AND key = :k ORDER BY id"),
-                {"t": topic, "k": subject},
+                {"t": f"{self.prefix}{topic}", "k": subject},
             )
             return [json.loads(v) for (v,) in rows]
 

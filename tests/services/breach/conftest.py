@@ -25,7 +25,7 @@ from shared.auth import Role, mint_token
 from shared.clock import StoredClock
 from shared.db import create_engine
 from shared.settings import DEVELOPMENT_JWT_SECRET
-from tests.support import DATABASE_URL, KAFKA, skip_history, unique, wait_until
+from tests.support import DATABASE_URL, KAFKA, unique, wait_until
 from tests.support.apps import AppClient
 
 
@@ -61,9 +61,15 @@ def declaration(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def prefix_of(schema: str) -> str:
+    """The topic prefix of the breach service on ``schema``: its topics are its own."""
+    return f"{schema}."
+
+
 def settings(schema: str, **overrides: Any) -> BreachSettings:
     values: dict[str, Any] = {
         "db_schema": schema,
+        "topic_prefix": prefix_of(schema),
         "clock": "stored",
         "clock_tick_seconds": 0.2,
         "resolve_seconds": 0.2,
@@ -116,11 +122,16 @@ class Service:
         await wait_until(done, timeout, "the scopes to be resolved")
         return await self.breach(breach_id)
 
+    async def publish(self, *evs: events.Envelope) -> None:
+        """Publish events to this service's topics, as their producers would."""
+        await publish(*evs, prefix=prefix_of(self.schema))
+
     async def staged(self, topic: str) -> list[dict[str, Any]]:
         """Every event this service staged on ``topic``, oldest first."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                text("SELECT value FROM outbox WHERE topic = :t ORDER BY id"), {"t": topic}
+                text("SELECT value FROM outbox WHERE topic = :t ORDER BY id"),
+                {"t": prefix_of(self.schema) + topic},
             )
             return [json.loads(v) for (v,) in rows]
 
@@ -150,34 +161,20 @@ def schema(schema_factory: Callable[[str], str]) -> str:
 
 @pytest.fixture
 async def engine(schema: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(DATABASE_URL, schema, pool_size=2)
+    engine = create_engine(DATABASE_URL, schema, pool_size=2, topic_prefix=prefix_of(schema))
     yield engine
     await engine.dispose()
 
 
-CONSUMED = (
-    events.NOTIFICATION_DELIVERED,
-    events.NOTIFICATION_FAILED,
-    events.USER_REGISTERED,
-    events.USER_UPDATED,
-    events.USER_ERASED,
-)
-"""The shared topics the breach service reads."""
-
-
 @pytest.fixture
 async def service(schema: str, engine: AsyncEngine) -> AsyncIterator[Service]:
-    # Each test publishes what its service reads after it starts; what other tests and
-    # benchmarks left on the shared topics (tens of thousands of outcomes and
-    # registrations) would only slow the first minute of every test down.
-    await skip_history([schema], list(CONSUMED))
     async with running(schema) as http:
         clock = StoredClock(engine)
         await clock.freeze(T0)
         yield Service(http=http, schema=schema, engine=engine, clock=clock)
 
 
-async def publish(*evs: events.Envelope, prefix: str = "") -> None:
+async def publish(*evs: events.Envelope, prefix: str) -> None:
     """Publish events to their topics (named with ``prefix``) as their producers would."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
     await producer.start()

@@ -20,16 +20,15 @@ from tests.services.breach.conftest import (
     AUDITOR as AUTH,
 )
 from tests.services.breach.conftest import (
-    CONSUMED,
     T0,
     Service,
     outcome,
-    publish,
+    prefix_of,
     running,
     settings,
     user_ids,
 )
-from tests.support import read_topic, skip_history, wait_until
+from tests.support import read_topic, wait_until
 from tests.support.apps import AppClient
 
 pytestmark = pytest.mark.integration
@@ -73,7 +72,7 @@ async def test_warnings_and_the_missed_deadline_fire_once_each_as_the_clock_move
     await service.clock.freeze(T0 + timedelta(hours=24))
     assert await until_fired(service, breach_id, 1) == [(WARNING, 24, 3)]
 
-    await publish(outcome(breach_id, a, at=T0 + timedelta(hours=25)))
+    await service.publish(outcome(breach_id, a, at=T0 + timedelta(hours=25)))
 
     async def told() -> bool:
         return (await service.breach(breach_id))["counts"]["delivered"] == 1
@@ -141,7 +140,7 @@ async def test_nothing_fires_when_everyone_was_told_in_time(service: Service) ->
         "breach_id"
     ]
     await service.resolved(breach_id)
-    await publish(outcome(breach_id, person, at=T0 + timedelta(hours=1)))
+    await service.publish(outcome(breach_id, person, at=T0 + timedelta(hours=1)))
 
     async def told() -> bool:
         return (await service.breach(breach_id))["counts"]["pending"] == 0
@@ -181,7 +180,6 @@ async def test_a_breach_declared_late_records_the_people_its_scope_finds_as_pend
         timeout=10,
         transport=httpx.MockTransport(slow_audit),
     )
-    await skip_history([schema], list(CONSUMED))
     clock = StoredClock(engine)
     late = T0 - timedelta(hours=72, seconds=60)  # every point has passed on declaration
     async with running(schema, audit=audit) as http:
@@ -220,7 +218,7 @@ async def test_a_breach_declared_late_records_the_people_its_scope_finds_as_pend
         return body
 
     records = await read_topic(
-        events.BREACH_DEADLINE_MISSED,
+        prefix_of(schema) + events.BREACH_DEADLINE_MISSED,
         until=lambda rs: any(payload(r.value)["breach_id"] == breach_id for r in rs),
     )
     on_kafka = [p for r in records if (p := payload(r.value))["breach_id"] == breach_id]

@@ -18,7 +18,7 @@ from tests.services.breach.conftest import (
     T0,
     Service,
     outcome,
-    publish,
+    prefix_of,
     user_ids,
 )
 from tests.support import read_topic, wait_until
@@ -47,7 +47,7 @@ async def test_outcomes_update_the_counts_whatever_order_they_arrive_in(
     await service.resolved(breach_id)
     accepted = outcome(breach_id, told, at=T0 + H, attempts=2)
 
-    await publish(
+    await service.publish(
         accepted,
         accepted,  # redelivered: counted once
         outcome(breach_id, missing, at=T0 + H, failed=True, reason="no_contact", attempts=0),
@@ -57,7 +57,7 @@ async def test_outcomes_update_the_counts_whatever_order_they_arrive_in(
     )
     # Later on: the bounce of an accepted notice, and an acceptance that arrives after the
     # bounce it preceded.
-    await publish(
+    await service.publish(
         outcome(breach_id, bounced, at=T0 + 2 * H, failed=True, reason="bounced"),
         outcome(breach_id, late, at=T0 + 2 * H),
     )
@@ -117,7 +117,7 @@ async def test_closing_waits_for_everyone_to_be_covered_and_for_the_decision(
         "the regulator decision (report or not, with the reason) is not recorded",
     ]
 
-    await publish(
+    await service.publish(
         outcome(breach_id, told, at=T0 + H),
         outcome(breach_id, unreachable, at=T0 + H, failed=True, reason="erased"),
     )
@@ -278,11 +278,11 @@ async def test_an_outcome_naming_no_breach_notice_is_dead_lettered_and_the_batch
         update={"payload": other_kind.payload.model_copy(update={"kind": "erasure_request"})}
     )
 
-    await publish(bad, other_kind, outcome(breach_id, person, at=T0 + H))
+    await service.publish(bad, other_kind, outcome(breach_id, person, at=T0 + H))
 
     await until_counts(service, breach_id, delivered=1)
     records = await read_topic(
-        f"{events.NOTIFICATION_DELIVERED}.dlq",
+        events.dlq_topic(prefix_of(service.schema) + events.NOTIFICATION_DELIVERED),
         until=lambda rs: any(r.key == person.encode() for r in rs),
     )
     (dead,) = [r for r in records if r.key == person.encode()]

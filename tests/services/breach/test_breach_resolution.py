@@ -38,13 +38,14 @@ from tests.services.breach.conftest import (
     T0,
     Service,
     declaration,
+    prefix_of,
     publish,
     running,
     settings,
     user_ids,
 )
 from tests.services.registry.conftest import serving
-from tests.support import read_topic, skip_history, unique, wait_until
+from tests.support import read_topic, unique, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -117,14 +118,20 @@ async def test_an_organisation_scope_resolves_exactly_whom_the_audit_log_holds(
         *(disclosure(u, org, ["email_address"], hours=4, decision=Decision.DENY) for u in refused),
     ]
     audit_schema = schema_factory("audit")
-    await skip_history([audit_schema], [events.DATA_ACCESSED])
-    audit = build_audit(AuditSettings(db_schema=audit_schema, tree_head_seconds=0.5, log_json=True))
+    audit = build_audit(
+        AuditSettings(
+            db_schema=audit_schema,
+            tree_head_seconds=0.5,
+            log_json=True,
+            topic_prefix=prefix_of(audit_schema),
+        )
+    )
     async with (
         audit.router.lifespan_context(audit),
         serving(audit) as audit_url,
         httpx.AsyncClient(base_url=audit_url) as audit_http,
     ):
-        await publish(*disclosures)
+        await publish(*disclosures, prefix=prefix_of(audit_schema))
 
         async def stored() -> bool:
             response = await audit_http.get(
@@ -203,7 +210,7 @@ async def test_one_request_per_person_when_the_declaration_is_retried_and_a_scop
     await wait_until(published, 30, "the relay to publish the requests")
     notices = {f"breach:{breach_id}:{u}" for u in (a, b, c, d)}
     records = await read_topic(
-        events.BREACH_NOTIFICATION_REQUESTED,
+        prefix_of(service.schema) + events.BREACH_NOTIFICATION_REQUESTED,
         until=lambda rs: notices <= {_notice(r.value) for r in rs},
         settle=1.0,
     )
@@ -234,8 +241,8 @@ async def test_country_and_everyone_scopes_come_from_the_subjects_the_service_ke
             ),
         )
 
-    await publish(*(registered(u, "PH") for u in ph), *(registered(u, "TH") for u in th))
-    await publish(
+    await service.publish(*(registered(u, "PH") for u in ph), *(registered(u, "TH") for u in th))
+    await service.publish(
         UserUpdated.create(
             producer="registry",
             subject_id=moved,

@@ -12,12 +12,21 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.breach import bulk, evidence, repository, resolution
+from services.breach import evidence, repository, resolution
 from services.breach.models import BreachRow
 from shared import events
 from shared.clock import StoredClock
 from shared.db import create_sessions, transaction
-from tests.services.breach.conftest import T0, Service, outcome, publish, running, user_ids
+from shared.outbox import stage_many
+from tests.services.breach.conftest import (
+    T0,
+    Service,
+    outcome,
+    prefix_of,
+    publish,
+    running,
+    user_ids,
+)
 from tests.services.breach.test_breach_subjects import registered
 from tests.support import wait_until
 
@@ -59,14 +68,14 @@ async def test_a_page_of_notices_goes_into_the_outbox_with_one_statement(
 
     with Statements(engine) as statements:
         async with transaction(sessions) as session:
-            await bulk.stage_many(session, staged)
+            await stage_many(session, staged)
 
     # one INSERT, not an executemany of 2,500 (nor a batch of them)
     assert [many for _, many in statements.touching("outbox")] == [False]
     async with engine.connect() as conn:
         rows = await conn.execute(
             text("SELECT event_id, key, value FROM outbox WHERE topic = :t ORDER BY id"),
-            {"t": events.BREACH_NOTIFICATION_REQUESTED},
+            {"t": prefix_of(service.schema) + events.BREACH_NOTIFICATION_REQUESTED},
         )
         stored = [(event_id, key, json.loads(value)) for event_id, key, value in rows]
     assert [key for _, key, _ in stored] == people
@@ -158,7 +167,8 @@ async def test_with_a_topic_prefix_the_service_reads_and_writes_only_its_own_top
         await service.clock.freeze(T0)
         at = T0 - timedelta(days=30)
         await publish(registered(person, "PH", at), prefix=prefix)
-        await publish(registered(elsewhere, "PH", at))  # the shared topic: not this one's
+        # the topic without the prefix: not this one's
+        await publish(registered(elsewhere, "PH", at), prefix="")
 
         async def registered_here() -> bool:
             async with engine.connect() as conn:
@@ -170,7 +180,9 @@ async def test_with_a_topic_prefix_the_service_reads_and_writes_only_its_own_top
         await service.resolved(breach_id)
         await publish(outcome(breach_id, person, at=T0), prefix=prefix)
         # a later bounce on the shared topic would win, were it read
-        await publish(outcome(breach_id, person, at=T0 + timedelta(hours=1), failed=True))
+        await publish(
+            outcome(breach_id, person, at=T0 + timedelta(hours=1), failed=True), prefix=""
+        )
 
         async def delivered() -> bool:
             return bool((await service.breach(breach_id))["counts"]["delivered"] == 1)

@@ -31,9 +31,16 @@ def auth(role: Role, **claims: str) -> dict[str, str]:
 ADMIN, PLATFORM = auth(Role.ADMIN), auth(Role.PLATFORM)
 
 
+def prefix_of(schema: str) -> str:
+    """The topic prefix of the consent service on ``schema``: its topics are its own."""
+    return f"{schema}."
+
+
 @asynccontextmanager
 async def running(schema: str) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = build_app(ConsentSettings(db_schema=schema, log_json=True))
+    app: FastAPI = build_app(
+        ConsentSettings(db_schema=schema, log_json=True, topic_prefix=prefix_of(schema))
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://consent") as http:
@@ -175,7 +182,7 @@ async def test_receipt_round_trips(http: httpx.AsyncClient) -> None:
     assert stranger.status_code == 404
 
 
-async def test_withdrawal_reaches_kafka_exactly_once(http: httpx.AsyncClient) -> None:
+async def test_withdrawal_reaches_kafka_exactly_once(http: httpx.AsyncClient, schema: str) -> None:
     user = unique("u")
     receipt = await grant(http, user, SHARING)
     await http.post(f"/consents/{receipt['consent_id']}/withdraw", json={}, headers=PLATFORM)
@@ -193,7 +200,7 @@ async def test_withdrawal_reaches_kafka_exactly_once(http: httpx.AsyncClient) ->
         ]
 
     records = await read_topic(
-        events.CONSENT_WITHDRAWN, until=lambda r: len(mine(r)) >= 1, settle=1.5
+        prefix_of(schema) + events.CONSENT_WITHDRAWN, until=lambda r: len(mine(r)) >= 1, settle=1.5
     )
     assert len(mine(records)) == 1
 
@@ -232,7 +239,9 @@ async def test_registration_records_the_consents_it_implies(
     await producer.start()
     try:
         for _ in range(2):  # delivered twice: recorded once
-            await producer.send_and_wait(events.USER_REGISTERED, event.to_bytes(), event.key())
+            await producer.send_and_wait(
+                prefix_of(schema) + events.USER_REGISTERED, event.to_bytes(), event.key()
+            )
     finally:
         await producer.stop()
 
@@ -240,8 +249,7 @@ async def test_registration_records_the_consents_it_implies(
         response = await http.get(f"/users/{user}/consents/history", headers=ADMIN)
         return sorted(h["purpose"] for h in response.json())
 
-    # A fresh consumer group reads every user.registered on the topic before this one.
-    await wait_until(implied, 120, "the implied consents")
+    await wait_until(implied, 30, "the implied consents")
     assert await implied() == [
         "aggregate_admin_reporting",
         "feedback_contact",

@@ -37,7 +37,9 @@ class Replica:
 
 @asynccontextmanager
 async def replica(schema: str, name: str) -> AsyncIterator[Replica]:
-    settings = ConsentSettings(db_schema=schema, replica_id=name, log_json=True)
+    settings = ConsentSettings(
+        db_schema=schema, replica_id=name, log_json=True, topic_prefix=f"{schema}."
+    )
     app: FastAPI = build_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -128,7 +130,7 @@ async def test_a_revoked_grant_stops_decisions_on_both_replicas(schema: str) -> 
         assert [g["revoked_at"] for g in listed.json()] == [revoked.json()["revoked_at"]]
 
     records = await read_topic(
-        events.ACCESS_GRANT_REVOKED,
+        f"{schema}.{events.ACCESS_GRANT_REVOKED}",
         until=lambda rs: any(ours(schema)(r) for r in rs),
         settle=1.0,
     )
@@ -171,7 +173,9 @@ async def test_redelivered_events_change_nothing(schema: str) -> None:
             events.ACCESS_GRANT_CREATED,
             events.ACCESS_GRANT_REVOKED,
         ):
-            records = await read_topic(topic, until=lambda rs: any(mine(r) for r in rs), settle=0.5)
+            records = await read_topic(
+                f"{schema}.{topic}", until=lambda rs: any(mine(r) for r in rs), settle=0.5
+            )
             again.extend(r for r in records if mine(r))
         assert len(again) == 5
         seen: dict[str, list[bytes]] = {"a": [], "b": []}
@@ -227,6 +231,7 @@ async def test_a_change_between_marking_and_following_is_not_missed(schema: str)
             group_id=settings.replica_group,
             service_group=schema,
             fetch_wait_ms=settings.replication_fetch_wait_ms,
+            topic_prefix=f"{schema}.",
         )
         engine = create_engine(settings.database_url, schema, pool_size=2)
         try:
@@ -234,7 +239,7 @@ async def test_a_change_between_marking_and_following_is_not_missed(schema: str)
             projection = await service.load_projection(create_sessions(engine), schema)
             receipt = await grant(a.http, user, SHARING, organisation=PH_ORG)
             await read_topic(
-                events.CONSENT_GRANTED,
+                f"{schema}.{events.CONSENT_GRANTED}",
                 until=lambda rs: any(
                     receipt["consent_id"].encode() in (r.value or b"") for r in rs
                 ),
@@ -259,7 +264,7 @@ async def test_seeded_organisations_are_announced_once_with_their_privacy_contac
         listed = (await a.http.get("/organisations", headers=ADMIN)).json()
     seeded = {o["slug"]: o["privacy_contact"] for o in listed}
     records = await read_topic(
-        events.ORGANISATION_REGISTERED,
+        f"{schema}.{events.ORGANISATION_REGISTERED}",
         until=lambda rs: len([r for r in rs if ours(schema)(r)]) >= len(seeded),
         settle=1.0,
     )
@@ -289,7 +294,7 @@ async def test_a_privacy_contact_changed_on_one_replica_reaches_the_other(schema
 
         await wait_until(seen, PROPAGATION, "replica b to hold the new privacy contact")
     records = await read_topic(
-        events.ORGANISATION_UPDATED, until=lambda rs: any(ours(schema)(r) for r in rs)
+        f"{schema}.{events.ORGANISATION_UPDATED}", until=lambda rs: any(ours(schema)(r) for r in rs)
     )
     updated = [
         events.OrganisationUpdated.model_validate_json(r.value or b"")

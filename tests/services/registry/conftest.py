@@ -25,7 +25,7 @@ from services.registry.main import build_app as build_registry
 from shared.auth import Role, mint_token
 from shared.clock import ManualClock
 from shared.settings import DEVELOPMENT_JWT_SECRET
-from tests.support import read_topic, unique
+from tests.support import drop_topics, read_topic, topic_prefix, unique
 
 PH_ORG, TH_ORG = "ph-department-of-trade-and-industry", "th-board-of-trade"
 SHARING, BORDER, VISIBILITY = (
@@ -90,6 +90,24 @@ class Stack:
     schema: str
     clock: ManualClock
     """The registry's clock: running with the system's until a test moves it."""
+    prefix: str
+    """Before every topic of this stack's: it reads only the events it makes."""
+
+    async def events_about(
+        self, topic: str, user_id: str, count: int, *, settle: float = 0.0, timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
+        """The events on the stack's ``topic`` about ``user_id``, once there are ``count``."""
+
+        def mine(records: list[Any]) -> list[dict[str, Any]]:
+            return [json.loads(r.value) for r in records if r.key == user_id.encode()]
+
+        records = await read_topic(
+            f"{self.prefix}{topic}",
+            until=lambda rs: len(mine(rs)) >= count,
+            settle=settle,
+            timeout=timeout,
+        )
+        return mine(records)
 
     async def register(self, **overrides: Any) -> dict[str, Any]:
         response = await self.registry.post(
@@ -168,8 +186,11 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 @pytest.fixture
 async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
     consent_schema, registry_schema = schema_factory("consent"), schema_factory("registry")
-    consent_app = build_consent(ConsentSettings(db_schema=consent_schema, log_json=True))
     clock = ManualClock()
+    prefix = topic_prefix("t_registry")
+    consent_app = build_consent(
+        ConsentSettings(db_schema=consent_schema, log_json=True, topic_prefix=prefix)
+    )
     async with serving(consent_app) as consent_url:
         registry_app = build_registry(
             RegistrySettings(
@@ -177,6 +198,7 @@ async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
                 consent_url=consent_url,
                 visibility_sweep_seconds=0.5,
                 log_json=True,
+                topic_prefix=prefix,
             ),
             clock=clock,
         )
@@ -187,18 +209,11 @@ async def stack(schema_factory: Callable[[str], str]) -> AsyncIterator[Stack]:
             ) as registry,
             httpx.AsyncClient(base_url=consent_url) as consent,
         ):
-            yield Stack(registry=registry, consent=consent, schema=registry_schema, clock=clock)
-
-
-async def events_about(
-    topic: str, user_id: str, count: int, *, settle: float = 0.0, timeout: float = 30.0
-) -> list[dict[str, Any]]:
-    """The events on ``topic`` about ``user_id``, once there are ``count`` of them."""
-
-    def mine(records: list[Any]) -> list[dict[str, Any]]:
-        return [json.loads(r.value) for r in records if r.key == user_id.encode()]
-
-    records = await read_topic(
-        topic, until=lambda rs: len(mine(rs)) >= count, settle=settle, timeout=timeout
-    )
-    return mine(records)
+            yield Stack(
+                registry=registry,
+                consent=consent,
+                schema=registry_schema,
+                clock=clock,
+                prefix=prefix,
+            )
+    await drop_topics(prefix)

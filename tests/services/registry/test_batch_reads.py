@@ -46,7 +46,7 @@ async def test_a_batch_discloses_the_allowed_refuses_the_others_and_records_each
     )
     assert put.status_code == 200, put.text
     ids = [allowed["user_id"], no_consent, restricted, unknown]
-    start = await tail(events.DATA_ACCESSED)
+    start = await tail(f"{stack.prefix}{events.DATA_ACCESSED}")
 
     response = await stack.registry.post(
         "/reports/users",
@@ -83,7 +83,7 @@ async def test_a_party_with_standing_access_learns_who_is_missing_and_nothing_is
     gone = await stack.registry.delete(f"/users/{erased}", headers=subject(erased))
     assert gone.status_code == 200, gone.text
     never = "never-registered"
-    start = await tail(events.DATA_ACCESSED)
+    start = await tail(f"{stack.prefix}{events.DATA_ACCESSED}")
 
     response = await stack.registry.post(
         "/reports/users",

@@ -10,7 +10,6 @@ from tests.services.registry.conftest import (
     SHARING,
     TH_ORG,
     Stack,
-    events_about,
     org,
 )
 
@@ -31,7 +30,7 @@ async def test_an_organisation_with_consent_gets_the_data_and_one_data_accessed(
     body = response.json()
     assert body["data"] == {"email_address": user["email_address"], "full_name": "Maria Santos"}
     assert body["decision"]["consent_id"] == receipt["consent_id"]
-    accessed = await events_about(events.DATA_ACCESSED, uid, 1, settle=2.0)
+    accessed = await stack.events_about(events.DATA_ACCESSED, uid, 1, settle=2.0)
     assert len(accessed) == 1
     record = accessed[0]
     assert record["event_id"] == body["disclosure_id"]
@@ -64,7 +63,7 @@ async def test_without_consent_the_organisation_gets_403_no_data_and_the_attempt
     assert "data" not in response.json()
     detail = response.json()["detail"]
     assert "no consent" in detail["message"]
-    denied = await events_about(events.DATA_ACCESSED, uid, 1)
+    denied = await stack.events_about(events.DATA_ACCESSED, uid, 1)
     assert denied[0]["event_id"] == detail["disclosure_id"]
     assert denied[0]["payload"]["decision"] == "deny"
     assert denied[0]["payload"]["decision_reason"] == detail["message"]
@@ -82,7 +81,7 @@ async def test_an_organisation_cannot_tell_an_unknown_user_from_one_without_cons
     assert [a.status_code for a in answers] == [403, 403]
     messages = [a.json()["detail"]["message"] for a in answers]
     assert messages[0] == messages[1]
-    recorded = await events_about(events.DATA_ACCESSED, unknown, 1)
+    recorded = await stack.events_about(events.DATA_ACCESSED, unknown, 1)
     assert recorded[0]["payload"]["decision"] == "deny"
 
 
@@ -95,7 +94,9 @@ async def test_after_withdrawal_the_organisation_is_refused(stack: Stack) -> Non
     await stack.withdraw(uid, receipt["consent_id"])
 
     assert (await stack.read(uid, PH_ORG, "email_address")).status_code == 403
-    decisions = [e["payload"]["decision"] for e in await events_about(events.DATA_ACCESSED, uid, 2)]
+    decisions = [
+        e["payload"]["decision"] for e in await stack.events_about(events.DATA_ACCESSED, uid, 2)
+    ]
     assert decisions == ["allow", "deny"]
 
 
@@ -111,7 +112,7 @@ async def test_a_transfer_across_a_border_needs_cross_border_consent(stack: Stac
     await stack.consent_to(uid, BORDER, organisation=TH_ORG)
     allowed = await stack.read(uid, TH_ORG, "full_name")
     assert allowed.status_code == 200
-    recorded = await events_about(events.DATA_ACCESSED, uid, 2)
+    recorded = await stack.events_about(events.DATA_ACCESSED, uid, 2)
     assert [
         (e["payload"]["subject_country"], e["payload"]["organisation_country"]) for e in recorded
     ] == [
@@ -170,7 +171,7 @@ async def test_a_legal_obligation_is_disclosed_by_an_admin_with_basis_and_refere
 
     assert response.status_code == 201, response.text
     assert response.json()["data"]["email_address"] == user["email_address"]
-    recorded = (await events_about(events.DATA_ACCESSED, uid, 1))[0]["payload"]
+    recorded = (await stack.events_about(events.DATA_ACCESSED, uid, 1))[0]["payload"]
     assert recorded["legal_basis"] == "legal_obligation"
     assert recorded["legal_reference"] == "Subpoena duces tecum No. 2026-1142"
     assert recorded["purpose"] == "legal_disclosure"

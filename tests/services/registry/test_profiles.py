@@ -6,7 +6,7 @@ import pytest
 
 from services.registry.domain import PROFILE_FIELDS
 from shared import events
-from tests.services.registry.conftest import PROFILE, VISIBILITY, Stack, events_about, subject
+from tests.services.registry.conftest import PROFILE, VISIBILITY, Stack, subject
 from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ async def test_a_public_profile_shows_only_profile_fields_and_disappears_after_w
     assert user["company_registration_number"] not in shown.text
     listed = await stack.registry.get("/profiles", params={"limit": 100, "country": "ph"})
     assert listed.status_code == 200
-    announced = await events_about(events.PROFILE_PUBLISHED, uid, 1)
+    announced = await stack.events_about(events.PROFILE_PUBLISHED, uid, 1)
     assert announced[0]["payload"]["profile_id"] == profile_id
 
     await stack.withdraw(uid, receipt["consent_id"])
@@ -41,7 +41,7 @@ async def test_a_public_profile_shows_only_profile_fields_and_disappears_after_w
         return (await stack.registry.get(f"/profiles/{profile_id}")).status_code == 404
 
     await wait_until(gone, timeout=15, what="the profile to be unpublished")
-    taken_down = await events_about(events.PROFILE_UNPUBLISHED, uid, 1)
+    taken_down = await stack.events_about(events.PROFILE_UNPUBLISHED, uid, 1)
     assert taken_down[0]["payload"]["reason"] == "consent_withdrawn"
     own = await stack.registry.get(f"/users/{uid}/profile", headers=subject(uid))
     assert own.json()["published"] is False
@@ -64,7 +64,7 @@ async def test_a_profile_is_taken_down_when_its_visibility_consent_runs_out(
 
     await wait_until(gone, timeout=15, what="the lapsed profile to be taken down")
     assert await stack.clock.now() >= until
-    taken_down = await events_about(events.PROFILE_UNPUBLISHED, uid, 1)
+    taken_down = await stack.events_about(events.PROFILE_UNPUBLISHED, uid, 1)
     assert taken_down[0]["payload"]["reason"] == "consent_expired"
     again = await stack.registry.post(f"/users/{uid}/profile/publish", headers=subject(uid))
     assert again.status_code == 409
@@ -92,7 +92,7 @@ async def test_editing_a_published_profile_announces_the_new_content(stack: Stac
     response = await stack.registry.put(f"/users/{uid}/profile", json=edited, headers=subject(uid))
 
     assert response.status_code == 200
-    announced = await events_about(events.PROFILE_PUBLISHED, uid, 2)
+    announced = await stack.events_about(events.PROFILE_PUBLISHED, uid, 2)
     assert [e["payload"]["service_name"] for e in announced] == [
         PROFILE["service_name"],
         "Export coaching, now in Cebu too",

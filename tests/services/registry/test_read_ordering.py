@@ -58,7 +58,7 @@ async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
 async def test_no_data_leaves_before_the_record_of_the_read_commits(
     stack: Stack, allowed: str, db: asyncpg.Connection, read: Read
 ) -> None:
-    start = await tail(events.DATA_ACCESSED)
+    start = await tail(f"{stack.prefix}{events.DATA_ACCESSED}")
     locked = db.transaction()
     await locked.start()
     await db.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")  # staging must wait for it

@@ -15,7 +15,6 @@ from tests.services.registry.conftest import (
     SHARING,
     VISIBILITY,
     Stack,
-    events_about,
     registration,
     subject,
 )
@@ -28,7 +27,7 @@ async def test_registration_emits_exactly_one_user_registered(stack: Stack) -> N
     user = await stack.register(phone_number="02 8123 4567", language="fil")
     assert user["phone_number"] == "+63281234567"  # national form read in the user's country
 
-    registered = await events_about(events.USER_REGISTERED, user["user_id"], 1, settle=2.0)
+    registered = await stack.events_about(events.USER_REGISTERED, user["user_id"], 1, settle=2.0)
 
     assert len(registered) == 1
     assert registered[0]["payload"] == {
@@ -90,7 +89,7 @@ async def test_changing_only_the_reason_of_an_objection_is_recorded(stack: Stack
             headers=subject(uid),
         )
         assert response.json()["reason"] == reason
-    changes = await events_about(events.USER_RESTRICTION_CHANGED, uid, 2)
+    changes = await stack.events_about(events.USER_RESTRICTION_CHANGED, uid, 2)
     assert [c["payload"]["reason"] for c in changes] == ["no marketing", "no profiling either"]
 
 
@@ -115,7 +114,7 @@ async def test_rectification_changes_the_fields_and_emits_user_updated(stack: St
     assert response.status_code == 200, response.text
     assert response.json()["company_name"] == "Santos Global"
 
-    updated = await events_about(events.USER_UPDATED, uid, 1)
+    updated = await stack.events_about(events.USER_UPDATED, uid, 1)
     assert updated[0]["payload"]["changed_fields"] == ["company_name", "email_address"]
     assert updated[0]["payload"]["email"] == new_email
     assert updated[0]["payload"]["full_name"] is None  # unchanged fields are not repeated
@@ -193,9 +192,9 @@ async def test_erasure_leaves_no_personal_data_and_emits_user_erased(
 
     assert response.status_code == 200
     assert response.json()["profile_unpublished"] is True
-    erased = await events_about(events.USER_ERASED, uid, 1)
+    erased = await stack.events_about(events.USER_ERASED, uid, 1)
     assert erased[0]["payload"]["requested_by"] == "subject"
-    unpublished = await events_about(events.PROFILE_UNPUBLISHED, uid, 1)
+    unpublished = await stack.events_about(events.PROFILE_UNPUBLISHED, uid, 1)
     assert unpublished[0]["payload"]["reason"] == "user_erased"
 
     values = [
@@ -261,7 +260,7 @@ async def test_restriction_is_honoured_by_the_read_path_and_takes_the_profile_do
     assert "restricted" in refused.json()["detail"]["message"]
     profile_id = published.json()["profile_id"]
     assert (await stack.registry.get(f"/profiles/{profile_id}")).status_code == 404
-    changed = await events_about(events.USER_RESTRICTION_CHANGED, uid, 1)
+    changed = await stack.events_about(events.USER_RESTRICTION_CHANGED, uid, 1)
     assert changed[0]["payload"]["restricted"] is True
 
     await stack.registry.put(

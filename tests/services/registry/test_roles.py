@@ -3,7 +3,7 @@ allowed, nobody reads without a token; and the API documents describe everything
 
 import pytest
 
-from services.registry.handlers import PUBLISHED
+from services.registry.topics import PUBLISHED
 from shared import events
 from tests.services.registry.conftest import (
     ADMIN,
@@ -91,4 +91,5 @@ async def test_openapi_and_asyncapi_describe_every_route_and_event(stack: Stack)
 
     asyncapi = (await stack.registry.get("/asyncapi.json")).json()
     addresses = {c["address"] for c in asyncapi["channels"].values()}
-    assert set(PUBLISHED) | {events.CONSENT_GRANTED, events.CONSENT_WITHDRAWN} <= addresses
+    topics = {*PUBLISHED, events.CONSENT_GRANTED, events.CONSENT_WITHDRAWN}
+    assert {f"{stack.prefix}{topic}" for topic in topics} <= addresses

@@ -1,0 +1,18 @@
+"""The topics the breach service consumes and publishes, by their contract names (the
+service's ``topic_prefix`` goes before each: ``ServiceSettings.topic``)."""
+
+from shared import events
+
+CONSUMED = (
+    events.NOTIFICATION_DELIVERED,
+    events.NOTIFICATION_FAILED,
+    events.USER_REGISTERED,
+    events.USER_UPDATED,
+    events.USER_ERASED,
+)
+PUBLISHED = (
+    events.BREACH_DETECTED,
+    events.BREACH_NOTIFICATION_REQUESTED,
+    events.BREACH_DEADLINE_WARNING,
+    events.BREACH_DEADLINE_MISSED,
+)

@@ -14,8 +14,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from services.audit import merkle
 from services.audit.domain import tree_head_message
+from shared.tlog.note import Verifier
 
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
+
+ORIGIN = "localhost/privacy-audit-log"
 
 
 class FakeApi:
@@ -94,7 +97,13 @@ class FakeLog:
             "GET",
             "/public-key",
             200,
-            {"algorithm": "Ed25519", "key_id": "k1", "public_key": b64(public)},
+            {
+                "algorithm": "Ed25519",
+                "key_id": "k1",
+                "public_key": b64(public),
+                "origin": ORIGIN,
+                "verifier_key": Verifier(ORIGIN, 0x01, public).vkey,
+            },
         )
 
         def entry(_r: httpx.Request, m: re.Match[str]) -> httpx.Response:

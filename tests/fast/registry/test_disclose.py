@@ -80,8 +80,9 @@ DENY = ConsentDecision(allow=False, reason="no consent to member_organisation_sh
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Store:
     store = Store(MARIA, {**MARIA, "user_id": "u-restricted", "restricted": True})
-    for name in ("transaction", "connection", "subject", "erased", "stage"):
+    for name in ("transaction", "connection", "subject", "erased"):
         monkeypatch.setattr(queries, name, getattr(store, name))
+    monkeypatch.setattr(disclosure, "stage_raw", store.stage)
     return store
 
 

@@ -120,6 +120,10 @@ async def test_me_data_and_consents(stack: Stack) -> None:
     assert json.loads(data.stdout)["user"]["user_id"] == user_id
     consents = await stack.run(Role.SUBJECT, "me", "consents", "--json", user_id=user_id)
     assert consents.exit_code == 0, consents.stderr
-    assert [c["purpose"] for c in json.loads(consents.stdout)] == ["public_profile_visibility"]
+    listed = json.loads(consents.stdout)
+    # Registering implies some consents of its own (recorded once the consent service reads
+    # the registration), so the one granted here is among them, and every one listed is in force.
+    assert "public_profile_visibility" in [c["purpose"] for c in listed]
+    assert all(c["active"] for c in listed)
     other = await stack.run(Role.SUBJECT, "me", "data", user_id="someone-else")
     assert other.exit_code in (Exit.AUTH, Exit.NOT_FOUND)

@@ -1,12 +1,15 @@
 """What the notifier service runs, built once: the typed runtime and its bootstrap."""
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.notifier.config import NotifierSettings
+from services.notifier.mailserver import MailServer
 from services.notifier.messages import Templates
 from services.notifier.sender import Sender
+from services.notifier.service import outage
 from services.notifier.service.sending import Clock, Dispatcher
 from shared import events
 from shared.app import Infrastructure, Runtime
@@ -16,17 +19,20 @@ from shared.kafka import ensure_topics
 
 @dataclass(kw_only=True)
 class NotifierRuntime(Runtime):
-    """The running notifier: its templates, its SMTP sender and the dispatcher."""
+    """The running notifier: its templates, its SMTP sender, the mail server's gate and
+    the dispatcher."""
 
     settings: NotifierSettings
     templates: Templates
     sender: Sender
+    mail_server: MailServer
     dispatcher: Dispatcher
     clock: Clock
 
     async def start(self) -> None:
-        """Report the dispatcher's health on /readyz."""
+        """Report the dispatcher's health and the mail server's on /readyz."""
         self.readiness["dispatcher"] = self.dispatcher.problem
+        self.readiness["smtp"] = self.mail_server.problem
 
     async def stop(self) -> None:
         """Let the batches being sent finish, then close the SMTP sessions."""
@@ -60,6 +66,18 @@ async def bootstrap(
             replication_factor=settings.kafka_replication_factor,
         )
     sender = sender or Sender(settings)
+
+    mail_server = MailServer(
+        server=f"{settings.smtp_host}:{settings.smtp_port}",
+        probe=sender.pool.probe,
+        clock=clock,
+        first=settings.smtp_probe_seconds,
+        longest=settings.smtp_probe_max_seconds,
+        poll=settings.clock_poll_seconds,
+        on_change=functools.partial(
+            outage.record, infra.sessions, topic_prefix=settings.topic_prefix
+        ),
+    )
     dispatcher = Dispatcher(
         settings=settings,
         sessions=infra.sessions,
@@ -68,11 +86,13 @@ async def bootstrap(
         clock=clock,
         instance=uuid.uuid4().hex,
         connect=lambda: connect_raw(settings.database_url, settings.schema_name),
+        server=mail_server,
     )
     return NotifierRuntime(
         **{**vars(infra), "settings": settings},
         templates=templates,
         sender=sender,
+        mail_server=mail_server,
         dispatcher=dispatcher,
         clock=clock,
     )

@@ -28,6 +28,8 @@ CONSUMED = (
     events.USER_REGISTERED,
     events.USER_UPDATED,
     events.USER_ERASED,
+    events.SMTP_UNAVAILABLE,
+    events.SMTP_RECOVERED,
 )
 
 OUTCOME_BATCH = 500
@@ -120,5 +122,21 @@ def build_router(group: str, prefix: str = "") -> KafkaRouter:
         event: events.UserErased, runtime: BreachRuntime = Context("runtime")
     ) -> None:
         await evidence.on_user_erased(runtime.sessions, event, erased)
+
+    unavailable = f"{prefix}{events.SMTP_UNAVAILABLE}"
+
+    @router.subscriber(unavailable, **consumer_options(group, unavailable))
+    async def on_smtp_unavailable(
+        event: events.SmtpUnavailable, runtime: BreachRuntime = Context("runtime")
+    ) -> None:
+        await evidence.on_mail_server(runtime.sessions, event, unavailable)
+
+    recovered = f"{prefix}{events.SMTP_RECOVERED}"
+
+    @router.subscriber(recovered, **consumer_options(group, recovered))
+    async def on_smtp_recovered(
+        event: events.SmtpRecovered, runtime: BreachRuntime = Context("runtime")
+    ) -> None:
+        await evidence.on_mail_server(runtime.sessions, event, recovered)
 
     return router

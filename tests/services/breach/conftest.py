@@ -160,6 +160,8 @@ CONSUMED = (
     events.USER_REGISTERED,
     events.USER_UPDATED,
     events.USER_ERASED,
+    events.SMTP_UNAVAILABLE,
+    events.SMTP_RECOVERED,
 )
 """The shared topics the breach service reads."""
 

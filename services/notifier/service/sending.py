@@ -208,6 +208,10 @@ class Dispatcher:
                 else:
                     found = people.get(notice.user_id or "")
                 until = horizon(notice.deadline_at, self.settings.retry_margin_hours)
+                if notice.resend and until is not None:
+                    # Asked again, often after the deadline: it is retried for the margin
+                    # at least, not failed at its first temporary failure.
+                    until = max(until, now + timedelta(hours=self.settings.retry_margin_hours))
                 if isinstance(found, Reason):
                     job = Job(notice, mid, got.uncertain, None, until)
                     settled.append(self._failed(job, found, 0, None, None))
@@ -288,6 +292,8 @@ class Dispatcher:
                 return
             async with self._window:
                 async with self._handing:
+                    if not self.server.available:
+                        continue  # it went down while this one queued: back to the gate
                     await self.writer.started(notice_id)
                     result = await self.sender.attempt(address, data)
                 if result.failure is Failure.SERVER:
@@ -317,6 +323,11 @@ class Dispatcher:
                     return
                 if result.answered:
                     await self._unstart(notice_id)
+                else:
+                    # It may have been accepted: still marked started (uncertain on a crash).
+                    log.warning(
+                        "notifier.lost_mid_message", notice_id=notice_id, error=result.reply
+                    )
             if wait:
                 await self._sleep(wait)
 

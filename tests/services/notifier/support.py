@@ -180,3 +180,16 @@ async def deliveries_of_kind(engine: AsyncEngine, kind: str) -> dict[str, dict[s
         except Exception:  # the schema is not migrated yet
             return {}
         return {r.notice_id: dict(r._mapping) for r in rows}
+
+
+class RunningClock:
+    """The notifier's clock in a test: the real time, plus however far the test moved it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)

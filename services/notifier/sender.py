@@ -193,13 +193,14 @@ class SessionPool:
     async def probe(self) -> None:
         """Open a session and close it (QUIT): raises SendFailure if the server does not
         answer as a server should."""
-        smtp = self._client()
-        try:
-            await smtp.connect()
-        except Exception as exc:
-            smtp.close()
-            raise _session_failure(exc) from exc
-        await _close(smtp)
+        async with self._slots:  # a probe is a session too: never more than allowed
+            smtp = self._client()
+            try:
+                await smtp.connect()
+            except Exception as exc:
+                smtp.close()
+                raise _session_failure(exc) from exc
+            await _close(smtp)
 
 
 def _session_failure(exc: BaseException) -> SendFailure:

@@ -360,6 +360,7 @@ async def outage(
     await asyncio.sleep(seconds)
     await asyncio.to_thread(start)
     marks["outage_restarted"] = time.perf_counter() - started
+    marks["outage_accepted_at_restart"] = float(counter.value)
     await until("a notice accepted again", _above(counter, counter.value), 3600, every=0.05)
     marks["outage_resumed"] = time.perf_counter() - started
     return marks
@@ -562,6 +563,15 @@ async def main(
             f"{marks['outage_resumed'] - restarted:.1f} s after the restart"
         )
         if "accepted" in marks:
+            resumed = marks["outage_resumed"]
+            after_rate = (people - marks["outage_accepted_at_restart"]) / max(
+                marks["accepted"] - resumed, 1e-9
+            )
+            lines.append(
+                f"outage: sending stopped for {resumed - stopped:.1f} s (down, then until the "
+                f"first acceptance); {before_rate:,.0f}/s before the stop, {after_rate:,.0f}/s "
+                "after the restart (the machine's load moves both)"
+            )
             promised = stopped + (people - half) / before_rate
             cost = marks["accepted"] - promised
             lines.append(

@@ -2,6 +2,7 @@
 number of messages straight to the same SMTP server, in the same run.
 
     .venv/bin/python -m bench.breach_e2e [PEOPLE] [--sessions N] [--page N] [--raw N] [--limit S]
+                                         [--outage-seconds N]
 
 Needs `make up` (Kafka, PostgreSQL); starts everything else itself:
 
@@ -21,6 +22,11 @@ Needs `make up` (Kafka, PostgreSQL); starts everything else itself:
   ``email_address``): every request staged (the scope resolved page by page from the audit
   service), the first and the last notice accepted by the server, and the breach counting
   everyone notified; each stage's own time from the outboxes' timestamps.
+
+``--outage-seconds N`` stops the SMTP server (SIGTERM) once half the notices are accepted,
+starts it again N seconds later, and reports what the outage cost: the time past the
+finish the rate before the outage promised, and how long after the restart the first
+notice was accepted again (issue 21).
 
 Goals (issue 13): under 3 minutes, and at least 0.60 of the raw rate.
 """
@@ -336,18 +342,60 @@ def load() -> str:
     return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min)"
 
 
-async def main(people: int, sessions: int, page: int, raw_count: int, limit: float) -> None:
+async def outage(
+    seconds: float,
+    at: int,
+    counter: "Synchronized[int]",
+    started: float,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+) -> dict[str, float]:
+    """Stop the SMTP server once ``at`` notices are accepted, for ``seconds``; when each
+    step happened, in seconds after the declaration."""
+    await until("half the notices accepted", _above(counter, at - 1), 3600, every=0.05)
+    marks = {"outage_accepted": float(counter.value)}
+    marks["outage_stopped"] = time.perf_counter() - started
+    await asyncio.to_thread(stop)
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(start)
+    marks["outage_restarted"] = time.perf_counter() - started
+    marks["outage_accepted_at_restart"] = float(counter.value)
+    await until("a notice accepted again", _above(counter, counter.value), 3600, every=0.05)
+    marks["outage_resumed"] = time.perf_counter() - started
+    return marks
+
+
+async def main(
+    people: int,
+    sessions: int,
+    page: int,
+    raw_count: int,
+    limit: float,
+    outage_seconds: float = 0.0,
+) -> None:
     run = uuid.uuid4().hex[:8]
     domain, org, prefix = f"@bench-{run}.example", f"bench-org-{run}", f"bench-{run}."
     ports = {name: free_port() for name in ("smtp", "audit", "breach", "notifier")}
     load_at_start = load()
     counter: Synchronized[int] = multiprocessing.Value("q", 0)
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(
-        target=sink, args=(ports["smtp"], domain, counter, ready), daemon=True
-    )
-    server.start()
-    ready.wait(10)
+    servers: list[multiprocessing.Process] = []
+
+    def start_server() -> None:
+        ready = multiprocessing.Event()
+        server = multiprocessing.Process(
+            target=sink, args=(ports["smtp"], domain, counter, ready), daemon=True
+        )
+        server.start()
+        ready.wait(10)
+        servers.append(server)
+
+    def stop_server() -> None:
+        for server in servers:
+            server.terminate()
+            server.join(10)
+        servers.clear()
+
+    start_server()
 
     raw = await raw_rate(ports["smtp"], domain, raw_count, sessions)
     with counter.get_lock():
@@ -449,12 +497,23 @@ async def main(people: int, sessions: int, page: int, raw_count: int, limit: flo
                 )
                 declared.raise_for_status()
                 breach_id = declared.json()["breach_id"]
+                cut = (
+                    asyncio.create_task(
+                        outage(
+                            outage_seconds, people // 2, counter, started, stop_server, start_server
+                        )
+                    )
+                    if outage_seconds
+                    else None
+                )
                 marks = await watch(http, breach_id, headers, counter, people, started, limit)
+                if cut is not None:
+                    marks.update(await cut)
                 load_after = load()
                 found = (await http.get(f"/breaches/{breach_id}", headers=headers)).json()
                 by_stage = await stages(schemas["breach"], schemas["notifier"], prefix, declared_at)
     finally:
-        server.terminate()
+        stop_server()
         admin = create_engine(DATABASE_URL, "public", pool_size=1)
         async with admin.begin() as conn:
             for schema in schemas.values():
@@ -485,6 +544,35 @@ async def main(people: int, sessions: int, page: int, raw_count: int, limit: flo
         f"declaration -> every notice accepted: {at('accepted')}",
         f"declaration -> the breach counts everyone notified: {at('counted')}",
     ]
+    if "outage_stopped" in marks:
+        stopped, restarted = marks["outage_stopped"], marks["outage_restarted"]
+        half = marks["outage_accepted"]
+        before_rate = half / max(stopped - marks.get("first", 0.0), 1e-9)
+        lines.append(
+            f"outage: the SMTP server stopped at {stopped:.1f} s ({half:,.0f} accepted, "
+            f"{before_rate:,.0f}/s since the first), started again at {restarted:.1f} s "
+            f"({restarted - stopped:.1f} s down); the first notice accepted again "
+            f"{marks['outage_resumed'] - restarted:.1f} s after the restart"
+        )
+        if "accepted" in marks:
+            resumed = marks["outage_resumed"]
+            after_rate = (people - marks["outage_accepted_at_restart"]) / max(
+                marks["accepted"] - resumed, 1e-9
+            )
+            lines.append(
+                f"outage: sending stopped for {resumed - stopped:.1f} s (down, then until the "
+                f"first acceptance); {before_rate:,.0f}/s before the stop, {after_rate:,.0f}/s "
+                "after the restart (the machine's load moves both)"
+            )
+            promised = stopped + (people - half) / before_rate
+            cost = marks["accepted"] - promised
+            lines.append(
+                f"outage cost: every notice accepted at {marks['accepted']:.1f} s, "
+                f"{cost:.1f} s later than the rate before the outage promised "
+                f"({cost - (restarted - stopped):.1f} s beyond the outage itself); "
+                f"messages the server took, duplicates included: {counter.value:,} "
+                f"for {people:,} people"
+            )
     if "accepted" in marks:
         e2e_rate = people / marks["accepted"]
         lines.append(
@@ -536,5 +624,20 @@ if __name__ == "__main__":
     parser.add_argument("--page", type=int, default=5000, help="people per resolution page")
     parser.add_argument("--raw", type=int, help="messages of the raw baseline (PEOPLE)")
     parser.add_argument("--limit", type=float, default=1800, help="seconds to wait, at most")
+    parser.add_argument(
+        "--outage-seconds",
+        type=float,
+        default=0.0,
+        help="stop the SMTP server for this long once half the notices are accepted",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.sessions, args.page, args.raw or args.people, args.limit))
+    asyncio.run(
+        main(
+            args.people,
+            args.sessions,
+            args.page,
+            args.raw or args.people,
+            args.limit,
+            args.outage_seconds,
+        )
+    )

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,16 @@ def erased(user_id: str) -> Any:
     )
 
 
-def request(user_id: str, breach_id: str, reference: str = "BR-2026-0042") -> Any:
+def request(
+    user_id: str,
+    breach_id: str,
+    reference: str = "BR-2026-0042",
+    *,
+    deadline_at: datetime | None = None,
+    resend: int = 0,
+) -> Any:
+    """A breach notice as the breach service asks for it; its deadline 72 hours from now
+    unless given (the notifier retries temporary failures until shortly before it)."""
     aware = datetime(2026, 11, 19, 10, 0, tzinfo=UTC)
     return BreachNotificationRequested.create(
         producer="breach",
@@ -136,6 +145,7 @@ def request(user_id: str, breach_id: str, reference: str = "BR-2026-0042") -> An
             measures_taken="The link was removed and access logs reviewed.",
             what_you_can_do="Ignore email that asks for your password.",
             contact_point="dpo@platform.example",
-            deadline_at=datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+            deadline_at=deadline_at or datetime.now(UTC) + timedelta(hours=72),
+            resend=resend,
         ),
     )

@@ -232,6 +232,18 @@ class EveryoneScope(BaseModel):
     kind: Annotated[Literal["everyone"], Field(title="Kind")]
 
 
+class MailServerOut(BaseModel):
+    down_since: Annotated[
+        AwareDatetime,
+        Field(
+            description="Unreachable since then, as the notifier says.",
+            title="Down Since",
+        ),
+    ]
+    reason: Annotated[str | None, Field(title="Reason")]
+    server: Annotated[str, Field(examples=["smtp.example.org:587"], title="Server")]
+
+
 class NoticeState(StrEnum):
     """
     What is known of one person's notice; see docs/breach.md for what each proves.
@@ -309,6 +321,10 @@ class PersonOut(BaseModel):
     queue_id: Annotated[str | None, Field(title="Queue Id")]
     reason: Annotated[str | None, Field(title="Reason")]
     requested_at: Annotated[AwareDatetime, Field(title="Requested At")]
+    resends: Annotated[
+        int | None,
+        Field(description="Re-sends asked for this person's notice.", title="Resends"),
+    ] = 0
     smtp_code: Annotated[int | None, Field(title="Smtp Code")]
     smtp_reply: Annotated[str | None, Field(title="Smtp Reply")]
     state: NoticeState
@@ -346,6 +362,55 @@ class Problem(BaseModel):
     ]
 
 
+class UserId(RootModel[str]):
+    root: Annotated[str, Field(pattern="^[^\\s\\x00]{1,128}$")]
+
+
+class UserIds(RootModel[list[UserId]]):
+    root: Annotated[
+        list[UserId],
+        Field(
+            description="These people, if their notice failed for any reason but erasure (after an address was corrected through the registry, say); when absent, everyone whose notice failed for a temporary reason (retries_exhausted).",
+            max_length=100000,
+            min_length=1,
+            title="User Ids",
+        ),
+    ]
+
+
+class ResendIn(BaseModel):
+    """
+    Which failed notices to send again.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    user_ids: Annotated[
+        UserIds | None,
+        Field(
+            description="These people, if their notice failed for any reason but erasure (after an address was corrected through the registry, say); when absent, everyone whose notice failed for a temporary reason (retries_exhausted).",
+            title="User Ids",
+        ),
+    ] = None
+
+
+class ResendOut(BaseModel):
+    breach_id: Annotated[UUID, Field(title="Breach Id")]
+    counts: CountsOut
+    not_resent: Annotated[
+        list[str],
+        Field(
+            description="People asked for whose notice did not fail, failed because they were erased, or are not in the breach.",
+            title="Not Resent",
+        ),
+    ]
+    requested: Annotated[
+        int,
+        Field(description="People whose notice is asked for again.", title="Requested"),
+    ]
+
+
 class ScopeOut(BaseModel):
     added: Annotated[int, Field(description="People it added to the breach.", title="Added")]
     added_by: Annotated[str, Field(title="Added By")]
@@ -372,10 +437,6 @@ class TimelineOut(BaseModel):
     at: Annotated[AwareDatetime, Field(title="At")]
     detail: Annotated[dict[str, Any], Field(title="Detail")]
     seq: Annotated[int, Field(title="Seq")]
-
-
-class UserId(RootModel[str]):
-    root: Annotated[str, Field(pattern="^[^\\s\\x00]{1,128}$")]
 
 
 class UsersScope(BaseModel):
@@ -431,9 +492,20 @@ class BreachOut(BaseModel):
     likely_consequences: Annotated[
         str, Field(max_length=20000, min_length=1, title="Likely Consequences")
     ]
+    mail_servers_unreachable: Annotated[
+        list[MailServerOut] | None,
+        Field(
+            description="Mail servers the notifier cannot reach now: notices wait for them (spending no attempts) until their horizon.",
+            title="Mail Servers Unreachable",
+        ),
+    ] = None
     measures_taken: Annotated[str, Field(max_length=20000, min_length=1, title="Measures Taken")]
     reference: Annotated[str, Field(title="Reference")]
     regulator_decision: DecisionOut | None
+    resent: Annotated[
+        int | None,
+        Field(description="People whose notice was sent again.", title="Resent"),
+    ] = 0
     scopes_resolving: Annotated[int, Field(title="Scopes Resolving")]
     seconds_left: Annotated[
         int,

@@ -144,6 +144,13 @@ class Delivery(BaseModel):
         ),
     ]
     requested_at: Annotated[AwareDatetime, Field(title="Requested At")]
+    resends: Annotated[
+        int | None,
+        Field(
+            description="Re-sends the security team asked for that reopened it.",
+            title="Resends",
+        ),
+    ] = 0
     smtp_code: Annotated[
         int | None,
         Field(description="The server's last reply code.", title="Smtp Code"),

@@ -1,8 +1,8 @@
 """HTTP routes of the breach service.
 
-``security`` acts (declares, widens the scope, records the announcement and the
-regulator decision, closes); ``security`` and ``auditor`` read; every other role gets
-403, a call without a token 401.
+``security`` acts (declares, widens the scope, sends failed notices again, records the
+announcement and the regulator decision, closes); ``security`` and ``auditor`` read;
+every other role gets 403, a call without a token 401.
 """
 
 import base64
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
@@ -25,6 +25,8 @@ from services.breach.models import (
     DecisionIn,
     DeclarationIn,
     PeoplePage,
+    ResendIn,
+    ResendOut,
     Scope,
     ScopeOut,
     TimelineOut,
@@ -209,6 +211,25 @@ async def decide(
 )
 async def close(breach_id: UUID, principal: Security, runtime: RuntimeDep) -> BreachOut:
     return await service.close(runtime.sessions, runtime.clock, breach_id, actor=principal.sub)
+
+
+@router.post(
+    "/breaches/{breach_id}/resend",
+    summary="Send failed notices again: every temporary failure, or the people named",
+)
+async def resend(
+    breach_id: UUID,
+    principal: Security,
+    runtime: RuntimeDep,
+    body: Annotated[ResendIn | None, Body()] = None,
+) -> ResendOut:
+    return await service.resend(
+        runtime.sessions,
+        runtime.clock,
+        breach_id,
+        body or ResendIn(),
+        actor=principal.sub,
+    )
 
 
 @router.get("/breaches/{breach_id}/timeline", summary="Every change, oldest first (append-only)")

@@ -35,6 +35,16 @@ class NoticeState(StrEnum):
     """Failed, and the breach's public announcement tells them instead (Art. 34(3)(c))."""
 
 
+TEMPORARY_FAILURES = ("retries_exhausted",)
+"""Failures a re-send of the whole breach takes again: the notifier gave up at the horizon
+on failures that were not the person's (the mail server was down, busy, greylisting)."""
+
+RESENDABLE = ("retries_exhausted", "rejected", "no_contact")
+"""Failures a re-send naming people takes again: a refused or missing address may have
+been corrected through the registry since. Never ``erased`` (nobody to tell), never
+``bounced`` (a mail server accepted it once: one accepted email per notice)."""
+
+
 class Decision(StrEnum):
     """What the team decided about telling the supervisory authority."""
 

@@ -21,6 +21,8 @@ from shared.events import (
     NotificationDelivered,
     NotificationFailed,
     NotificationOutcomePayload,
+    SmtpRecovered,
+    SmtpUnavailable,
     UserErased,
     UserRegistered,
     UserUpdated,
@@ -155,3 +157,39 @@ async def on_user_erased(sessions: Sessions, event: UserErased, topic: str) -> N
     async with transaction(sessions) as session:
         if await claim(session, event, topic):
             await repository.erase_subject(session, event.payload.user_id, event.payload.erased_at)
+
+
+async def on_mail_server(
+    sessions: Sessions, event: SmtpUnavailable | SmtpRecovered, topic: str
+) -> None:
+    """Show the notifier's mail server outage on every open breach: its state on the
+    breach, and its beginning and end on each one's timeline."""
+    async with transaction(sessions) as session:
+        if not await claim(session, event, topic):
+            return
+        p = event.payload
+        detail: dict[str, object]
+        if isinstance(event, SmtpUnavailable):
+            at, action = event.payload.since, "mail_server_unavailable"
+            detail = {"server": p.server, "since": p.since.isoformat(), "reason": p.reason}
+            newest = await repository.set_mail_server(
+                session, p.server, down_since=p.since, reason=p.reason, at=at
+            )
+        else:
+            r = event.payload
+            at, action = r.at, "mail_server_recovered"
+            detail = {
+                "server": r.server,
+                "since": r.since.isoformat(),
+                "at": r.at.isoformat(),
+                "down_seconds": round(r.down_seconds, 1),
+                "reason": r.reason,
+            }
+            newest = await repository.set_mail_server(
+                session, r.server, down_since=None, reason=None, at=at
+            )
+        for breach in await repository.open_breaches(session):
+            repository.add_timeline(
+                session, breach.breach_id, at=at, actor="notifier", action=action, detail=detail
+            )
+        log.warning("breach.mail_server", action=action, current=newest, **detail)

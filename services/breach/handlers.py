@@ -71,4 +71,20 @@ def build_router(settings: BreachSettings) -> KafkaRouter:
     ) -> None:
         await evidence.on_user_erased(runtime.sessions, event, erased)
 
+    unavailable = settings.topic(events.SMTP_UNAVAILABLE)
+
+    @subscriber(router, settings, events.SMTP_UNAVAILABLE)
+    async def on_smtp_unavailable(
+        event: events.SmtpUnavailable, runtime: BreachRuntime = Context("runtime")
+    ) -> None:
+        await evidence.on_mail_server(runtime.sessions, event, unavailable)
+
+    recovered = settings.topic(events.SMTP_RECOVERED)
+
+    @subscriber(router, settings, events.SMTP_RECOVERED)
+    async def on_smtp_recovered(
+        event: events.SmtpRecovered, runtime: BreachRuntime = Context("runtime")
+    ) -> None:
+        await evidence.on_mail_server(runtime.sessions, event, recovered)
+
     return router

@@ -292,6 +292,21 @@ class DecisionIn(BaseModel):
     )
 
 
+class ResendIn(BaseModel):
+    """Which failed notices to send again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_ids: list[UserId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100_000,
+        description="These people, if their notice failed for any reason but erasure "
+        "(after an address was corrected through the registry, say); when absent, "
+        "everyone whose notice failed for a temporary reason (retries_exhausted).",
+    )
+
+
 # --- Answers ------------------------------------------------------------------------
 
 
@@ -305,6 +320,22 @@ class CountsOut(BaseModel):
     unreachable: int
     covered_by_announcement: int
     pending: int = Field(description="Neither notified nor covered by an announcement.")
+
+
+class MailServerOut(BaseModel):
+    server: str = Field(examples=["smtp.example.org:587"])
+    down_since: datetime = Field(description="Unreachable since then, as the notifier says.")
+    reason: str | None
+
+
+class ResendOut(BaseModel):
+    breach_id: UUID
+    requested: int = Field(description="People whose notice is asked for again.")
+    not_resent: list[str] = Field(
+        description="People asked for whose notice did not fail, failed because they were "
+        "erased, or are not in the breach."
+    )
+    counts: CountsOut
 
 
 class AnnouncementOut(BaseModel):
@@ -356,6 +387,12 @@ class BreachOut(BreachBase):
     announcement: AnnouncementOut | None
     regulator_decision: DecisionOut | None
     scopes_resolving: int
+    mail_servers_unreachable: list[MailServerOut] = Field(
+        default_factory=list,
+        description="Mail servers the notifier cannot reach now: notices wait for them "
+        "(spending no attempts) until their horizon.",
+    )
+    resent: int = Field(default=0, description="People whose notice was sent again.")
 
 
 class BreachSummary(BaseModel):
@@ -390,6 +427,7 @@ class PersonOut(BaseModel):
     queue_id: str | None
     reason: str | None
     detail: str | None
+    resends: int = Field(default=0, description="Re-sends asked for this person's notice.")
 
 
 class PeoplePage(BaseModel):

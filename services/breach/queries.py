@@ -17,6 +17,7 @@ from services.breach.models import (
     BreachSummary,
     CountsOut,
     DecisionOut,
+    MailServerOut,
     PersonOut,
     ScopeOut,
     ScopeRow,
@@ -56,7 +57,15 @@ def counts_out(counts: Counts) -> CountsOut:
     )
 
 
-def breach_out(breach: BreachRow, counts: Counts, *, now: datetime, resolving: int) -> BreachOut:
+def breach_out(
+    breach: BreachRow,
+    counts: Counts,
+    *,
+    now: datetime,
+    resolving: int,
+    mail_servers: list[dict[str, Any]] | None = None,
+    resent: int = 0,
+) -> BreachOut:
     """The breach as the API shows it, with its time left."""
     announcement = None
     if breach.announcement_recorded_at is not None:
@@ -108,6 +117,8 @@ def breach_out(breach: BreachRow, counts: Counts, *, now: datetime, resolving: i
         announcement=announcement,
         regulator_decision=decision,
         scopes_resolving=resolving,
+        mail_servers_unreachable=[MailServerOut(**m) for m in mail_servers or []],
+        resent=resent,
     )
 
 
@@ -131,7 +142,9 @@ async def get(sessions: Sessions, clock: Clock, breach_id: UUID) -> BreachOut:
         breach = await load(session, breach_id)
         tally = await counts(session, breach)
         resolving = await repository.resolving(session, breach_id)
-    return breach_out(breach, tally, now=now, resolving=resolving)
+        down = await repository.mail_servers_down(session)
+        resent = await repository.resent(session, breach_id)
+    return breach_out(breach, tally, now=now, resolving=resolving, mail_servers=down, resent=resent)
 
 
 async def list_breaches(

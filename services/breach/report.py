@@ -94,6 +94,8 @@ async def record(sessions: Sessions, clock: Clock, breach_id: UUID) -> dict[str,
             **counts.model_dump(),
             "announcement_required": breach.announcement_required,
             "announcement": breach.announcement.model_dump() if breach.announcement else None,
+            "resent": breach.resent,
+            "mail_servers_unreachable": [m.model_dump() for m in breach.mail_servers_unreachable],
             "states": STATE_MEANINGS,
         },
         "clock": marks,
@@ -110,8 +112,8 @@ STATE_MEANINGS = {
     "for delivery, not that the person received or read it.",
     "uncertain": "Accepted after a re-send that followed a crash; the person may hold two "
     "copies with the same Message-ID.",
-    "failed": "Not sent (no address, erased, refused with 5xx, retries exhausted) or "
-    "bounced after acceptance.",
+    "failed": "Not sent (no address, erased, refused with 5xx, temporary failures retried "
+    "until shortly before the person's deadline) or bounced after acceptance.",
     "covered_by_announcement": "Failed, and the recorded public announcement informs "
     "them instead (GDPR Art. 34(3)(c)).",
 }

@@ -284,3 +284,74 @@ async def marks_of(session: AsyncSession, breach_id: UUID) -> list[dict[str, Any
         {"b": breach_id},
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def failed_for_resend(
+    session: AsyncSession,
+    breach_id: UUID,
+    *,
+    reasons: Sequence[str],
+    user_ids: Sequence[str] | None,
+) -> list[tuple[str, list[str], int]]:
+    """The people whose notice failed for one of ``reasons`` (only ``user_ids``, if given),
+    locked: each with the categories of their notice and the re-sends asked so far."""
+    rows = await session.execute(
+        text(
+            "SELECT user_id, data_categories, resends FROM affected "
+            "WHERE breach_id = :b AND state = 'failed' AND reason = ANY(CAST(:r AS text[])) "
+            "AND (CAST(:u AS text[]) IS NULL OR user_id = ANY(CAST(:u AS text[]))) "
+            "ORDER BY user_id FOR UPDATE"
+        ),
+        {"b": breach_id, "r": list(reasons), "u": list(user_ids) if user_ids else None},
+    )
+    return [(r.user_id, list(r.data_categories), int(r.resends)) for r in rows]
+
+
+async def mark_resent(session: AsyncSession, breach_id: UUID, user_ids: Sequence[str]) -> None:
+    """Their notices are asked for again: pending (``requested``) until a new outcome."""
+    await session.execute(
+        text(
+            "UPDATE affected SET state = 'requested', resends = resends + 1 "
+            "WHERE breach_id = :b AND user_id = ANY(CAST(:u AS text[]))"
+        ),
+        {"b": breach_id, "u": list(user_ids)},
+    )
+
+
+async def resent(session: AsyncSession, breach_id: UUID) -> int:
+    """How many of the breach's people had their notice sent again."""
+    query = text("SELECT count(*) FROM affected WHERE breach_id = :b AND resends > 0")
+    return int((await session.execute(query, {"b": breach_id})).scalar_one())
+
+
+async def set_mail_server(
+    session: AsyncSession,
+    server: str,
+    *,
+    down_since: datetime | None,
+    reason: str | None,
+    at: datetime,
+) -> bool:
+    """Record a mail server's state as of ``at``; False when a later report stands."""
+    rows = await session.execute(
+        text(
+            "INSERT INTO mail_servers (server, down_since, reason, changed_at) "
+            "VALUES (:s, :d, :r, :at) ON CONFLICT (server) DO UPDATE SET "
+            "down_since = EXCLUDED.down_since, reason = EXCLUDED.reason, "
+            "changed_at = EXCLUDED.changed_at "
+            "WHERE mail_servers.changed_at < EXCLUDED.changed_at RETURNING 1"
+        ),
+        {"s": server, "d": down_since, "r": reason, "at": at},
+    )
+    return rows.first() is not None
+
+
+async def mail_servers_down(session: AsyncSession) -> list[dict[str, Any]]:
+    """The mail servers unreachable now, as the notifier last said."""
+    rows = await session.execute(
+        text(
+            "SELECT server, down_since, reason FROM mail_servers "
+            "WHERE down_since IS NOT NULL ORDER BY server"
+        )
+    )
+    return [dict(r._mapping) for r in rows]

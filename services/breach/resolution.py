@@ -77,7 +77,7 @@ async def fetch(
 
 
 def notices(
-    breach: BreachRow, user_ids: list[str], categories: list[str]
+    breach: BreachRow, user_ids: list[str], categories: list[str], *, resend: int = 0
 ) -> list[BreachNotificationRequested]:
     """One request per person, all carrying the same account of the breach.
 
@@ -105,6 +105,7 @@ def notices(
         what_you_can_do=breach.what_you_can_do,
         contact_point=breach.contact_point,
         deadline_at=domain.deadline_of(breach.aware_at),
+        resend=resend,
     )
     template = BreachNotificationRequested.create(
         producer=PRODUCER, subject_id=first, payload=payload

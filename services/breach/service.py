@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.breach import domain, queries, repository
+from services.breach import domain, queries, repository, resolution
 from services.breach.exceptions import (
     BreachClosed,
     BreachNotFound,
@@ -27,6 +27,8 @@ from services.breach.models import (
     BreachRow,
     DecisionIn,
     DeclarationIn,
+    ResendIn,
+    ResendOut,
     Scope,
     ScopeOut,
     ScopeRow,
@@ -283,3 +285,52 @@ async def close(sessions: Sessions, clock: Clock, breach_id: UUID, *, actor: str
             detail={"affected": counts.affected, "notified": counts.notified},
         )
     return await queries.get(sessions, clock, breach_id)
+
+
+async def resend(
+    sessions: Sessions,
+    clock: Clock,
+    breach_id: UUID,
+    body: ResendIn,
+    *,
+    actor: str,
+) -> ResendOut:
+    """Ask the notifier again for failed notices: everyone failed for a temporary reason,
+    or the people named. Each is the next attempt of the same notice (same notice id, so
+    the same Message-ID), and the notifier never sends again a notice a server accepted."""
+    now = await clock.now()
+    async with transaction(sessions) as session:
+        breach = await _open(session, breach_id)
+        reasons: tuple[str, ...] = domain.RESENDABLE if body.user_ids else domain.TEMPORARY_FAILURES
+        people = await repository.failed_for_resend(
+            session, breach.breach_id, reasons=reasons, user_ids=body.user_ids
+        )
+        chosen = [user_id for user_id, _, _ in people]
+        if chosen:
+            groups: dict[tuple[tuple[str, ...], int], list[str]] = {}
+            for user_id, categories_of, resends in people:
+                groups.setdefault((tuple(categories_of), resends + 1), []).append(user_id)
+            for (named, n), ids in groups.items():
+                requests = resolution.notices(breach, ids, list(named), resend=n)
+                await stage_many(session, requests)
+            await repository.mark_resent(session, breach.breach_id, chosen)
+            repository.add_timeline(
+                session,
+                breach.breach_id,
+                at=now,
+                actor=actor,
+                action="resend_requested",
+                detail={
+                    "people": len(chosen),
+                    "asked_for": len(body.user_ids) if body.user_ids else None,
+                    "reasons": list(reasons),
+                },
+            )
+        counts = await queries.counts(session, breach)
+    taken = set(chosen)
+    return ResendOut(
+        breach_id=breach.breach_id,
+        requested=len(chosen),
+        not_resent=[u for u in dict.fromkeys(body.user_ids or []) if u not in taken],
+        counts=queries.counts_out(counts),
+    )

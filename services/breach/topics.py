@@ -9,6 +9,8 @@ CONSUMED = (
     events.USER_REGISTERED,
     events.USER_UPDATED,
     events.USER_ERASED,
+    events.SMTP_UNAVAILABLE,
+    events.SMTP_RECOVERED,
 )
 PUBLISHED = (
     events.BREACH_DETECTED,

@@ -36,11 +36,28 @@ class NotifierSettings(ServiceSettings):
     """Messages per second to the server, at most (0: no limit)."""
     smtp_messages_per_session: int = Field(default=1000, ge=1)
     """A session is closed (QUIT) and a new one opened after this many messages."""
-    smtp_max_attempts: int = Field(default=6, ge=1, le=100)
-    """SMTP attempts per notice before a temporary failure becomes ``retries_exhausted``."""
     smtp_backoff_seconds: float = Field(default=1.0, ge=0)
-    """First retry delay; each next one doubles, with full jitter."""
-    smtp_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    """First retry delay after a temporary failure of a message; each next one doubles,
+    with full jitter, up to ``smtp_backoff_max_seconds``."""
+    smtp_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    """The longest wait between two attempts of one message (an hour, as MTAs do)."""
+    retry_margin_hours: float = Field(default=6.0, ge=0, le=71)
+    """A notice's temporary failures are retried until this long before the person's
+    notification deadline (the request's ``deadline_at``): its horizon. Only then does it
+    fail as ``retries_exhausted``."""
+    clock_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often a notice waiting for its next attempt, or for the mail server, looks at
+    the service's clock again (the clock is injectable: tests move it)."""
+    smtp_probe_seconds: float = Field(default=1.0, gt=0)
+    """First wait before probing a mail server that could not be reached; each next one
+    doubles, up to ``smtp_probe_max_seconds``."""
+    smtp_probe_max_seconds: float = Field(default=30.0, gt=0)
+    smtp_slow_down_floor_per_second: float = Field(default=1.0, gt=0)
+    """The rate a server saying "slow down" (421, 450, 451) can bring sending down to, at
+    the lowest; the rate halves at each such reply."""
+    smtp_slow_down_recover_seconds: float = Field(default=30.0, gt=0)
+    """After this long without a "slow down", the lowered rate doubles again, back up to
+    ``smtp_rate_per_second``."""
     in_flight_notices: int = Field(default=100, ge=1, le=10_000)
     """Notices handed to the server whose outcome is not committed yet, at most: the most
     one crash can leave ``uncertain``."""

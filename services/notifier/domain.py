@@ -6,10 +6,11 @@ one row that holds its state.
 """
 
 import hashlib
+import random
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +25,8 @@ class State(StrEnum):
     ACCEPTED = "accepted"
     """A mail server answered 250 to the message: accepted for delivery, not read."""
     FAILED = "failed"
-    """Not sent: no address, erased, refused (5xx), or temporary failures until the limit."""
+    """Not sent: no address, erased, refused (5xx), or temporary failures until the
+    notice's horizon (its deadline less the retry margin)."""
     BOUNCED = "bounced"
     """Accepted, then reported undeliverable by a delivery status notification."""
 
@@ -46,6 +48,51 @@ class Reason(StrEnum):
 class Severity(StrEnum):
     TEMPORARY = "temporary"
     PERMANENT = "permanent"
+
+
+class Failure(StrEnum):
+    """What one failed attempt says, and so what happens next (docs/notifier.md)."""
+
+    SERVER = "server"
+    """No session could be opened (refused, time-out, 421 greeting, TLS, authentication):
+    the server's failure, not the message's. Every notice waits for it; no attempt spent."""
+    SLOW_DOWN = "slow_down"
+    """421, 450 or 451 saying to slow down: the rate is lowered; no attempt spent."""
+    TEMPORARY = "temporary"
+    """Any other 4xx, or a session lost mid-message: retried with backoff until the
+    notice's horizon."""
+    PERMANENT = "permanent"
+    """5xx: final at once (``rejected``)."""
+
+
+_SLOW_DOWN = re.compile(
+    r"slow(?:ing)? down|rate[- ]?limit|too (?:many|fast)|throttl|exceeded", re.IGNORECASE
+)
+
+
+def failure_of(code: int, reply: str) -> Failure:
+    """What a reply to a command of a transaction means for the notice."""
+    if classify(code) is Severity.PERMANENT:
+        return Failure.PERMANENT
+    if code in (421, 450, 451) and _SLOW_DOWN.search(reply):
+        return Failure.SLOW_DOWN
+    return Failure.TEMPORARY
+
+
+def horizon(deadline_at: datetime | None, margin_hours: float) -> datetime | None:
+    """The last moment a notice's temporary failures are retried: its deadline less the
+    margin (None: no deadline, retried as long as the service runs)."""
+    if deadline_at is None:
+        return None
+    return deadline_at - timedelta(hours=margin_hours)
+
+
+def backoff(attempts: int, first: float, longest: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt: exponential (``first``,
+    doubling, at most ``longest``) with full jitter, so that notices failed together do
+    not come back together."""
+    ceiling = min(longest, first * 2 ** max(0, min(attempts - 1, 60)))
+    return (rng or random).uniform(0, ceiling)
 
 
 def message_id(notice_id: str, domain: str) -> str:
@@ -122,6 +169,11 @@ class Notice:
     organisation: str | None = None
     """Set when the notice goes to an organisation's privacy contact, not to the person
     ``user_id`` names (a recipient notice: the person may be erased already)."""
+    deadline_at: datetime | None = None
+    """When the recipient must have been told by: its horizon is this less the margin."""
+    resend: int = 0
+    """0, or the n-th re-send asked for: a failed notice is claimed again (same key, same
+    Message-ID); an accepted one never."""
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ class Delivery(BaseModel):
     )
     detail: str | None
     bounce_status: str | None = Field(description="The DSN's status code (RFC 3463).")
+    resends: int = Field(
+        default=0, description="Re-sends the security team asked for that reopened it."
+    )
 
 
 class DeliveryPage(BaseModel):

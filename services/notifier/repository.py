@@ -222,6 +222,41 @@ async def claim(
     }
 
 
+REOPENABLE = ("retries_exhausted", "rejected", "no_contact")
+"""Failures a re-send may turn back into a claim: never ``erased``, and never an accepted
+or bounced notice (one accepted email per notice, ever)."""
+
+
+async def reopen(session: AsyncSession, resends: Sequence[tuple[str, int]]) -> list[str]:
+    """Turn failed notices back into claims for the n-th re-send asked of each; a re-send
+    already taken (read twice) reopens nothing. Returns the notice ids reopened."""
+    if not resends:
+        return []
+    rows = await session.execute(
+        text(
+            """
+            UPDATE deliveries d SET state = 'claimed', resends = t.r, reason = NULL,
+                detail = NULL, failed_at = NULL, started_at = NULL
+            FROM unnest(CAST(:n AS text[]), CAST(:r AS int[])) AS t(n, r)
+            WHERE d.notice_id = t.n AND d.state = 'failed' AND d.resends < t.r
+              AND d.reason = ANY(CAST(:ok AS text[]))
+            RETURNING d.notice_id
+            """
+        ),
+        {"n": [n for n, _ in resends], "r": [r for _, r in resends], "ok": list(REOPENABLE)},
+    )
+    return [r.notice_id for r in rows]
+
+
+async def unstart(session: AsyncSession, notice_id: str) -> None:
+    """The server refused the attempt (or no session opened): the notice was not handed
+    over, so a crash before its next attempt must not make it ``uncertain``."""
+    await session.execute(
+        text("UPDATE deliveries SET started_at = NULL WHERE notice_id = :n AND state = 'claimed'"),
+        {"n": notice_id},
+    )
+
+
 async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> list[str]:
     """Write the outcomes of claimed notices; returns the notice ids it wrote (a notice
     already settled by another claimant is left as it is)."""
@@ -267,7 +302,7 @@ _COLUMNS = (
     "notice_id, kind, breach_id, user_id, organisation, message_id, state, uncertain, "
     "claims, attempts, language, requested_at, claimed_at, started_at, accepted_at, "
     "failed_at, bounced_at, "
-    "smtp_code, smtp_reply, queue_id, reason, detail, bounce_status"
+    "smtp_code, smtp_reply, queue_id, reason, detail, bounce_status, resends"
 )
 
 

@@ -30,6 +30,12 @@ from shared.events.directory import (
     OrganisationUpdated,
 )
 from shared.events.envelope import Envelope, Payload
+from shared.events.mailserver import (
+    SmtpRecovered,
+    SmtpRecoveredPayload,
+    SmtpUnavailable,
+    SmtpUnavailablePayload,
+)
 from shared.events.recipients import (
     RECIPIENT_NOTICE_KIND,
     RecipientAction,
@@ -70,6 +76,8 @@ CATALOGUE: tuple[type[Envelope], ...] = (
     BreachDeadlineMissed,
     NotificationDelivered,
     NotificationFailed,
+    SmtpUnavailable,
+    SmtpRecovered,
     OrganisationRegistered,
     OrganisationUpdated,
     OrganisationRetired,
@@ -102,6 +110,8 @@ BREACH_DEADLINE_WARNING = BreachDeadlineWarning.topic()
 BREACH_DEADLINE_MISSED = BreachDeadlineMissed.topic()
 NOTIFICATION_DELIVERED = NotificationDelivered.topic()
 NOTIFICATION_FAILED = NotificationFailed.topic()
+SMTP_UNAVAILABLE = SmtpUnavailable.topic()
+SMTP_RECOVERED = SmtpRecovered.topic()
 ORGANISATION_REGISTERED = OrganisationRegistered.topic()
 ORGANISATION_UPDATED = OrganisationUpdated.topic()
 ORGANISATION_RETIRED = OrganisationRetired.topic()
@@ -133,6 +143,8 @@ __all__ = [
     "RECIPIENT_NOTICE_KIND",
     "RECIPIENT_NOTIFICATION_REQUESTED",
     "RECIPIENT_REQUEST_ESCALATED",
+    "SMTP_RECOVERED",
+    "SMTP_UNAVAILABLE",
     "USER_ERASED",
     "USER_REGISTERED",
     "USER_RESTRICTION_CHANGED",
@@ -173,6 +185,10 @@ __all__ = [
     "RecipientNotificationRequested",
     "RecipientNotificationRequestedPayload",
     "RecipientRequestEscalated",
+    "SmtpRecovered",
+    "SmtpRecoveredPayload",
+    "SmtpUnavailable",
+    "SmtpUnavailablePayload",
     "UserErased",
     "UserErasedPayload",
     "UserRegistered",

@@ -71,7 +71,19 @@ class NotificationRequestedPayload(Payload):
     measures_taken: str
     what_you_can_do: str
     contact_point: str = Field(description="Whom to ask: name, email or phone.")
-    deadline_at: datetime
+    deadline_at: datetime = Field(
+        description="When this person must have been told by (for a breach notice, the "
+        "72 hours from awareness). The notifier retries temporary failures until "
+        "NOTIFIER_RETRY_MARGIN_HOURS before it, then gives up (retries_exhausted)."
+    )
+    resend: int = Field(
+        default=0,
+        ge=0,
+        description="0 for the first request. n > 0: the n-th re-send the security team "
+        "asked for (POST /breaches/{id}/resend): a notice that failed is sent again, as a "
+        "new attempt of the same notice (same notice_id, same Message-ID); one already "
+        "accepted is never sent again.",
+    )
 
 
 class BreachNotificationRequested(Envelope):

@@ -168,6 +168,7 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/announcement",
                 "/breaches/{breach_id}/regulator-decision",
                 "/breaches/{breach_id}/close",
+                "/breaches/{breach_id}/resend",
             )
         },
         **{

@@ -7,7 +7,7 @@ from shared.events import BreachNotificationRequested, RecipientNotificationRequ
 def notice_of(event: BreachNotificationRequested) -> Notice:
     """The breach notice a request asks for, to the person it names."""
     p = event.payload
-    context = p.model_dump(exclude={"notice_id", "kind", "user_id", "deadline_at"})
+    context = p.model_dump(exclude={"notice_id", "kind", "user_id", "deadline_at", "resend"})
     return Notice(
         notice_id=p.notice_id,
         kind=p.kind,
@@ -15,6 +15,8 @@ def notice_of(event: BreachNotificationRequested) -> Notice:
         breach_id=p.breach_id,
         requested_at=event.occurred_at,
         context=context,
+        deadline_at=p.deadline_at,
+        resend=p.resend,
     )
 
 
@@ -33,4 +35,5 @@ def recipient_notice_of(event: RecipientNotificationRequested, *, audit_url: str
         requested_at=event.occurred_at,
         context=context,
         organisation=p.organisation,
+        deadline_at=p.respond_by,
     )

@@ -10,27 +10,37 @@ again with the same Message-ID; if it had been handed to the server (``started_a
 committed just before the send) it is marked ``uncertain``: the first copy may have
 been accepted. Batches are sent side by side, up to ``batches_in_flight`` per consumer
 (a lane), and each lane's offsets committed in the order its batches were consumed.
+
+Each notice is tried until its horizon (its deadline less ``retry_margin_hours``): a
+temporary failure waits its backoff on the service's clock (growing to
+``smtp_backoff_max_seconds``) holding no session slot; a server that cannot be reached
+holds every notice at the gate (``mailserver.py``) with no attempt spent; a "slow down"
+lowers the rate. A re-send (``resend`` > 0) turns a failed notice back into a claim.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from services.notifier import repository
 from services.notifier.config import NotifierSettings
 from services.notifier.domain import (
+    Failure,
     Notice,
     Outcome,
     Reason,
     Recipient,
     Severity,
     State,
+    backoff,
+    horizon,
     message_id,
 )
+from services.notifier.mailserver import MailServer
 from services.notifier.messages import Templates, build_message, valid_address
 from services.notifier.sender import Sender, SendResult
 from services.notifier.service import waiting
@@ -61,6 +71,8 @@ class Job:
     message_id: str
     uncertain: bool
     recipient: Recipient | None
+    horizon: datetime | None = None
+    """Temporary failures are retried until then (the deadline less the margin)."""
 
 
 class Dispatcher:
@@ -76,8 +88,10 @@ class Dispatcher:
         clock: Clock,
         instance: str,
         connect: Callable[[], Awaitable[asyncpg.Connection]],
+        server: MailServer,
     ) -> None:
         self.settings = settings
+        self.server = server
         self.sessions = sessions
         self.sender = sender
         self.templates = templates
@@ -117,6 +131,8 @@ class Dispatcher:
         self.failure: BaseException | None = None
         self.sent_again = 0
         """Notices sent again after a claim with no outcome (``uncertain``), since start."""
+        self.reopened = 0
+        """Failed notices turned back into claims by a re-send, since start."""
 
     def problem(self) -> str | None:
         """What is wrong, for the readiness check; None if nothing."""
@@ -164,6 +180,12 @@ class Dispatcher:
         ids = [message_id(n.notice_id, self.id_domain) for n in todo]
         now = self.clock()
         async with transaction(self.sessions) as session:
+            resends = [(n.notice_id, n.resend) for n in todo if n.resend]
+            if resends:
+                reopened = await repository.reopen(session, resends)
+                self.reopened += len(reopened)
+                if reopened:
+                    log.info("notifier.reopened", count=len(reopened), first=reopened[0])
             claimed = await repository.claim(session, todo, ids, claimed_by=self.instance, at=now)
             mine = [n for n in todo if n.notice_id in claimed]
             # A recipient notice goes to the organisation: the person it is about may be
@@ -184,11 +206,16 @@ class Dispatcher:
                     found = orgs.get(notice.organisation)
                 else:
                     found = people.get(notice.user_id or "")
+                until = horizon(notice.deadline_at, self.settings.retry_margin_hours)
+                if notice.resend and until is not None:
+                    # Asked again, often after the deadline: it is retried for the margin
+                    # at least, not failed at its first temporary failure.
+                    until = max(until, now + timedelta(hours=self.settings.retry_margin_hours))
                 if isinstance(found, Reason):
-                    job = Job(notice, mid, got.uncertain, None)
+                    job = Job(notice, mid, got.uncertain, None, until)
                     settled.append(self._failed(job, found, 0, None, None))
                 else:
-                    jobs.append(Job(notice, mid, got.uncertain, found))
+                    jobs.append(Job(notice, mid, got.uncertain, found, until))
             await write_outcomes(session, settled)
         self._in_flight.update(job.notice.notice_id for job in jobs)
         return jobs
@@ -248,11 +275,73 @@ class Dispatcher:
         if job.uncertain:
             self.sent_again += 1
             log.warning("notifier.sent_again", notice_id=job.notice.notice_id)
-        async with self._window:
-            async with self._handing:
-                await self.writer.started(job.notice.notice_id)
-                result = await self.sender.send(recipient.address, data)
-            await self.writer.record(self._outcome(job, result, rendered.language))
+        await self._send(job, recipient.address, data, rendered.language)
+
+    async def _send(self, job: Job, address: str, data: bytes, language: str) -> None:
+        """Attempt until accepted, refused for good, or past the notice's horizon, and
+        record the outcome (inside the in-flight window: a crash leaves at most
+        ``in_flight_notices`` started without their outcome)."""
+        attempts = 0
+        lost = False  # a session was lost mid-message: the server may hold a first copy
+        notice_id = job.notice.notice_id
+        while True:
+            if not await self.server.wait(until=job.horizon):
+                reply = f"the mail server was unreachable until the horizon: {self.server.reason}"
+                outcome = self._failed(job, Reason.RETRIES_EXHAUSTED, attempts, None, reply)
+                await self.writer.record(replace(outcome, language=language))
+                return
+            async with self._window:
+                async with self._handing:
+                    if not self.server.available:
+                        continue  # it went down while this one queued: back to the gate
+                    await self.writer.started(notice_id)
+                    result = await self.sender.attempt(address, data)
+                if result.failure is Failure.SERVER:
+                    self.server.down(result.reply)
+                    self.sender.pool.drop_idle()  # sessions to a server that is gone are dead
+                else:
+                    attempts += 1
+                done = result.accepted or result.failure is Failure.PERMANENT
+                now = self.clock()
+                wait = 0.0
+                if result.failure is Failure.TEMPORARY:
+                    wait = backoff(
+                        attempts,
+                        self.settings.smtp_backoff_seconds,
+                        self.settings.smtp_backoff_max_seconds,
+                    )
+                if (
+                    not done
+                    and result.failure is not Failure.SERVER
+                    and job.horizon is not None
+                    and now + timedelta(seconds=wait) >= job.horizon
+                ):
+                    done = True  # no attempt left before the horizon: retries_exhausted
+                if done:
+                    outcome = self._outcome(job, replace(result, attempts=attempts), language)
+                    await self.writer.record(replace(outcome, uncertain=outcome.uncertain or lost))
+                    return
+                if result.answered:
+                    await self._unstart(notice_id)
+                else:
+                    # It may have been accepted: still marked started (uncertain on a
+                    # crash), and uncertain if a later copy is accepted.
+                    lost = True
+                    log.warning(
+                        "notifier.lost_mid_message", notice_id=notice_id, error=result.reply
+                    )
+            if wait:
+                await self._sleep(wait)
+
+    async def _unstart(self, notice_id: str) -> None:
+        async with transaction(self.sessions) as session:
+            await repository.unstart(session, notice_id)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the service's clock (a test moves it instead of waiting)."""
+        until = self.clock() + timedelta(seconds=seconds)
+        while (left := (until - self.clock()).total_seconds()) > 0:  # noqa: ASYNC110 (a clock, not an event)
+            await asyncio.sleep(min(left, self.settings.clock_poll_seconds))
 
     def _outcome(self, job: Job, result: SendResult, language: str) -> Outcome:
         if result.accepted:
@@ -307,6 +396,7 @@ class Dispatcher:
             for task in pending:
                 with contextlib.suppress(BaseException):
                     await task
+        await self.server.close()
         await self.people.close()
         await self.organisations.close()
         await self.writer.close()

@@ -39,6 +39,9 @@ def settings(schema: str, smtp: SmtpServer, **extra: Any) -> NotifierSettings:
         "smtp_timeout_seconds": 5.0,
         "smtp_backoff_seconds": 0.05,
         "smtp_backoff_max_seconds": 0.5,
+        "smtp_probe_seconds": 0.1,
+        "smtp_probe_max_seconds": 0.5,
+        "clock_poll_seconds": 0.05,
         "smtp_rate_per_second": 0,
         "no_contact_grace_seconds": 1.0,
         "batch_size": 100,
@@ -177,3 +180,16 @@ async def deliveries_of_kind(engine: AsyncEngine, kind: str) -> dict[str, dict[s
         except Exception:  # the schema is not migrated yet
             return {}
         return {r.notice_id: dict(r._mapping) for r in rows}
+
+
+class RunningClock:
+    """The notifier's clock in a test: the real time, plus however far the test moved it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)

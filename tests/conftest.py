@@ -7,10 +7,12 @@ test connect as their own database roles and migrate as the owner; the tests' ow
 ``tests.support.DATABASE_URL`` (docs/database-roles.md).
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
@@ -41,6 +43,20 @@ async def admin_engine() -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+async def _drop_schema(engine: AsyncEngine, name: str) -> None:
+    """Drop a test's schema; a deadlock with another backend's work on its tables (an
+    autovacuum, a service's last statement) is tried again, it is not the test's failure."""
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            return
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+
+
 @pytest.fixture
 async def schema_factory(
     admin_engine: AsyncEngine,
@@ -55,9 +71,8 @@ async def schema_factory(
         return name
 
     yield make
-    async with admin_engine.begin() as conn:
-        for name in made:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    for name in made:
+        await _drop_schema(admin_engine, name)
     await drop_topics(*(f"{name}." for name in made))
 
 

@@ -76,6 +76,9 @@ start() {
       >/dev/null || die "Kafka's storage tool could not format $DATA."
   fi
   say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
+  # Every partition holds a few files open; a broker that many test runs' topics passed
+  # through ran out at the soft limit ("Too many open files") and stopped.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   nohup java "${JAVA_OPTS[@]}" kafka.Kafka "$HOME_DIR/server.properties" >"$LOG" 2>&1 &
   echo $! > "$PIDFILE"
   wait_for 90 "Kafka" port_open "$KAFKA_PORT" || { tail -n 30 "$LOG" >&2; die "Kafka did not start; its log is $LOG."; }

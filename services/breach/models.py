@@ -164,6 +164,7 @@ class AffectedRow(SQLModel, table=True):
     queue_id: str | None = None
     reason: str | None = None
     detail: str | None = None
+    resends: int = 0
 
 
 class TimelineRow(SQLModel, table=True):

@@ -9,12 +9,14 @@ the loop that serves them. The registry asks this stack's consent service over H
 
 import asyncio
 import importlib
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -22,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from devtools.notifier import SmtpServer
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.db import create_engine
@@ -114,6 +117,7 @@ async def _start(stack: Stack, exits: AsyncExitStack) -> None:
     extra: dict[str, dict[str, Any]] = {
         "audit": {"tree_head_seconds": 0.2, "check_seconds": 0.5, "check_grace_seconds": 0.5},
         "registry": {"visibility_sweep_seconds": 5.0},
+        "notifier": {"smtp_host": "127.0.0.1", "smtp_port": await _mail_server(exits)},
     }
     for service in ("consent", "registry", "audit", "breach", "notifier"):
         # Warnings only: a log line per consumed event costs the suites a third of their time.
@@ -123,6 +127,15 @@ async def _start(stack: Stack, exits: AsyncExitStack) -> None:
         app = build(service, stack.schemas[service], **settings)
         stack.apps[service] = app
         stack.urls[service] = await exits.enter_async_context(serving(app))
+
+
+async def _mail_server(exits: AsyncExitStack) -> int:
+    """A real SMTP server for the notifier, as a deployed stack has: without one, its
+    /readyz rightly answers 503 (the mail server is unreachable)."""
+    mail = SmtpServer(Path(tempfile.mkdtemp(prefix="security-smtp-")))
+    await mail.start()
+    exits.push_async_callback(mail.stop)
+    return mail.port
 
 
 async def _drop(schemas: list[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, literal_column, select, update
+from sqlalchemy import ColumnElement, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -40,8 +40,15 @@ _NEXT_STAMP: ColumnElement[datetime] = literal_column(
 than the last, so its changes' events are ordered even if the database clock steps back."""
 
 
+# Seeding and announcing the directory lock its rows in different orders (the seed file's
+# and the slugs'); replicas starting together deadlocked on them, so both take this lock of
+# the schema's first, and one replica's step waits for the other's.
+_DIRECTORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), 1))")
+
+
 async def seed_directory(session: AsyncSession) -> None:
     """Insert the purposes and organisations the policies name, leaving existing rows alone."""
+    await session.execute(_DIRECTORY_LOCK)
     purposes = json.loads((SEED / "purposes.json").read_text())
     for p in purposes:
         await session.execute(
@@ -84,6 +91,7 @@ async def claim_unannounced(session: AsyncSession) -> Sequence[OrganisationRow]:
 
     Locked first: replicas starting together announce each organisation once.
     """
+    await session.execute(_DIRECTORY_LOCK)
     query = (
         select(OrganisationRow)
         .where(col(OrganisationRow.announced_at).is_(None))

@@ -7,7 +7,9 @@
     url: node.dataset.openapiUrl,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    // Off: a deep link puts a link inside each operation's expand button, which
+    // assistive technology cannot reach (axe-core: nested-interactive, serious).
+    deepLinking: false,
     showExtensions: true,
     showCommonExtensions: true,
     // No badge from a public validator: the page talks to this service only.

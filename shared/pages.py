@@ -136,7 +136,7 @@ def pages_router(title: str) -> APIRouter:
             f'<link rel="icon" href="{root}{SWAGGER}/favicon-32x32.png">\n'
             f'<link rel="stylesheet" href="{root}{SWAGGER}/swagger-ui.css">\n'
             f'<link rel="stylesheet" href="{root}{OWN}/docs.css">\n',
-            f'<main id="swagger-ui" data-openapi-url="{root}/openapi.json"></main>\n'
+            f'<div id="swagger-ui" data-openapi-url="{root}/openapi.json"></div>\n'
             f'<script src="{root}{SWAGGER}/swagger-ui-bundle.js"></script>\n'
             f'<script src="{root}{OWN}/docs.js"></script>\n',
         )

@@ -30,7 +30,9 @@ from tests.support.browser import (
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-pytestmark = needs_chromium
+# Ten pages in a real browser take a minute or more on a busy two-core machine: kept out of
+# `make test-fast`, run by `make test` and `make screenshots`.
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -60,8 +60,8 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 """The only hosts a page under test may reach."""
 
 AXE = STATIC_DIR / "vendor" / "axe-core" / "axe.min.js"
-"""axe-core, vendored (shared/static/vendor/manifest.toml); injected by the tests, never
-served to a page."""
+"""axe-core, vendored (shared/static/vendor/manifest.toml); injected by the tests, loaded
+by no page of the project."""
 
 SERIOUS = frozenset({"serious", "critical"})
 

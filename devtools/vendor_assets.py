@@ -69,11 +69,6 @@ class Package:
     integrity: str = ""
     files: list[VendoredFile] = field(default_factory=list)
 
-    @property
-    def directory(self) -> Path:
-        """Where its files go: ``shared/static/vendor/<package name>/``."""
-        return VENDOR / self.name
-
 
 def load(path: Path = MANIFEST) -> list[Package]:
     """The packages the manifest at ``path`` pins."""
@@ -182,29 +177,35 @@ def fetch(package: Package, into: Path) -> Path:
     return into / out[0]["filename"]
 
 
-def extract(package: Package, tarball: Path) -> None:
-    """Empty the package's directory and write the listed files from ``tarball``."""
-    if package.directory.exists():
-        shutil.rmtree(package.directory)
+def extract(package: Package, tarball: Path, vendor: Path = VENDOR) -> None:
+    """Empty the package's directory (``<vendor>/<package name>/``) and write the listed
+    files from ``tarball``; nothing is touched unless every listed file is in it."""
+    for file in package.files:
+        for path in (file.source, file.target):
+            if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts:
+                raise VendorError(f"{package.name}: {path!r} leaves the package")
     with tarfile.open(tarball, "r:gz") as archive:
         members = {m.name: m for m in archive.getmembers() if m.isfile()}
+        contents = {}
         for file in package.files:
-            for path in (file.source, file.target):
-                if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts:
-                    raise VendorError(f"{package.name}: {path!r} leaves the package")
             member = members.get(f"package/{file.source}")
-            if member is None:
+            data = archive.extractfile(member) if member is not None else None
+            if data is None:
                 raise VendorError(f"{package.name}@{package.version} has no file {file.source!r}")
-            data = archive.extractfile(member)
-            assert data is not None  # a regular file, checked above
-            target = package.directory / file.target
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data.read())
-            file.sha256 = sha256_of(target)
+            contents[file.target] = data.read()
+    directory = vendor / package.name
+    if directory.exists():
+        shutil.rmtree(directory)
+    for file in package.files:
+        target = directory / file.target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(contents[file.target])
+        file.sha256 = sha256_of(target)
 
 
-def vendor(package: Package, workdir: Path) -> None:
-    """Fetch, check and extract one package, recording its integrity and hashes."""
+def vendor(package: Package, workdir: Path, into: Path = VENDOR) -> None:
+    """Fetch, check and extract one package into ``into``, recording its integrity and
+    hashes."""
     spec = f"{package.name}@{package.version}"
     expected = registry_integrity(package)
     if package.integrity and package.integrity != expected:
@@ -216,7 +217,7 @@ def vendor(package: Package, workdir: Path) -> None:
     if tarball_integrity(tarball) != expected:
         raise VendorError(f"{spec}: the fetched tarball does not match the registry's integrity")
     package.integrity = expected
-    extract(package, tarball)
+    extract(package, tarball, into)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,13 +2,29 @@
 shared/static/vendor/manifest.toml (``make assets`` writes both): an edit by hand, a file
 left behind or one added without the manifest fails here."""
 
+import base64
 import hashlib
+import io
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from devtools.vendor_assets import MANIFEST, VENDOR, Package, dump, load, problems
+from devtools import vendor_assets
+from devtools.vendor_assets import (
+    MANIFEST,
+    VENDOR,
+    Package,
+    VendoredFile,
+    VendorError,
+    dump,
+    extract,
+    load,
+    problems,
+    tarball_integrity,
+    vendor,
+)
 from shared.pages import ASYNCAPI, STATIC_DIR, SWAGGER
 
 PACKAGES = load()
@@ -62,3 +78,69 @@ def test_the_pages_load_files_that_are_vendored() -> None:
         f"{ASYNCAPI}/default.min.css",
     ):
         assert (STATIC_DIR / url.removeprefix("/static/")).is_file(), url
+
+
+def tarball(path: Path, files: dict[str, bytes]) -> Path:
+    """An npm-style tarball (everything under ``package/``) holding ``files``."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_extract_writes_the_listed_files_and_their_hashes(tmp_path: Path) -> None:
+    package = Package(
+        "demo-pkg", "1.0.0", "MIT", "a test", files=[VendoredFile("dist/a.min.js", "a.js")]
+    )
+    (tmp_path / "vendor" / "demo-pkg").mkdir(parents=True)
+    (tmp_path / "vendor" / "demo-pkg" / "stale.js").write_text("// an older version's\n")
+    source = tarball(tmp_path / "p.tgz", {"dist/a.min.js": b"a()", "README.md": b"# no"})
+    extract(package, source, tmp_path / "vendor")
+    assert sorted(p.name for p in (tmp_path / "vendor" / "demo-pkg").iterdir()) == ["a.js"]
+    assert package.files[0].sha256 == hashlib.sha256(b"a()").hexdigest()
+    assert problems([package], tmp_path / "vendor") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "error"),
+    [
+        ("dist/missing.js", "a.js", "has no file 'dist/missing.js'"),
+        ("../escape.js", "a.js", "leaves the package"),
+        ("dist/a.min.js", "../../a.js", "leaves the package"),
+    ],
+)
+def test_extract_refuses_a_missing_file_or_a_path_out_of_the_package(
+    tmp_path: Path, source: str, target: str, error: str
+) -> None:
+    package = Package("demo-pkg", "1.0.0", "MIT", "a test", files=[VendoredFile(source, target)])
+    kept = tmp_path / "vendor" / "demo-pkg" / "kept.js"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("kept()")
+    with pytest.raises(VendorError, match=error):
+        extract(package, tarball(tmp_path / "p.tgz", {"dist/a.min.js": b"a()"}), kept.parent.parent)
+    assert kept.read_text() == "kept()"  # nothing touched
+
+
+def test_a_tarball_unlike_the_pinned_integrity_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tarball(tmp_path / "p.tgz", {"a.js": b"a()"})
+    registry = tarball_integrity(source)
+    package = Package("demo-pkg", "1.0.0", "MIT", "a test", files=[VendoredFile("a.js", "a.js")])
+    monkeypatch.setattr(vendor_assets, "registry_integrity", lambda _: registry)
+    monkeypatch.setattr(vendor_assets, "fetch", lambda _p, _w: source)
+
+    package.integrity = "sha512-" + base64.b64encode(b"\0" * 64).decode()
+    with pytest.raises(VendorError, match="delete its integrity line"):
+        vendor(package, tmp_path, tmp_path / "vendor")
+
+    package.integrity = ""  # a new version: the registry's integrity is taken, then checked
+    vendor(package, tmp_path, tmp_path / "vendor")
+    assert package.integrity == registry
+    assert (tmp_path / "vendor" / "demo-pkg" / "a.js").read_bytes() == b"a()"
+
+    monkeypatch.setattr(vendor_assets, "fetch", lambda _p, _w: tarball(source, {"a.js": b"b()"}))
+    with pytest.raises(VendorError, match="does not match the registry's integrity"):
+        vendor(package, tmp_path, tmp_path / "vendor")

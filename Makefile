@@ -15,7 +15,7 @@ NO_NATIVE_WHY := $(if $(filter command line,$(origin CARGO)),CARGO= given,$(if $
 # makes the next `make venv` build it.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)-$(if $(CARGO),native,python)
 
-.PHONY: demo test test-fast up down status venv lint format services token screenshots models docs
+.PHONY: demo test test-fast up down status venv lint format services token screenshots models docs assets
 
 demo: venv up ## The whole stack, then a story that exercises it.
 	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
@@ -73,9 +73,12 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-screenshots: venv ## The Khmer, Burmese, Lao and Chinese notices as Chromium renders them, in docs/screenshots/.
+screenshots: venv ## The notices in their scripts and every service's /docs and /asyncapi, as Chromium renders them, in docs/screenshots/.
 	bash deploy/local/browser.sh install
-	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py tests/shared/test_pages_offline.py
+
+assets: venv ## shared/static/vendor/ again from the npm packages pinned in its manifest.toml (needs npm)
+	$(VENV)/bin/python -m devtools.vendor_assets
 
 token: venv ## make token ROLE=subject USER_ID=... (or ORG_ID=...)
 	@$(VENV)/bin/python -m shared.auth --role $(ROLE) $(if $(USER_ID),--user-id $(USER_ID)) $(if $(ORG_ID),--org-id $(ORG_ID))

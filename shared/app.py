@@ -7,8 +7,9 @@ and start the runtime, start the outbox relay, then start consuming. Shut-down r
 backwards.
 
 The parts live by job: the runtime and its periodic jobs in ``shared/runtime.py``, the
-operations routes (health, readiness, AsyncAPI) in ``shared/operations.py``, the error
-mapping in ``shared/http_errors.py``; their names are importable from here as before.
+operations routes (health, readiness, the AsyncAPI document) in ``shared/operations.py``,
+the pages (``/docs``, ``/asyncapi``), their static files and the Content-Security-Policy in
+``shared/pages.py``, the error mapping in ``shared/http_errors.py``.
 """
 
 import asyncio
@@ -29,6 +30,7 @@ from shared.http_errors import document_errors_as_json, install_error_handlers
 from shared.kafka import DeadLetterMiddleware, all_topics, ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.operations import operations_router
+from shared.pages import STATIC_PATH, ContentSecurityPolicy, pages_router, static_files
 from shared.relay import OutboxRelay
 from shared.runtime import (
     AdvisoryLocks,
@@ -160,11 +162,20 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # /docs is the project's own page (shared/pages.py): FastAPI's loads Swagger UI
+        # from a public CDN. ReDoc is not served; Swagger UI's OAuth2 redirect page is
+        # of no use with the services' bearer tokens.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     for router in routers:
         app.include_router(router)
     app.include_router(operations_router(settings, broker, description))
+    app.include_router(pages_router(f"{settings.service_name} service"))
+    app.mount(STATIC_PATH, static_files(), name="static")
+    app.add_middleware(ContentSecurityPolicy)
     install_error_handlers(app)
     document_errors_as_json(app)
     FastAPIInstrumentor.instrument_app(

@@ -1,12 +1,12 @@
-"""The routes every service answers besides its own: health, readiness, AsyncAPI."""
+"""The routes every service answers besides its own: health, readiness, the AsyncAPI
+document (its page, ``/asyncapi``, is in ``shared/pages.py``)."""
 
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from starlette.routing import Route
 
 from shared.db import ping
@@ -67,9 +67,5 @@ def operations_router(
     @router.get("/asyncapi.json", summary="The AsyncAPI document of this service's events")
     async def asyncapi_json() -> JSONResponse:
         return JSONResponse(spec.to_specification().to_jsonable())
-
-    @router.get("/asyncapi", response_class=HTMLResponse, include_in_schema=False)
-    async def asyncapi_html() -> HTMLResponse:
-        return HTMLResponse(get_asyncapi_html(spec.to_specification(), try_it_out_path=None))
 
     return router

@@ -252,5 +252,6 @@ async def regulator_record(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> d
 )
 async def regulator_page(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> HTMLResponse:
     return HTMLResponse(
-        report.html(await report.record(runtime.sessions, runtime.clock, breach_id))
+        report.html(await report.record(runtime.sessions, runtime.clock, breach_id)),
+        headers={"Content-Security-Policy": report.REPORT_POLICY},
     )

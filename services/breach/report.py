@@ -17,6 +17,7 @@ from services.breach.domain import Decision
 from services.breach.models import PersonOut
 from shared.clock import Clock
 from shared.db import Sessions
+from shared.pages import content_security_policy, inline_blocks
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -25,6 +26,11 @@ TEMPLATES = Environment(
 )
 REPORT_PAGE = TEMPLATES.get_template("report.html")
 """Loaded at import, so a template that does not parse stops the service at start-up."""
+REPORT_POLICY = content_security_policy(
+    styles=inline_blocks((Path(__file__).parent / "templates" / "report.html").read_text(), "style")
+)
+"""The page's Content-Security-Policy: its own inline stylesheet (it prints and is saved
+as one file), nothing else."""
 
 PEOPLE_COLUMNS = list(PersonOut.model_fields)
 

@@ -79,10 +79,9 @@ OPERATIONS: dict[tuple[str, str], Access] = {
     ("GET", "/asyncapi"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
 }
-"""Every service's operational routes and documents: public."""
+"""Every service's operational routes and documents: public. (The static files the pages
+load, under /static, are a mount rather than routes: public too.)"""
 
 TABLE: dict[str, dict[tuple[str, str], Access]] = {
     "registry": {

@@ -90,9 +90,7 @@ async def entry_page(
     verify: Annotated[str | None, Query(pattern="^1?$")] = None,
 ) -> Response:
     settings = runtime_of(request).settings
-    found = await trail.entry(
-        api_of(request), seq, settings.audit_public_key, check=bool(verify)
-    )
+    found = await trail.entry(api_of(request), seq, settings.audit_public_key, check=bool(verify))
     return web.render(request, "entry.html", {"e": found, "verify": bool(verify)})
 
 
@@ -125,6 +123,3 @@ async def log_head(request: Request, _: Auditor) -> Response:
         "log.html",
         {"head": head, "key": key, "source": source, "signed": head_signed(head, key)},
     )
-
-
-

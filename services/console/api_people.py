@@ -97,7 +97,9 @@ async def add_grant(request: Request, _: Admin, form: Form) -> Response:
 
 
 @router.post("/admin/grants/{grant_id}/revoke")
-async def revoke(request: Request, _: Admin, grant_id: Annotated[UUID, Path()], form: Form) -> Response:
+async def revoke(
+    request: Request, _: Admin, grant_id: Annotated[UUID, Path()], form: Form
+) -> Response:
     await people.revoke_grant(api_of(request), grant_id)
     return web.see_other("/admin/grants?done=revoked")
 
@@ -110,7 +112,10 @@ async def my_data(
 ) -> Response:
     assert principal.user_id is not None
     rows, notices, next_cursor = await people.my_data(
-        api_of(request), principal.user_id, cursor=cursor, limit=runtime_of(request).settings.page_size
+        api_of(request),
+        principal.user_id,
+        cursor=cursor,
+        limit=runtime_of(request).settings.page_size,
     )
     return web.render(
         request,

@@ -209,9 +209,7 @@ async def people_csv(
     yield buffer.getvalue().encode()
 
 
-async def act(
-    api: AsyncClient, breach_id: UUID, action: str, form: forms.Form
-) -> forms.Checked:
+async def act(api: AsyncClient, breach_id: UUID, action: str, form: forms.Form) -> forms.Checked:
     """Add a scope, record the announcement or the decision, or close; the problems by
     field (none: done)."""
     if action == "scope":
@@ -231,8 +229,8 @@ async def act(
     if action == "decision":
         checked = forms.check(forms.decision(form), DecisionIn)
         if checked.ok:
-            body = DecisionIn.model_validate(checked.body)
-            return await _send(api, breach.decide(breach_id, body), checked)
+            decided = DecisionIn.model_validate(checked.body)
+            return await _send(api, breach.decide(breach_id, decided), checked)
         return checked
     if action == "close":
         return await _send(api, breach.close(breach_id), forms.Checked({}))

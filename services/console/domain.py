@@ -108,8 +108,7 @@ def refusal(role: Role, section: Section) -> str:
     """The sentence a 403 page says."""
     allowed = ", ".join(sorted(r.value for r in ALLOWED[section]))
     return (
-        f"Your role, '{role.value}', may not see {TITLES[section]}. "
-        f"These pages are for: {allowed}."
+        f"Your role, '{role.value}', may not see {TITLES[section]}. These pages are for: {allowed}."
     )
 
 

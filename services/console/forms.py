@@ -30,6 +30,8 @@ class Checked:
     errors: dict[str, str] = field(default_factory=dict)
     scope_fields: list[str] = field(default_factory=list)
     """The form field each scope of the body came from, in order."""
+    one_scope: bool = False
+    """The body is one scope (the add-a-scope form), not a declaration."""
 
     @property
     def ok(self) -> bool:
@@ -155,10 +157,10 @@ def _put(checked: Checked, place: str, problem: str) -> None:
             name = checked.scope_fields[index]
             detail = ".".join(p for p in parts[2:] if not p.isdigit() and "[" not in p)
             problem = f"{detail}: {problem}" if detail else problem
-    elif name in ("since", "until", "organisation", "user_ids", "country", "data_categories"):
-        if checked.scope_fields:  # a scope's own body (adding one scope)
-            name = checked.scope_fields[0]
-            problem = f"{parts[0]}: {problem}"
+    elif checked.one_scope and checked.scope_fields:  # a scope's own body, or its kind
+        name = checked.scope_fields[0]
+        detail = ".".join(p for p in parts if not p.isdigit())
+        problem = f"{detail}: {problem}" if detail else problem
     checked.errors.setdefault(name, _plain(problem))
 
 
@@ -194,11 +196,9 @@ def scope(form: Form) -> Checked:
     """The add-a-scope form: exactly one scope."""
     scopes, fields = scopes_of(form)
     if len(scopes) != 1:
-        return Checked(
-            {},
-            {"scope_users": "name exactly one scope: people, an organisation, a country or everyone"},
-        )
-    return Checked(scopes[0], scope_fields=fields)
+        one = "name exactly one scope: people, an organisation, a country or everyone"
+        return Checked({}, {"scope_users": one})
+    return Checked(scopes[0], scope_fields=fields, one_scope=True)
 
 
 def local_input(value: datetime | None) -> str:

@@ -54,9 +54,7 @@ async def add_organisation(api: AsyncClient, form: forms.Form) -> forms.Checked:
     return checked
 
 
-async def add_grant(
-    api: AsyncClient, form: forms.Form, now: datetime
-) -> forms.Checked:
+async def add_grant(api: AsyncClient, form: forms.Form, now: datetime) -> forms.Checked:
     """Grant an organisation time-bound access; the problems by field."""
     days = forms.text(form, "days")
     body: dict[str, object] = {

@@ -89,8 +89,11 @@ def check(
                 else "differs from the leaf the log signed: the entry's data was changed "
                 "after it was logged."
             ),
-            [("leaf data", data.decode("utf-8", "replace")), ("leaf hash here", _hex(leaf)),
-             ("leaf hash in the log", _hex(stored_leaf))],  # fmt: skip
+            [
+                ("leaf data", data.decode("utf-8", "replace")),
+                ("leaf hash here", _hex(leaf)),
+                ("leaf hash in the log", _hex(stored_leaf)),
+            ],
         )
     )
     path = [base64.b64decode(p) for p in proof.audit_path]
@@ -99,7 +102,7 @@ def check(
     for (lo, hi), sibling in zip(ranges, path, strict=False):
         left = hi <= seq
         node = node_hash(sibling, node) if left else node_hash(node, sibling)
-        walk.append((f"entries {lo}–{hi - 1} ({'left' if left else 'right'})", _hex(node)))
+        walk.append((f"entries {lo} to {hi - 1} ({'left' if left else 'right'})", _hex(node)))
     root = base64.b64decode(head.root_hash)
     reaches = fits and node == root
     steps.append(

@@ -89,9 +89,7 @@ def verify(settings: ConsoleSettings, token: str) -> tuple[Principal, float]:
     return principal, expires
 
 
-def begin(
-    request: Request, token: str, principal: Principal, token_expires: float
-) -> Session:
+def begin(request: Request, token: str, principal: Principal, token_expires: float) -> Session:
     """Start a session for ``principal`` with ``token`` (a new CSRF token, so one from
     before sign-in is worth nothing after it); it lasts until the token expires or the
     configured hours pass, whichever is first."""

@@ -100,9 +100,7 @@ async def page(api: AsyncClient, trail: Filter, *, cursor: int | None, limit: in
     return Page(found.items, found.next_cursor)
 
 
-def export(
-    api: AsyncClient, trail: Filter, fmt: Literal["csv", "jsonl"]
-) -> AsyncIterator[bytes]:
+def export(api: AsyncClient, trail: Filter, fmt: Literal["csv", "jsonl"]) -> AsyncIterator[bytes]:
     """The audit service's own export of exactly this filter, streamed through."""
     return api.stream(audit.export(trail.api(), format=fmt))
 
@@ -159,4 +157,3 @@ async def entry(api: AsyncClient, seq: int, pinned: str | None, *, check: bool) 
         return Entry(found, head, None, leaf)
     answer = await api.send(audit.inclusion_proof(seq, head.tree_size))
     return Entry(found, head, proof.check(found, head, key, answer, key_source=source), leaf)
-

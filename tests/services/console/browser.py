@@ -26,7 +26,7 @@ from tests.services.console.conftest import token
 from tests.services.registry.conftest import serving
 from tests.support import ROOT
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = shutil.which("chromium")
 AXE = ROOT / "shared/static/vendor/axe-core/axe.min.js"
 ARGS = [
     "--no-sandbox",
@@ -62,11 +62,8 @@ def start() -> tuple[ConsoleStack, Any]:
     stack, stop = security.start()
     try:
         seed = security.seed(stack)
-        settings = ConsoleSettings(
-            log_level="WARNING",
-            refresh_seconds=1,
-            **{f"{name}_url": url for name, url in stack.urls.items()},
-        )
+        urls: dict[str, Any] = {f"{name}_url": url for name, url in stack.urls.items()}
+        settings = ConsoleSettings(log_level="WARNING", refresh_seconds=1, **urls)
         app = build_app(settings)
         serving_console = serving(app)
         url = stack.run(serving_console.__aenter__())
@@ -90,8 +87,7 @@ class Browser:
     def __init__(self) -> None:
         from playwright.sync_api import sync_playwright
 
-        self._manager = sync_playwright()
-        self.playwright = self._manager.start()
+        self.playwright = sync_playwright().start()
         assert CHROMIUM is not None
         self.chromium = self.playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=ARGS
@@ -117,15 +113,17 @@ class Browser:
 
         context.route("**/*", route)
         page = context.new_page()
-        page.on(
-            "console",
-            lambda m: "Content Security Policy" in m.text and self.csp_reports.append(m.text),
-        )
+
+        def console(message: Any) -> None:
+            if "Content Security Policy" in message.text:
+                self.csp_reports.append(message.text)
+
+        page.on("console", console)
         return page
 
     def close(self) -> None:
         self.chromium.close()
-        self._manager.stop()
+        self.playwright.stop()
 
 
 def sign_in(page: Any, base: str, role: Role, **claims: str) -> None:

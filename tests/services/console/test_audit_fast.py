@@ -42,9 +42,7 @@ def test_a_key_pinned_in_the_settings_is_used(api: FakeApi) -> None:
     assert "does NOT verify" in page and "pinned in the console" in page
 
 
-def test_the_export_asks_for_exactly_the_filter_on_screen(
-    browser: Browser, api: FakeApi
-) -> None:
+def test_the_export_asks_for_exactly_the_filter_on_screen(browser: Browser, api: FakeApi) -> None:
     seen: list[httpx.Request] = []
 
     def page(request: httpx.Request, _m: object) -> httpx.Response:
@@ -67,11 +65,15 @@ def test_the_export_asks_for_exactly_the_filter_on_screen(
     listed, exported = (dict(r.url.params) for r in seen)
     exported.pop("format")
     listed.pop("limit")
-    assert listed == exported == {
-        "organisation": "ph-philexport",
-        "decision": "allow",
-        "since": "2026-12-01T00:00:00+00:00",
-    }
+    assert (
+        listed
+        == exported
+        == {
+            "organisation": "ph-philexport",
+            "decision": "allow",
+            "since": "2026-12-01T00:00:00+00:00",
+        }
+    )
 
 
 def test_a_bad_time_in_the_filter_is_shown_beside_it(browser: Browser, api: FakeApi) -> None:

@@ -42,7 +42,7 @@ class Verdict:
         if self.ok:
             return f"Entry {self.seq} is in the signed log: every step checks out."
         failed = next(step for step in self.steps if not step.ok)
-        return f"Entry {self.seq} does NOT check out: {failed.title.lower()} failed."
+        return f"Entry {self.seq} does NOT check out: the step “{failed.title}” failed."
 
 
 def _hex(data: bytes) -> str:
@@ -102,7 +102,8 @@ def check(
     for (lo, hi), sibling in zip(ranges, path, strict=False):
         left = hi <= seq
         node = node_hash(sibling, node) if left else node_hash(node, sibling)
-        walk.append((f"entries {lo} to {hi - 1} ({'left' if left else 'right'})", _hex(node)))
+        side = "left" if left else "right"
+        walk.append((f"with entries {lo} to {hi - 1} on the {side}", _hex(node)))
     root = base64.b64decode(head.root_hash)
     reaches = fits and node == root
     steps.append(

@@ -75,8 +75,10 @@ def decide_and_close(page: Any, base: str, breach_id: str) -> None:
     page.goto(f"{base}/breaches/{breach_id}")
     page.check("#decision-report")
     page.fill("#authority", "National Privacy Commission")
-    page.fill("#reported_at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#reported_at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     page.click("#decision button[type=submit]")
+    page.wait_for_load_state()
+    assert "There is a problem" not in page.content(), page.inner_text("main")[:2000]
     page.wait_for_url(re.compile(r"done=decision"), timeout=TIMEOUT)
     assert "The regulator decision is recorded." in page.content()
     page.click("#close button[type=submit]")

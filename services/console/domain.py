@@ -1,5 +1,6 @@
 """Pure rules of the console: the deadline badge, who may see which pages, durations."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -118,3 +119,8 @@ def split_list(text: str) -> list[str]:
     for word in text.replace(",", " ").split():
         seen.setdefault(word, None)
     return list(seen)
+
+
+def words(items: Iterable[object]) -> str:
+    """Items joined by commas, each as its plain value (a generated model's ``root``)."""
+    return ", ".join(str(getattr(item, "root", item)) for item in items)

@@ -47,6 +47,7 @@ _env = Environment(
 )
 _env.filters["when"] = domain.when
 _env.filters["duration"] = domain.duration
+_env.filters["words"] = domain.words
 templates = Jinja2Templates(env=_env)
 
 

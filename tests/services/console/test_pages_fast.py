@@ -216,3 +216,50 @@ def test_the_people_csv_is_exactly_the_filtered_list(browser: Browser, api: Fake
     )
     rows = [line.split(",")[0] for line in csv.text.strip().splitlines()[1:]]
     assert on_screen == rows == ["ben", "bea"]
+
+
+GRANT = {
+    "grant_id": "00000000-0000-4000-8000-00000000000a",
+    "organisation": "ph-philexport",
+    "data_categories": ["email_address", "full_name"],
+    "valid_from": "2026-12-01T00:00:00Z",
+    "valid_until": "2027-01-01T00:00:00Z",
+    "created_at": "2026-12-01T00:00:00Z",
+    "created_by": "admin",
+    "revoked_at": None,
+}
+ORGANISATION = {"slug": "ph-philexport", "name": "PhilExport", "kind": "private", "country": "PH"}
+
+
+def test_an_administrator_sees_grants_plainly_and_revokes_one(
+    browser: Browser, api: FakeApi
+) -> None:
+    api.answer("GET", "/organisations", 200, [ORGANISATION])
+    api.answer("GET", "/grants", 200, [GRANT])
+    api.answer(
+        "POST",
+        f"/grants/{GRANT['grant_id']}/revoke",
+        200,
+        {**GRANT, "revoked_at": "2026-12-07T10:00:00Z"},
+    )
+    browser.sign_in(Role.ADMIN)
+    page = browser.client.get("/admin/grants").text
+    assert "email_address, full_name" in page and "root=" not in page
+    answer = browser.post(f"/admin/grants/{GRANT['grant_id']}/revoke", {}, page="/admin/grants")
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin/grants?done=revoked"
+    assert [r.url.path for r in api.requests if r.method == "POST"] == [
+        f"/grants/{GRANT['grant_id']}/revoke"
+    ]
+
+
+def test_a_grant_for_no_days_is_refused_beside_its_field(browser: Browser, api: FakeApi) -> None:
+    api.answer("GET", "/organisations", 200, [ORGANISATION])
+    api.answer("GET", "/grants", 200, [])
+    browser.sign_in(Role.ADMIN)
+    answer = browser.post(
+        "/admin/grants",
+        {"organisation": "ph-philexport", "data_categories": "email_address", "days": "0"},
+        page="/admin/grants",
+    )
+    assert answer.status_code == 422 and 'id="days-error"' in answer.text
+    assert not [r for r in api.requests if r.method == "POST"]

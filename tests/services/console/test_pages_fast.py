@@ -263,3 +263,11 @@ def test_a_grant_for_no_days_is_refused_beside_its_field(browser: Browser, api: 
     )
     assert answer.status_code == 422 and 'id="days-error"' in answer.text
     assert not [r for r in api.requests if r.method == "POST"]
+
+
+def test_sign_in_goes_on_only_to_a_path_of_the_console() -> None:
+    from services.console.signin import safe_next
+
+    assert safe_next("/breaches?status=open") == "/breaches?status=open"
+    for elsewhere in ("https://example.org/", "//example.org/x", "javascript:alert(1)", "", None):
+        assert safe_next(elsewhere) == "/"

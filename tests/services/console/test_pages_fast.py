@@ -271,3 +271,50 @@ def test_sign_in_goes_on_only_to_a_path_of_the_console() -> None:
     assert safe_next("/breaches?status=open") == "/breaches?status=open"
     for elsewhere in ("https://example.org/", "//example.org/x", "javascript:alert(1)", "", None):
         assert safe_next(elsewhere) == "/"
+
+
+def test_adding_a_scope_sends_exactly_one_and_shows_problems_beside_it(
+    browser: Browser, api: FakeApi
+) -> None:
+    serve_breach(api, breach_body(), [])
+    sent: list[httpx.Request] = []
+
+    def add(request: httpx.Request, _m: object) -> httpx.Response:
+        sent.append(request)
+        scope = {"scope_id": 2, "kind": "country", "spec": json.loads(request.content)}
+        times = {"created_at": "2026-12-07T11:00:00Z", "finished_at": None}
+        counts = {"added": 0, "found": 0, "pages": 0, "done": False, "last_error": None}
+        return httpx.Response(201, json={**scope, **times, **counts, "added_by": "security"})
+
+    api.on("POST", f"/breaches/{BREACH_ID}/scopes", add)
+    browser.sign_in(Role.SECURITY)
+    page = f"/breaches/{BREACH_ID}"
+    two = browser.post(f"{page}/scope", {"scope_users": "u-1", "scope_countries": "PH"}, page=page)
+    assert two.status_code == 422 and "exactly one scope" in two.text
+    window = browser.post(
+        f"{page}/scope", {"scope_organisation": "ph-philexport", "scope_since": "soon"}, page=page
+    )
+    assert window.status_code == 422 and 'id="scope_organisation-error"' in window.text
+    assert not sent
+    done = browser.post(f"{page}/scope", {"scope_countries": "ph"}, page=page)
+    assert done.status_code == 303 and done.headers["location"].endswith("done=scope#scope")
+    assert [json.loads(r.content) for r in sent] == [{"kind": "country", "country": "PH"}]
+
+
+def test_an_announcement_is_recorded_with_its_time_in_utc(browser: Browser, api: FakeApi) -> None:
+    serve_breach(api, breach_body(), [])
+    sent: list[httpx.Request] = []
+
+    def announce(request: httpx.Request, _m: object) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=breach_body())
+
+    api.on("POST", f"/breaches/{BREACH_ID}/announcement", announce)
+    browser.sign_in(Role.SECURITY)
+    page = f"/breaches/{BREACH_ID}"
+    form = {"text": "We lost a list.", "where": "https://example.org/n", "published_at": ""}
+    missing = browser.post(f"{page}/announcement", form, page=page)
+    assert missing.status_code == 422 and 'id="published_at-error"' in missing.text
+    form["published_at"] = "2026-12-07T11:00"
+    assert browser.post(f"{page}/announcement", form, page=page).status_code == 303
+    assert json.loads(sent[0].content)["published_at"] == "2026-12-07T11:00:00Z"

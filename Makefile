@@ -73,9 +73,9 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-screenshots: venv ## The notices in their scripts and every service's /docs and /asyncapi, as Chromium renders them, in docs/screenshots/.
+screenshots: venv ## The notices in their scripts, every service's /docs and /asyncapi, and the console's pages as Chromium renders them, in docs/screenshots/ (the console's need the stack: make up).
 	bash deploy/local/browser.sh install
-	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py tests/shared/test_pages_offline.py
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py tests/shared/test_pages_offline.py tests/services/console/test_browser.py
 
 assets: venv ## shared/static/vendor/ again from the npm packages pinned in its manifest.toml (needs npm)
 	$(VENV)/bin/python -m devtools.vendor_assets

@@ -14,7 +14,14 @@ from rich.live import Live
 from rich.table import Table
 
 from client import Conflict, breach
-from client.models.breach import AnnouncementIn, BreachOut, DecisionIn, DeclarationIn, Scope
+from client.models.breach import (
+    AnnouncementIn,
+    BreachOut,
+    DecisionIn,
+    DeclarationIn,
+    ObligationsOut,
+    Scope,
+)
 from privacyctl.core import Cli, Exit, command, fail
 
 app = typer.Typer(
@@ -184,8 +191,36 @@ def _render(b: BreachOut) -> Table:
     return table
 
 
-def _show(cli: Cli, b: BreachOut) -> None:
+def _show(cli: Cli, b: BreachOut, owed: ObligationsOut | None = None) -> None:
     cli.out.print(_render(b))
+    if owed is not None:
+        cli.out.print(_obligations(owed))
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def _obligations(owed: ObligationsOut) -> Table:
+    table = Table(title="obligations (regime by regime)", title_justify="left")
+    for column in ("regime", "to", "requirement", "state", "clock from", "deadline", "reason"):
+        table.add_column(column)
+    for o in owed.obligations:
+        table.add_row(
+            o.regime,
+            o.recipient.value,
+            o.requirement.value,
+            o.state.value,
+            f"{o.anchor} {_when(o.anchor_at)}",
+            _when(o.deadline_at) if o.deadline_at else o.deadline_rule.replace("_", " "),
+            o.reason,
+        )
+    for w in owed.without_duty:
+        table.add_row(w.regime, "-", "none", "-", "-", "-", "no duty to notify")
+    disclaimers = sorted({o.disclaimer for o in owed.obligations})
+    table.caption = " ".join(disclaimers) if disclaimers else None
+    table.caption_justify = "left"
+    return table
 
 
 @command(app, "show", example="privacyctl breach show 6f1c... --watch")
@@ -200,7 +235,8 @@ def show(
     """One breach: its counts, the time left, the decisions."""
     b = cli.client.send(breach.get(breach_id))
     if not watch:
-        cli.result(b, lambda: _show(cli, b))
+        owed = None if cli.json else cli.client.send(breach.obligations(breach_id))
+        cli.result(b, lambda: _show(cli, b, owed))
         return
     if cli.json:  # a JSON line each refresh
         while True:
@@ -378,17 +414,40 @@ def close(cli: Cli, breach_id: BreachId) -> None:
     cli.result(b, lambda: _show(cli, b))
 
 
-@command(app, "record", example="privacyctl breach record 6f1c... --format html -o record.html")
+@command(
+    app,
+    "record",
+    example="privacyctl breach record 6f1c... --format html -o record.html   "
+    "(one regulator's: --regime sg --format pdf -o sg.pdf)",
+)
 def record(
     cli: Cli,
     breach_id: BreachId,
-    format: Annotated[Literal["json", "html"], typer.Option(help="json or html.")] = "json",
+    format: Annotated[
+        Literal["json", "html", "pdf"], typer.Option(help="json, html or pdf (pdf: --regime).")
+    ] = "json",
+    regime: Annotated[
+        str | None,
+        typer.Option(
+            help="One regulator's record under this regime (sg, my, th, ...); without it, "
+            "the record for the supervisory authority (GDPR Art. 33(3), 33(5))."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE, not stdout.")
     ] = None,
 ) -> None:
-    """The record for the supervisory authority (GDPR Art. 33(3), 33(5))."""
-    if format == "html":
+    """The record for a regulator: GDPR's, or one regime's with every item its row requires."""
+    if format == "pdf" and regime is None:
+        fail("--format pdf needs --regime", Exit.USAGE, "e.g. --regime sg --format pdf -o sg.pdf")
+    if format == "pdf" and output is None:
+        fail("a PDF is written to a file: add -o FILE", Exit.USAGE, "e.g. -o record.pdf")
+    if regime is not None and format != "json":
+        body = cli.client.send(breach.regime_record_file(breach_id, regime, format))
+    elif regime is not None:
+        data = cli.client.send(breach.regime_record(breach_id, regime))
+        body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+    elif format == "html":
         body = cli.client.send(breach.record_html(breach_id))
     else:
         body = (

@@ -202,21 +202,20 @@ def _when(value: datetime | None) -> str:
 
 
 def _obligations(owed: ObligationsOut) -> Table:
-    table = Table(title="obligations (regime by regime)", title_justify="left")
-    for column in ("regime", "to", "requirement", "state", "clock from", "deadline", "reason"):
+    table = Table(title="obligations, regime by regime", title_justify="left")
+    for column in ("regime", "requirement", "clock", "deadline"):
         table.add_column(column)
     for o in owed.obligations:
+        clock = o.anchor.replace("_", " ")
         table.add_row(
-            o.regime,
-            o.recipient.value,
-            o.requirement.value,
-            o.state.value,
-            f"{o.anchor} {_when(o.anchor_at)}",
+            f"{o.regime} {o.recipient.value}",
+            f"{o.requirement.value.replace('_', ' ')}, {o.state.value.replace('_', ' ')}"
+            f"\n{o.reason}",
+            f"from {clock}\n{_when(o.anchor_at) if o.anchor_at else '(waiting)'}",
             _when(o.deadline_at) if o.deadline_at else o.deadline_rule.replace("_", " "),
-            o.reason,
         )
     for w in owed.without_duty:
-        table.add_row(w.regime, "-", "none", "-", "-", "-", "no duty to notify")
+        table.add_row(w.regime, "no duty to notify", "-", "-")
     disclaimers = sorted({o.disclaimer for o in owed.obligations})
     table.caption = " ".join(disclaimers) if disclaimers else None
     table.caption_justify = "left"

@@ -232,6 +232,7 @@ async def resend(
         breach_id,
         body or ResendIn(),
         actor=principal.sub,
+        duty=runtime.duty,
     )
 
 

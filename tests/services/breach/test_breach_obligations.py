@@ -22,6 +22,7 @@ from tests.services.breach.conftest import (
     SECURITY,
     T0,
     Service,
+    outcome,
     running,
     user_ids,
 )
@@ -321,6 +322,33 @@ async def test_a_person_covered_by_two_regimes_gets_one_notice_by_the_earlier_de
         notices = await service.staged(events.BREACH_NOTIFICATION_REQUESTED)
         assert Counter(n["payload"]["user_id"] for n in notices) == Counter(people)
         assert {at(n["payload"]["deadline_at"]) for n in notices} == {started + timedelta(hours=72)}
+
+        # Sent again after the mail server gave up: the same, earlier, deadline.
+        await service.publish(
+            outcome(
+                breach_id,
+                people[0],
+                at=T0 + timedelta(hours=1),
+                failed=True,
+                reason="retries_exhausted",
+            )
+        )
+
+        async def failed() -> bool:
+            return (await service.breach(breach_id))["counts"]["failed"] == 1
+
+        await wait_until(failed, 30, "the failure to count")
+        resent = await http.post(f"/breaches/{breach_id}/resend", headers=SECURITY)
+        assert resent.status_code == 200, resent.text
+        assert resent.json()["requested"] == 1
+        again = [
+            n
+            for n in await service.staged(events.BREACH_NOTIFICATION_REQUESTED)
+            if n["payload"]["resend"] == 1
+        ]
+        assert [(n["payload"]["user_id"], at(n["payload"]["deadline_at"])) for n in again] == [
+            (people[0], started + timedelta(hours=72))
+        ]
 
 
 def fired_of(staged: list[dict[str, Any]], breach_id: str) -> list[tuple[str, str, str, Any]]:

@@ -16,10 +16,12 @@ from rich.table import Table
 from client import Conflict, breach
 from client.models.breach import (
     AnnouncementIn,
+    AssessmentIn,
     BreachOut,
     DecisionIn,
     DeclarationIn,
     ObligationsOut,
+    RegulatorNoticeIn,
     Scope,
 )
 from privacyctl.core import Cli, Exit, command, fail
@@ -391,6 +393,68 @@ def decide(
             data[name] = value
     b = cli.client.send(breach.decide(breach_id, _model(DecisionIn, data, "decide")))
     cli.result(b, lambda: _show(cli, b))
+
+
+@command(
+    app,
+    "assess",
+    example="privacyctl breach assess 6f1c... --finding significant_harm --text "
+    '"Names and emails of 600 people; phishing likely."',
+)
+def assess(
+    cli: Cli,
+    breach_id: BreachId,
+    text: Annotated[str, typer.Option(help="The assessment as kept on file.")],
+    finding: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A trigger it found met: risk, high_risk, significant_harm, serious_harm "
+            "(repeat; none: no risk found)."
+        ),
+    ] = None,
+    sensitive: Annotated[
+        bool, typer.Option(help="Sensitive data (or data enabling identity fraud) involved.")
+    ] = False,
+    concluded_at: Annotated[
+        str | None, typer.Option(help="When it concluded (ISO 8601); default now.")
+    ] = None,
+) -> None:
+    """Record the risk assessment's conclusion; the obligations are derived again."""
+    data: dict[str, Any] = {
+        "concluded_at": concluded_at or datetime.now(UTC).isoformat(),
+        "findings": finding or [],
+        "sensitive": sensitive,
+        "text": text,
+    }
+    owed = cli.client.send(breach.assess(breach_id, _model(AssessmentIn, data, "assess")))
+    cli.result(owed, lambda: cli.out.print(_obligations(owed)))
+
+
+@command(
+    app,
+    "regulator-told",
+    example="privacyctl breach regulator-told 6f1c... --regime sg --reference PDPC-2031-0042",
+)
+def regulator_told(
+    cli: Cli,
+    breach_id: BreachId,
+    regime: Annotated[str, typer.Option(help="The regime whose regulator was told (sg, th...).")],
+    notified_at: Annotated[
+        str | None, typer.Option(help="When it was told (ISO 8601); default now.")
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="The regulator's reference.")] = None,
+    delay_reasons: Annotated[
+        str | None, typer.Option(help="Why after the deadline, if it was.")
+    ] = None,
+) -> None:
+    """Record that a regime's regulator was told: its obligation is met, or late."""
+    data: dict[str, Any] = {"notified_at": notified_at or datetime.now(UTC).isoformat()}
+    for name, value in (("reference", reference), ("delay_reasons", delay_reasons)):
+        if value:
+            data[name] = value
+    notice = _model(RegulatorNoticeIn, data, "regulator-told")
+    owed = cli.client.send(breach.regulator_told(breach_id, regime, notice))
+    cli.result(owed, lambda: cli.out.print(_obligations(owed)))
 
 
 @command(app, "close", example="privacyctl breach close 6f1c...")

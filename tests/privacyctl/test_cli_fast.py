@@ -82,6 +82,47 @@ def test_breach_show_for_a_person_has_the_time_left(run: Run, api: FakeApi) -> N
     assert "not legal advice" in shown
 
 
+def test_breach_assess_sends_the_findings_and_shows_the_obligations(run: Run, api: FakeApi) -> None:
+    api.answer("POST", f"/breaches/{BREACH_ID}/assessments", 201, obligations_body())
+    result = run(
+        "breach",
+        "assess",
+        BREACH_ID,
+        "--finding",
+        "significant_harm",
+        "--sensitive",
+        "--text",
+        "Names and emails; phishing likely.",
+        "--concluded-at",
+        "2026-03-02T09:00:00Z",
+    )
+    assert result.exit_code == 0, result.stderr
+    sent = json.loads(api.requests[-1].content)
+    assert sent == {
+        "concluded_at": "2026-03-02T09:00:00Z",
+        "findings": ["significant_harm"],
+        "sensitive": True,
+        "text": "Names and emails; phishing likely.",
+    }
+    assert "sg regulator" in " ".join(result.stdout.split())
+
+
+def test_breach_assess_refuses_an_unknown_finding_before_sending(run: Run, api: FakeApi) -> None:
+    result = run("breach", "assess", BREACH_ID, "--finding", "doom", "--text", "x")
+    assert result.exit_code == Exit.USAGE
+    assert "findings" in result.stderr and api.requests == []
+
+
+def test_breach_regulator_told_names_the_regime_in_the_path(run: Run, api: FakeApi) -> None:
+    api.answer("POST", f"/breaches/{BREACH_ID}/obligations/sg/regulator", 201, obligations_body())
+    result = run(
+        "breach", "regulator-told", BREACH_ID, "--regime", "sg", "--reference", "PDPC-1", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(api.requests[-1].content)["reference"] == "PDPC-1"
+    assert json.loads(result.stdout)["obligations"][0]["regime"] == "sg"
+
+
 def obligations_body() -> dict[str, Any]:
     """The obligations of a breach with 600 people in Singapore, before the assessment."""
     obligation = {

@@ -230,12 +230,18 @@ async def fill_audit(schema: str, entries: list[Entry]) -> None:
         await conn.close()
 
 
+ASEAN = ("BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "VN")
+"""The people are spread over the ten ASEAN countries (issue 24): their regimes' obligations
+are derived as each page resolves, and each notice carries its regime's deadline."""
+
+
 async def register(topic: str, user_ids: list[str], domain: str) -> None:
-    """The people's registrations, as the registry publishes them."""
+    """The people's registrations, as the registry publishes them, one country after the
+    other of the ten."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=20)
     await producer.start()
     try:
-        for user_id in user_ids:
+        for i, user_id in enumerate(user_ids):
             event = UserRegistered.create(
                 producer="registry",
                 subject_id=user_id,
@@ -243,7 +249,7 @@ async def register(topic: str, user_ids: list[str], domain: str) -> None:
                     user_id=user_id,
                     full_name="Bench Person",
                     email=f"{user_id}{domain}",
-                    country="PH",
+                    country=ASEAN[i % len(ASEAN)],
                 ),
             )
             await producer.send(topic, value=event.to_bytes(), key=user_id.encode())

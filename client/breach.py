@@ -6,13 +6,16 @@ from uuid import UUID
 from client.call import Call, Paged
 from client.models.breach import (
     AnnouncementIn,
+    AssessmentIn,
     BreachList,
     BreachOut,
     BreachSummary,
     DecisionIn,
     DeclarationIn,
+    ObligationsOut,
     PeoplePage,
     PersonOut,
+    RegulatorNoticeIn,
     Scope,
     ScopeOut,
     TimelineOut,
@@ -151,6 +154,63 @@ def record_html(breach_id: UUID | str) -> Call[bytes]:
         service="breach",
         method="GET",
         path=f"/breaches/{breach_id}/report.html",
+        returns=bytes,
+        retry=True,
+    )
+
+
+def obligations(breach_id: UUID | str) -> Call[ObligationsOut]:
+    """What the breach owes each regulator and its people, regime by regime."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/obligations",
+        returns=ObligationsOut,
+        retry=True,
+    )
+
+
+def assess(breach_id: UUID | str, assessment: AssessmentIn) -> Call[ObligationsOut]:
+    """Record the risk assessment's conclusion; the obligations are derived again."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/breaches/{breach_id}/assessments",
+        returns=ObligationsOut,
+        body=assessment,
+    )
+
+
+def regulator_told(
+    breach_id: UUID | str, regime: str, notice: RegulatorNoticeIn
+) -> Call[ObligationsOut]:
+    """Record that a regime's regulator was told (met, or late)."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/breaches/{breach_id}/obligations/{regime}/regulator",
+        returns=ObligationsOut,
+        body=notice,
+    )
+
+
+def regime_record(breach_id: UUID | str, regime: str) -> Call[dict[str, Any]]:
+    """One regulator's record, with every item its regime's row requires, as JSON."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/records/{regime}",
+        returns=dict[str, Any],
+        retry=True,
+    )
+
+
+def regime_record_file(breach_id: UUID | str, regime: str, kind: str) -> Call[bytes]:
+    """One regulator's record as a printable page (``html``) or as PDF (``pdf``)."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/breaches/{breach_id}/records/{regime}.{kind}",
         returns=bytes,
         retry=True,
     )

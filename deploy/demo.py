@@ -467,6 +467,14 @@ def breach_story(http: httpx.Client, secret: str) -> int:
     recorded, _ = privacyctl(
         sec_token, "breach", "record", bid, "--format", "html", "-o", str(record)
     )
+    # Each regulator its own record: Thailand's, Indonesia's, as the obligations above say.
+    for regime in ("th", "id"):
+        page = ROOT / ".local" / f"breach-{b['reference']}-{regime}.html"
+        code, _ = privacyctl(
+            sec_token, "breach", "record", bid, "--regime", regime, "--format", "html",
+            "-o", str(page),
+        )  # fmt: skip
+        recorded = recorded or code
     return failures + int(decided != 0 or closed != 0 or recorded != 0)
 
 

@@ -48,6 +48,66 @@ class AnnouncementOut(BaseModel):
     where: Annotated[str, Field(title="Where")]
 
 
+class Finding(StrEnum):
+    risk = "risk"
+    high_risk = "high_risk"
+    significant_harm = "significant_harm"
+    serious_harm = "serious_harm"
+
+
+class AssessmentIn(BaseModel):
+    """
+    The conclusion of the breach's risk assessment, as a recorded step.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    concluded_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="When the assessment concluded (Singapore's clock starts then).",
+            examples=["2026-11-20T10:00:00Z"],
+            title="Concluded At",
+        ),
+    ]
+    findings: Annotated[
+        list[Finding],
+        Field(
+            description="The triggers it found met; one it considered and did not find is left out (an empty list: no risk found).",
+            examples=[["risk", "significant_harm"]],
+            max_length=4,
+            title="Findings",
+        ),
+    ]
+    sensitive: Annotated[
+        bool | None,
+        Field(
+            description="Sensitive personal data, or data that may enable identity fraud, are involved (the Philippines' rule).",
+            title="Sensitive",
+        ),
+    ] = False
+    text: Annotated[
+        str,
+        Field(
+            description="The assessment as kept on file (Thailand keeps it even when nothing is notified).",
+            max_length=20000,
+            min_length=1,
+            title="Text",
+        ),
+    ]
+
+
+class AssessmentOut(BaseModel):
+    assessed_by: Annotated[str, Field(title="Assessed By")]
+    concluded_at: Annotated[AwareDatetime, Field(title="Concluded At")]
+    findings: Annotated[list[str], Field(title="Findings")]
+    recorded_at: Annotated[AwareDatetime, Field(title="Recorded At")]
+    sensitive: Annotated[bool, Field(title="Sensitive")]
+    seq: Annotated[int, Field(title="Seq")]
+    text: Annotated[str, Field(title="Text")]
+
+
 class BreachKind(StrEnum):
     """
     The kinds of breach (GDPR Art. 4(12); ENISA's and the EDPB's classification).
@@ -256,6 +316,94 @@ class NoticeState(StrEnum):
     covered_by_announcement = "covered_by_announcement"
 
 
+class Mark(StrEnum):
+    warning = "warning"
+    missed = "missed"
+
+
+class ObligationMarkOut(BaseModel):
+    fired_at: Annotated[AwareDatetime, Field(title="Fired At")]
+    mark: Annotated[Mark, Field(title="Mark")]
+    point_at: Annotated[AwareDatetime, Field(title="Point At")]
+
+
+class Recipient(StrEnum):
+    regulator = "regulator"
+    people = "people"
+
+
+class Requirement(StrEnum):
+    required = "required"
+    not_required = "not_required"
+    undetermined = "undetermined"
+
+
+class State(StrEnum):
+    pending = "pending"
+    met = "met"
+    late = "late"
+    not_required = "not_required"
+
+
+class ObligationOut(BaseModel):
+    """
+    One duty of one regime toward the regulator or the people, with its own clock.
+    """
+
+    after_regulator: Annotated[bool, Field(title="After Regulator")]
+    anchor: Annotated[str, Field(description="What starts its clock.", title="Anchor")]
+    anchor_at: Annotated[AwareDatetime | None, Field(title="Anchor At")]
+    anchor_note: Annotated[str | None, Field(title="Anchor Note")]
+    assessment_due_at: Annotated[AwareDatetime | None, Field(title="Assessment Due At")]
+    assessment_on_file: Annotated[bool, Field(title="Assessment On File")]
+    content: Annotated[list[str], Field(title="Content")]
+    deadline_at: Annotated[AwareDatetime | None, Field(title="Deadline At")]
+    deadline_rule: Annotated[str, Field(title="Deadline Rule")]
+    delay_reasons: Annotated[str | None, Field(title="Delay Reasons")]
+    disclaimer: Annotated[
+        str,
+        Field(
+            description="Computed from <regime row>, reviewed <date>; not legal advice.",
+            title="Disclaimer",
+        ),
+    ]
+    evidence: Annotated[dict[str, Any], Field(title="Evidence")]
+    extended_until: Annotated[AwareDatetime | None, Field(title="Extended Until")]
+    form: Annotated[str | None, Field(title="Form")]
+    late_requires_reasons: Annotated[bool, Field(title="Late Requires Reasons")]
+    marks: Annotated[list[ObligationMarkOut], Field(title="Marks")]
+    met_at: Annotated[AwareDatetime | None, Field(title="Met At")]
+    met_by: Annotated[str | None, Field(title="Met By")]
+    no_delay: Annotated[bool, Field(title="No Delay")]
+    pending_people: Annotated[
+        int | None,
+        Field(
+            description="For the people: those covered not yet told nor covered.",
+            title="Pending People",
+        ),
+    ] = None
+    people: Annotated[
+        int, Field(description="The affected people the regime covers.", title="People")
+    ]
+    phases_until: Annotated[AwareDatetime | None, Field(title="Phases Until")]
+    reason: Annotated[str, Field(title="Reason")]
+    recipient: Annotated[Recipient, Field(title="Recipient")]
+    regime: Annotated[str, Field(examples=["sg"], title="Regime")]
+    regime_name: Annotated[str, Field(title="Regime Name")]
+    regulator: Annotated[str, Field(title="Regulator")]
+    requirement: Annotated[Requirement, Field(title="Requirement")]
+    seconds_left: Annotated[
+        int | None,
+        Field(
+            description="Until the deadline; negative once it passed; none without one.",
+            title="Seconds Left",
+        ),
+    ]
+    state: Annotated[State, Field(title="State")]
+    unverified: Annotated[list[str], Field(title="Unverified")]
+    warnings_at: Annotated[list[AwareDatetime], Field(title="Warnings At")]
+
+
 class DataCategories(RootModel[list[DataCategory]]):
     root: Annotated[
         list[DataCategory],
@@ -362,6 +510,78 @@ class Problem(BaseModel):
     ]
 
 
+class DelayReasons1(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="Required when told after the deadline under a regime that asks for reasons (GDPR, Thailand, Malaysia).",
+            max_length=20000,
+            min_length=1,
+            title="Delay Reasons",
+        ),
+    ]
+
+
+class Note(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="How it was filed, by whom, what next.",
+            max_length=20000,
+            min_length=1,
+            title="Note",
+        ),
+    ]
+
+
+class Reference(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="The regulator's reference for the report, if it gave one.",
+            max_length=300,
+            min_length=1,
+            title="Reference",
+        ),
+    ]
+
+
+class RegulatorNoticeIn(BaseModel):
+    """
+    That a regime's regulator was told, with the evidence.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    delay_reasons: Annotated[
+        DelayReasons1 | None,
+        Field(
+            description="Required when told after the deadline under a regime that asks for reasons (GDPR, Thailand, Malaysia).",
+            title="Delay Reasons",
+        ),
+    ] = None
+    note: Annotated[
+        Note | None,
+        Field(description="How it was filed, by whom, what next.", title="Note"),
+    ] = None
+    notified_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="When the regulator was told.",
+            examples=["2026-11-20T10:00:00Z"],
+            title="Notified At",
+        ),
+    ]
+    reference: Annotated[
+        Reference | None,
+        Field(
+            description="The regulator's reference for the report, if it gave one.",
+            title="Reference",
+        ),
+    ] = None
+
+
 class UserId(RootModel[str]):
     root: Annotated[str, Field(pattern="^[^\\s\\x00]{1,128}$")]
 
@@ -449,6 +669,12 @@ class UsersScope(BaseModel):
     )
     kind: Annotated[Literal["users"], Field(title="Kind")]
     user_ids: Annotated[list[UserId], Field(max_length=100000, min_length=1, title="User Ids")]
+
+
+class WithoutDutyOut(BaseModel):
+    people: Annotated[int, Field(title="People")]
+    reason: Annotated[str, Field(title="Reason")]
+    regime: Annotated[str, Field(title="Regime")]
 
 
 class BreachList(BaseModel):
@@ -606,6 +832,25 @@ class ErrorResponse(BaseModel):
     """
 
     detail: ErrorDetail
+
+
+class ObligationsOut(BaseModel):
+    """
+    What the breach owes each regulator and its people, under each regime.
+    """
+
+    assessments: Annotated[list[AssessmentOut], Field(title="Assessments")]
+    breach_id: Annotated[UUID, Field(title="Breach Id")]
+    establishment: Annotated[
+        list[str],
+        Field(description="The controller's countries (a setting).", title="Establishment"),
+    ]
+    obligations: Annotated[list[ObligationOut], Field(title="Obligations")]
+    people_by_country: Annotated[
+        dict[str, int],
+        Field(description="'' for people of unknown country.", title="People By Country"),
+    ]
+    without_duty: Annotated[list[WithoutDutyOut], Field(title="Without Duty")]
 
 
 class PeoplePage(BaseModel):

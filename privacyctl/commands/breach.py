@@ -14,7 +14,16 @@ from rich.live import Live
 from rich.table import Table
 
 from client import Conflict, breach
-from client.models.breach import AnnouncementIn, BreachOut, DecisionIn, DeclarationIn, Scope
+from client.models.breach import (
+    AnnouncementIn,
+    AssessmentIn,
+    BreachOut,
+    DecisionIn,
+    DeclarationIn,
+    ObligationsOut,
+    RegulatorNoticeIn,
+    Scope,
+)
 from privacyctl.core import Cli, Exit, command, fail
 
 app = typer.Typer(
@@ -184,8 +193,35 @@ def _render(b: BreachOut) -> Table:
     return table
 
 
-def _show(cli: Cli, b: BreachOut) -> None:
+def _show(cli: Cli, b: BreachOut, owed: ObligationsOut | None = None) -> None:
     cli.out.print(_render(b))
+    if owed is not None:
+        cli.out.print(_obligations(owed))
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def _obligations(owed: ObligationsOut) -> Table:
+    table = Table(title="obligations, regime by regime", title_justify="left")
+    for column in ("regime", "requirement", "clock", "deadline"):
+        table.add_column(column)
+    for o in owed.obligations:
+        clock = o.anchor.replace("_", " ")
+        table.add_row(
+            f"{o.regime} {o.recipient.value}",
+            f"{o.requirement.value.replace('_', ' ')}, {o.state.value.replace('_', ' ')}"
+            f"\n{o.reason}",
+            f"from {clock}\n{_when(o.anchor_at) if o.anchor_at else '(waiting)'}",
+            _when(o.deadline_at) if o.deadline_at else o.deadline_rule.replace("_", " "),
+        )
+    for w in owed.without_duty:
+        table.add_row(w.regime, "no duty to notify", "-", "-")
+    disclaimers = sorted({o.disclaimer for o in owed.obligations})
+    table.caption = " ".join(disclaimers) if disclaimers else None
+    table.caption_justify = "left"
+    return table
 
 
 @command(app, "show", example="privacyctl breach show 6f1c... --watch")
@@ -200,7 +236,8 @@ def show(
     """One breach: its counts, the time left, the decisions."""
     b = cli.client.send(breach.get(breach_id))
     if not watch:
-        cli.result(b, lambda: _show(cli, b))
+        owed = None if cli.json else cli.client.send(breach.obligations(breach_id))
+        cli.result(b, lambda: _show(cli, b, owed))
         return
     if cli.json:  # a JSON line each refresh
         while True:
@@ -358,6 +395,68 @@ def decide(
     cli.result(b, lambda: _show(cli, b))
 
 
+@command(
+    app,
+    "assess",
+    example="privacyctl breach assess 6f1c... --finding significant_harm --text "
+    '"Names and emails of 600 people; phishing likely."',
+)
+def assess(
+    cli: Cli,
+    breach_id: BreachId,
+    text: Annotated[str, typer.Option(help="The assessment as kept on file.")],
+    finding: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A trigger it found met: risk, high_risk, significant_harm, serious_harm "
+            "(repeat; none: no risk found)."
+        ),
+    ] = None,
+    sensitive: Annotated[
+        bool, typer.Option(help="Sensitive data (or data enabling identity fraud) involved.")
+    ] = False,
+    concluded_at: Annotated[
+        str | None, typer.Option(help="When it concluded (ISO 8601); default now.")
+    ] = None,
+) -> None:
+    """Record the risk assessment's conclusion; the obligations are derived again."""
+    data: dict[str, Any] = {
+        "concluded_at": concluded_at or datetime.now(UTC).isoformat(),
+        "findings": finding or [],
+        "sensitive": sensitive,
+        "text": text,
+    }
+    owed = cli.client.send(breach.assess(breach_id, _model(AssessmentIn, data, "assess")))
+    cli.result(owed, lambda: cli.out.print(_obligations(owed)))
+
+
+@command(
+    app,
+    "regulator-told",
+    example="privacyctl breach regulator-told 6f1c... --regime sg --reference PDPC-2031-0042",
+)
+def regulator_told(
+    cli: Cli,
+    breach_id: BreachId,
+    regime: Annotated[str, typer.Option(help="The regime whose regulator was told (sg, th...).")],
+    notified_at: Annotated[
+        str | None, typer.Option(help="When it was told (ISO 8601); default now.")
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="The regulator's reference.")] = None,
+    delay_reasons: Annotated[
+        str | None, typer.Option(help="Why after the deadline, if it was.")
+    ] = None,
+) -> None:
+    """Record that a regime's regulator was told: its obligation is met, or late."""
+    data: dict[str, Any] = {"notified_at": notified_at or datetime.now(UTC).isoformat()}
+    for name, value in (("reference", reference), ("delay_reasons", delay_reasons)):
+        if value:
+            data[name] = value
+    notice = _model(RegulatorNoticeIn, data, "regulator-told")
+    owed = cli.client.send(breach.regulator_told(breach_id, regime, notice))
+    cli.result(owed, lambda: cli.out.print(_obligations(owed)))
+
+
 @command(app, "close", example="privacyctl breach close 6f1c...")
 def close(cli: Cli, breach_id: BreachId) -> None:
     """Close the breach; refused, naming what is missing, until everyone is covered."""
@@ -378,17 +477,40 @@ def close(cli: Cli, breach_id: BreachId) -> None:
     cli.result(b, lambda: _show(cli, b))
 
 
-@command(app, "record", example="privacyctl breach record 6f1c... --format html -o record.html")
+@command(
+    app,
+    "record",
+    example="privacyctl breach record 6f1c... --format html -o record.html   "
+    "(one regulator's: --regime sg --format pdf -o sg.pdf)",
+)
 def record(
     cli: Cli,
     breach_id: BreachId,
-    format: Annotated[Literal["json", "html"], typer.Option(help="json or html.")] = "json",
+    format: Annotated[
+        Literal["json", "html", "pdf"], typer.Option(help="json, html or pdf (pdf: --regime).")
+    ] = "json",
+    regime: Annotated[
+        str | None,
+        typer.Option(
+            help="One regulator's record under this regime (sg, my, th, ...); without it, "
+            "the record for the supervisory authority (GDPR Art. 33(3), 33(5))."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE, not stdout.")
     ] = None,
 ) -> None:
-    """The record for the supervisory authority (GDPR Art. 33(3), 33(5))."""
-    if format == "html":
+    """The record for a regulator: GDPR's, or one regime's with every item its row requires."""
+    if format == "pdf" and regime is None:
+        fail("--format pdf needs --regime", Exit.USAGE, "e.g. --regime sg --format pdf -o sg.pdf")
+    if format == "pdf" and output is None:
+        fail("a PDF is written to a file: add -o FILE", Exit.USAGE, "e.g. -o record.pdf")
+    if regime is not None and format != "json":
+        body = cli.client.send(breach.regime_record_file(breach_id, regime, format))
+    elif regime is not None:
+        data = cli.client.send(breach.regime_record(breach_id, regime))
+        body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+    elif format == "html":
         body = cli.client.send(breach.record_html(breach_id))
     else:
         body = (

@@ -11,20 +11,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from services.breach import queries, report, service
+from services.breach import duties, queries, records, report, service
 from services.breach.bootstrap import BreachRuntime
 from services.breach.exceptions import InvalidCursor
 from services.breach.models import (
     AnnouncementIn,
+    AssessmentIn,
     BreachList,
     BreachOut,
     DecisionIn,
     DeclarationIn,
+    ObligationsOut,
     PeoplePage,
+    RegulatorNoticeIn,
     ResendIn,
     ResendOut,
     Scope,
@@ -229,6 +232,7 @@ async def resend(
         breach_id,
         body or ResendIn(),
         actor=principal.sub,
+        duty=runtime.duty,
     )
 
 
@@ -255,3 +259,99 @@ async def regulator_page(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> HTM
         report.html(await report.record(runtime.sessions, runtime.clock, breach_id)),
         headers={"Content-Security-Policy": report.REPORT_POLICY},
     )
+
+
+# --- Obligations under the regimes ------------------------------------------------------
+
+Regime = Annotated[
+    str,
+    Path(
+        pattern=r"^[a-z][a-z0-9_]{1,15}$",
+        description="A regime's id (`sg`, `eu`, ...).",
+        examples=["sg"],
+    ),
+]
+
+
+@router.get(
+    "/breaches/{breach_id}/obligations",
+    summary="What the breach owes each regulator and its people, regime by regime, with "
+    "anchors, deadlines, states and the disclaimer",
+)
+async def obligations(breach_id: UUID, _: Reader, runtime: RuntimeDep) -> ObligationsOut:
+    return await duties.view(runtime.sessions, runtime.clock, runtime.duty, breach_id)
+
+
+@router.post(
+    "/breaches/{breach_id}/assessments",
+    status_code=201,
+    summary="Record the risk assessment's conclusion (kept on file); obligations re-derived",
+)
+async def assess(
+    breach_id: UUID, body: AssessmentIn, principal: Security, runtime: RuntimeDep
+) -> ObligationsOut:
+    return await duties.record_assessment(
+        runtime.sessions, runtime.clock, runtime.duty, breach_id, body, actor=principal.sub
+    )
+
+
+@router.post(
+    "/breaches/{breach_id}/obligations/{regime}/regulator",
+    status_code=201,
+    summary="Record that a regime's regulator was told: the obligation is met, or late",
+)
+async def regulator_told(
+    breach_id: UUID,
+    regime: Regime,
+    body: RegulatorNoticeIn,
+    principal: Security,
+    runtime: RuntimeDep,
+) -> ObligationsOut:
+    return await duties.record_regulator_notice(
+        runtime.sessions,
+        runtime.clock,
+        runtime.duty,
+        breach_id,
+        regime,
+        body,
+        actor=principal.sub,
+    )
+
+
+@router.get(
+    "/breaches/{breach_id}/records/{regime}.html",
+    response_class=HTMLResponse,
+    summary="One regulator's record, as a page that prints",
+)
+async def regime_record_page(
+    breach_id: UUID, regime: Regime, _: Reader, runtime: RuntimeDep
+) -> HTMLResponse:
+    record = await records.record(runtime.sessions, runtime.clock, runtime.duty, breach_id, regime)
+    return HTMLResponse(records.html(record))
+
+
+@router.get(
+    "/breaches/{breach_id}/records/{regime}.pdf",
+    response_class=Response,
+    summary="One regulator's record, as PDF",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def regime_record_pdf(
+    breach_id: UUID, regime: Regime, _: Reader, runtime: RuntimeDep
+) -> Response:
+    record = await records.record(runtime.sessions, runtime.clock, runtime.duty, breach_id, regime)
+    return Response(
+        records.pdf(record),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="breach-{breach_id}-{regime}.pdf"'},
+    )
+
+
+@router.get(
+    "/breaches/{breach_id}/records/{regime}",
+    summary="One regulator's record, with every item its regime's row requires, as JSON",
+)
+async def regime_record(
+    breach_id: UUID, regime: Regime, _: Reader, runtime: RuntimeDep
+) -> dict[str, object]:
+    return await records.record(runtime.sessions, runtime.clock, runtime.duty, breach_id, regime)

@@ -2,11 +2,14 @@
 
 from dataclasses import dataclass
 
-from services.breach import countdown, resolution
+from services.breach import countdown, duties, obligation_clock, regimes, resolution
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings, ClockKind
 from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -16,6 +19,8 @@ class BreachRuntime(Runtime):
     settings: BreachSettings
     clock: Clock
     audit: AuditClient
+    regimes: regimes.Regimes
+    """The breach-notification regimes, read and checked at start-up."""
 
     async def start(self) -> None:
         """Start resolving scopes and running the 72-hour clock."""
@@ -27,6 +32,11 @@ class BreachRuntime(Runtime):
         await super().stop()
         await self.audit.close()
 
+    @property
+    def duty(self) -> duties.Duty:
+        """The regimes and the controller's establishment, as the derivation needs them."""
+        return duties.Duty(self.regimes, tuple(self.settings.establishment))
+
     async def resolve(self) -> int:
         """Resolve every scope waiting for it, page by page."""
         return await resolution.resolve_pending(
@@ -34,11 +44,14 @@ class BreachRuntime(Runtime):
             self.audit,
             self.clock,
             size=self.settings.resolve_page_size,
+            duty=self.duty,
         )
 
     async def tick(self) -> int:
-        """Fire the clock's warnings and missed deadlines that are due."""
-        return await countdown.tick(self.sessions, self.clock, self.settings.warning_hours)
+        """Fire the clock's warnings and missed deadlines that are due: the breach's own
+        72 hours, then each obligation's."""
+        fired = await countdown.tick(self.sessions, self.clock, self.settings.warning_hours)
+        return fired + await obligation_clock.tick(self.sessions, self.clock, self.duty)
 
 
 async def bootstrap(
@@ -48,10 +61,15 @@ async def bootstrap(
     settings = infra.settings
     if not isinstance(settings, BreachSettings):
         raise TypeError("the breach service runs on BreachSettings")
+    # A bad row stops the start here, naming the row and the field (RegimesInvalid).
+    loaded = regimes.load(settings.regimes_file or regimes.REGIMES_FILE)
+    log.info("breach.regimes_loaded", regimes=len(loaded), establishment=settings.establishment)
     if clock is None:
         clock = StoredClock(infra.engine) if settings.clock is ClockKind.STORED else SystemClock()
     if audit is None:
         audit = AuditClient(
             settings, base_url=settings.audit_url, timeout=settings.audit_timeout_seconds
         )
-    return BreachRuntime(**{**vars(infra), "settings": settings}, clock=clock, audit=audit)
+    return BreachRuntime(
+        **{**vars(infra), "settings": settings}, clock=clock, audit=audit, regimes=loaded
+    )

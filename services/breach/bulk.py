@@ -23,19 +23,22 @@ async def add_affected(
     user_ids: list[str],
     categories: list[str],
     at: datetime,
-) -> list[str]:
-    """Add people to the breach; the ones it did not have yet are returned."""
+) -> list[tuple[str, str | None]]:
+    """Add people to the breach, each with the country of residence the service knows for
+    them; the ones it did not have yet are returned, with that country (None: unknown)."""
     if not user_ids:
         return []
     rows = await session.execute(
         text(
-            "INSERT INTO affected (breach_id, user_id, scope_id, data_categories, requested_at) "
-            "SELECT :b, u, :s, :c, :at FROM unnest(CAST(:u AS text[])) AS u "
-            "ON CONFLICT (breach_id, user_id) DO NOTHING RETURNING user_id"
+            "INSERT INTO affected "
+            "(breach_id, user_id, scope_id, data_categories, requested_at, country) "
+            "SELECT :b, x.u, :s, :c, :at, s.country FROM unnest(CAST(:u AS text[])) AS x(u) "
+            "LEFT JOIN subjects s ON s.user_id = x.u "
+            "ON CONFLICT (breach_id, user_id) DO NOTHING RETURNING user_id, country"
         ),
         {"b": breach_id, "s": scope_id, "c": categories, "at": at, "u": user_ids},
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 async def affected_for_update_many(

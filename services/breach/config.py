@@ -1,12 +1,14 @@
 """Settings of the breach service (environment prefix ``BREACH_``)."""
 
 from enum import StrEnum
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import APPEND_ONLY, Environment, ServiceSettings, TablePrivileges
+from shared.validation import CountryCode
 
 
 class ClockKind(StrEnum):
@@ -21,9 +23,10 @@ class BreachSettings(ServiceSettings):
     service_name: ClassVar[str] = "breach"
     default_port: ClassVar[int] = 8004
     table_privileges: ClassVar[TablePrivileges] = dict.fromkeys(
-        ("timeline", "outcomes"), APPEND_ONLY
+        ("timeline", "outcomes", "assessments"), APPEND_ONLY
     )
-    """The breach's timeline and the notice outcomes are evidence: append only."""
+    """The breach's timeline, the notice outcomes and the assessments are evidence: append
+    only."""
 
     audit_url: str = "http://127.0.0.1:8003"
     """Where the audit service answers which subjects an organisation received."""
@@ -38,6 +41,14 @@ class BreachSettings(ServiceSettings):
     """How often the clock's warnings and the missed deadline are checked."""
     resolve_seconds: float = Field(default=1.0, gt=0)
     """How often scopes waiting for resolution are looked for."""
+    establishment: list[CountryCode] = Field(default_factory=list, max_length=50)
+    """The countries where the controller is established (ISO 3166-1 alpha-2,
+    ``BREACH_ESTABLISHMENT='["TH"]'``): their regimes cover everyone a breach affects,
+    wherever they live (docs/regimes.md). Empty: only the people's own countries count."""
+    regimes_file: Path | None = None
+    """The breach-notification regimes; the file shipped with the service
+    (``services/breach/regimes.toml``) when unset. Read and checked at start-up: a bad row
+    stops the start, naming the row and the field."""
     resolve_page_size: int = Field(default=1000, ge=1, le=10_000)
     """People resolved, and requests staged, per transaction."""
 

@@ -59,3 +59,39 @@ class AuditUnavailable(BreachError):
     """The audit service did not answer which subjects an organisation received."""
 
     status_code = 503
+
+
+class InvalidAssessment(BreachError):
+    """An assessment whose times do not fit the breach."""
+
+    status_code = 422
+
+
+class ObligationNotFound(BreachError):
+    """The breach has no obligation under that regime (or toward that recipient)."""
+
+    status_code = 404
+
+
+class ObligationAlreadyMet(BreachError):
+    """The obligation is already recorded as met."""
+
+    status_code = 409
+
+
+class InvalidRegulatorNotice(BreachError):
+    """A regulator's notice that lacks what its regime asks (the reasons of a delay)."""
+
+    status_code = 422
+
+
+class RegimeNotFound(BreachError):
+    """No regime of that id in the regimes file."""
+
+    status_code = 404
+
+
+class PdfUnavailable(BreachError):
+    """No font to write a PDF with is installed on the machine."""
+
+    status_code = 503

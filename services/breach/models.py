@@ -442,3 +442,126 @@ class TimelineOut(BaseModel):
     actor: str
     action: str
     detail: dict[str, Any]
+
+
+# --- Obligations under the regimes ----------------------------------------------------
+
+Finding = Literal["risk", "high_risk", "significant_harm", "serious_harm"]
+
+
+class AssessmentIn(BaseModel):
+    """The conclusion of the breach's risk assessment, as a recorded step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concluded_at: Instant = Field(
+        description="When the assessment concluded (Singapore's clock starts then)."
+    )
+    findings: list[Finding] = Field(
+        max_length=4,
+        description="The triggers it found met; one it considered and did not find is left "
+        "out (an empty list: no risk found).",
+        examples=[["risk", "significant_harm"]],
+    )
+    sensitive: bool = Field(
+        default=False,
+        description="Sensitive personal data, or data that may enable identity fraud, are "
+        "involved (the Philippines' rule).",
+    )
+    text: Prose = Field(
+        description="The assessment as kept on file (Thailand keeps it even "
+        "when nothing is notified)."
+    )
+
+
+class AssessmentOut(BaseModel):
+    seq: int
+    assessed_by: str
+    concluded_at: datetime
+    findings: list[str]
+    sensitive: bool
+    text: str
+    recorded_at: datetime
+
+
+class RegulatorNoticeIn(BaseModel):
+    """That a regime's regulator was told, with the evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notified_at: Instant = Field(description="When the regulator was told.")
+    reference: Line | None = Field(
+        default=None, description="The regulator's reference for the report, if it gave one."
+    )
+    delay_reasons: Prose | None = Field(
+        default=None,
+        description="Required when told after the deadline under a regime that asks for "
+        "reasons (GDPR, Thailand, Malaysia).",
+    )
+    note: Prose | None = Field(default=None, description="How it was filed, by whom, what next.")
+
+
+class ObligationMarkOut(BaseModel):
+    mark: Literal["warning", "missed"]
+    point_at: datetime
+    fired_at: datetime
+
+
+class ObligationOut(BaseModel):
+    """One duty of one regime toward the regulator or the people, with its own clock."""
+
+    regime: str = Field(examples=["sg"])
+    regime_name: str
+    regulator: str
+    recipient: Literal["regulator", "people"]
+    requirement: Literal["required", "not_required", "undetermined"]
+    reason: str
+    state: Literal["pending", "met", "late", "not_required"]
+    people: int = Field(description="The affected people the regime covers.")
+    pending_people: int | None = Field(
+        default=None, description="For the people: those covered not yet told nor covered."
+    )
+    anchor: str = Field(description="What starts its clock.")
+    anchor_at: datetime | None
+    anchor_note: str | None
+    deadline_rule: str
+    deadline_at: datetime | None
+    seconds_left: int | None = Field(
+        description="Until the deadline; negative once it passed; none without one."
+    )
+    warnings_at: list[datetime]
+    extended_until: datetime | None
+    phases_until: datetime | None
+    no_delay: bool
+    late_requires_reasons: bool
+    after_regulator: bool
+    assessment_due_at: datetime | None
+    assessment_on_file: bool
+    content: list[str]
+    form: str | None
+    unverified: list[str]
+    met_at: datetime | None
+    met_by: str | None
+    delay_reasons: str | None
+    evidence: dict[str, Any]
+    marks: list[ObligationMarkOut]
+    disclaimer: str = Field(
+        description="Computed from <regime row>, reviewed <date>; not legal advice."
+    )
+
+
+class WithoutDutyOut(BaseModel):
+    regime: str
+    people: int
+    reason: str
+
+
+class ObligationsOut(BaseModel):
+    """What the breach owes each regulator and its people, under each regime."""
+
+    breach_id: UUID
+    establishment: list[str] = Field(description="The controller's countries (a setting).")
+    people_by_country: dict[str, int] = Field(description="'' for people of unknown country.")
+    obligations: list[ObligationOut]
+    without_duty: list[WithoutDutyOut]
+    assessments: list[AssessmentOut]

@@ -27,7 +27,7 @@ from shared.validation import CountryCode
 
 REGIMES_FILE = Path(__file__).with_name("regimes.toml")
 NOT_LEGAL_ADVICE = (
-    "Computed from the regime's row in services/breach/regimes.toml "
+    "Computed from the row '{regime}' of services/breach/regimes.toml "
     "(last reviewed {last_reviewed}), not legal advice."
 )
 """The sentence every screen and document showing a computed deadline carries."""
@@ -221,7 +221,7 @@ class Regime(_Row):
     @property
     def disclaimer(self) -> str:
         """The sentence shown beside any deadline computed from this row."""
-        return NOT_LEGAL_ADVICE.format(last_reviewed=self.last_reviewed.isoformat())
+        return NOT_LEGAL_ADVICE.format(regime=self.id, last_reviewed=self.last_reviewed.isoformat())
 
 
 _TABLES: dict[str, type[BaseModel]] = {"to_regulator": RegulatorRule, "to_people": PeopleRule}

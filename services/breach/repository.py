@@ -292,19 +292,20 @@ async def failed_for_resend(
     *,
     reasons: Sequence[str],
     user_ids: Sequence[str] | None,
-) -> list[tuple[str, list[str], int]]:
+) -> list[tuple[str, list[str], int, str | None]]:
     """The people whose notice failed for one of ``reasons`` (only ``user_ids``, if given),
-    locked: each with the categories of their notice and the re-sends asked so far."""
+    locked: each with the categories of their notice, the re-sends asked so far and their
+    country of residence when the breach took them in."""
     rows = await session.execute(
         text(
-            "SELECT user_id, data_categories, resends FROM affected "
+            "SELECT user_id, data_categories, resends, country FROM affected "
             "WHERE breach_id = :b AND state = 'failed' AND reason = ANY(CAST(:r AS text[])) "
             "AND (CAST(:u AS text[]) IS NULL OR user_id = ANY(CAST(:u AS text[]))) "
             "ORDER BY user_id FOR UPDATE"
         ),
         {"b": breach_id, "r": list(reasons), "u": list(user_ids) if user_ids else None},
     )
-    return [(r.user_id, list(r.data_categories), int(r.resends)) for r in rows]
+    return [(r.user_id, list(r.data_categories), int(r.resends), r.country) for r in rows]
 
 
 async def mark_resent(session: AsyncSession, breach_id: UUID, user_ids: Sequence[str]) -> None:

@@ -9,10 +9,14 @@ page. Nobody is loaded all at once; a restart resumes from the stored cursor; so
 already affected (by this scope or an earlier one) never gets a second request.
 """
 
+import functools
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import uuid4
 
-from services.breach import bulk, domain, repository
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.breach import bulk, domain, duties, obligation_store, regimes, repository
 from services.breach.clients import AuditClient
 from services.breach.exceptions import AuditUnavailable
 from services.breach.models import (
@@ -77,9 +81,15 @@ async def fetch(
 
 
 def notices(
-    breach: BreachRow, user_ids: list[str], categories: list[str], *, resend: int = 0
+    breach: BreachRow,
+    user_ids: list[str],
+    categories: list[str],
+    *,
+    resend: int = 0,
+    deadline_at: datetime | None = None,
 ) -> list[BreachNotificationRequested]:
-    """One request per person, all carrying the same account of the breach.
+    """One request per person, all carrying the same account of the breach and the same
+    deadline (the platform's 72 hours from awareness unless ``deadline_at`` is given).
 
     A page holds thousands of people: the account is validated once, then copied with
     each person's notice id and user id (validating 100,000 identical payloads one by
@@ -104,7 +114,7 @@ def notices(
         measures_taken=breach.measures_taken,
         what_you_can_do=breach.what_you_can_do,
         contact_point=breach.contact_point,
-        deadline_at=domain.deadline_of(breach.aware_at),
+        deadline_at=deadline_at or domain.deadline_of(breach.aware_at),
         resend=resend,
     )
     template = BreachNotificationRequested.create(
@@ -131,8 +141,14 @@ async def resolve_page(
     scope_id: int,
     *,
     size: int,
+    duty: duties.Duty | None = None,
 ) -> bool:
-    """Resolve the scope's next page; True while more pages remain."""
+    """Resolve the scope's next page; True while more pages remain.
+
+    In the page's transaction the breach's obligations are derived again from its people
+    by country (``breach.obligation_required`` for each that became required), and each
+    new person's notice carries the strictest deadline of the regimes covering them."""
+    duty = duty or default_duty()
     async with sessions() as session:
         scope = await repository.lock_scope(session, scope_id)
         if scope is None or scope.done:
@@ -163,7 +179,7 @@ async def resolve_page(
             at=now,
         )
         if new:
-            await stage_many(session, notices(breach, new, categories))
+            await _stage_notices(session, duty, breach, new, categories, now=now)
         locked.cursor = page.next_cursor
         locked.found += len(page.user_ids)
         locked.added += len(new)
@@ -184,6 +200,35 @@ async def resolve_page(
     return page.next_cursor is not None
 
 
+@functools.cache
+def default_duty() -> duties.Duty:
+    """The shipped regimes with no establishment: for callers that name none."""
+    return duties.Duty(regimes.load())
+
+
+async def _stage_notices(
+    session: AsyncSession,
+    duty: duties.Duty,
+    breach: BreachRow,
+    new: list[tuple[str, str | None]],
+    categories: list[str],
+    *,
+    now: datetime,
+) -> None:
+    """Count the new people by country, derive the obligations again, and stage one
+    notice each, the most urgent deadlines first."""
+    # The breach's lock: two scopes of one breach (or an assessment) derive in turn.
+    await repository.get_breach(session, breach.breach_id, lock=True)
+    await obligation_store.add_countries(session, breach.breach_id, [c or "" for _, c in new])
+    derivation = await duties.rederive(session, duty, breach, now=now, actor=PRODUCER)
+    deadlines = duties.person_deadlines(duty, derivation, breach, [c for _, c in new])
+    by_deadline: dict[datetime, list[str]] = {}
+    for user_id, country in new:
+        by_deadline.setdefault(deadlines[country], []).append(user_id)
+    for deadline, user_ids in sorted(by_deadline.items()):
+        await stage_many(session, notices(breach, user_ids, categories, deadline_at=deadline))
+
+
 async def _failed(sessions: Sessions, scope_id: int, error: str) -> None:
     async with transaction(sessions) as session:
         scope = await repository.lock_scope(session, scope_id)
@@ -192,7 +237,12 @@ async def _failed(sessions: Sessions, scope_id: int, error: str) -> None:
 
 
 async def resolve_pending(
-    sessions: Sessions, audit: AuditClient, clock: Clock, *, size: int
+    sessions: Sessions,
+    audit: AuditClient,
+    clock: Clock,
+    *,
+    size: int,
+    duty: duties.Duty | None = None,
 ) -> int:
     """Resolve every scope waiting, page by page; returns the pages written."""
     async with sessions() as session:
@@ -201,6 +251,6 @@ async def resolve_pending(
     for scope_id in waiting:
         more = True
         while more:
-            more = await resolve_page(sessions, audit, clock, scope_id, size=size)
+            more = await resolve_page(sessions, audit, clock, scope_id, size=size, duty=duty)
             pages += 1
     return pages

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.breach import domain, queries, repository, resolution
+from services.breach import domain, duties, queries, repository, resolution
 from services.breach.exceptions import (
     BreachClosed,
     BreachNotFound,
@@ -294,6 +294,7 @@ async def resend(
     body: ResendIn,
     *,
     actor: str,
+    duty: duties.Duty | None = None,
 ) -> ResendOut:
     """Ask the notifier again for failed notices: everyone failed for a temporary reason,
     or the people named. Each is the next attempt of the same notice (same notice id, so
@@ -305,13 +306,20 @@ async def resend(
         people = await repository.failed_for_resend(
             session, breach.breach_id, reasons=reasons, user_ids=body.user_ids
         )
-        chosen = [user_id for user_id, _, _ in people]
+        chosen = [user_id for user_id, *_ in people]
         if chosen:
-            groups: dict[tuple[tuple[str, ...], int], list[str]] = {}
-            for user_id, categories_of, resends in people:
-                groups.setdefault((tuple(categories_of), resends + 1), []).append(user_id)
-            for (named, n), ids in groups.items():
-                requests = resolution.notices(breach, ids, list(named), resend=n)
+            # Each notice asked again carries its person's deadline, as the first did.
+            duty = duty or resolution.default_duty()
+            derivation = await duties.derivation_of(session, duty, breach)
+            deadlines = duties.person_deadlines(duty, derivation, breach, [p[3] for p in people])
+            groups: dict[tuple[tuple[str, ...], int, datetime], list[str]] = {}
+            for user_id, categories_of, resends, country in people:
+                key = (tuple(categories_of), resends + 1, deadlines[country])
+                groups.setdefault(key, []).append(user_id)
+            for (named, n, deadline), ids in sorted(groups.items(), key=lambda g: g[0][2]):
+                requests = resolution.notices(
+                    breach, ids, list(named), resend=n, deadline_at=deadline
+                )
                 await stage_many(session, requests)
             await repository.mark_resent(session, breach.breach_id, chosen)
             repository.add_timeline(

@@ -13,11 +13,15 @@ from shared.events.breach import (
     BreachDetectedPayload,
     BreachKind,
     BreachNotificationRequested,
+    BreachObligationMissed,
+    BreachObligationRequired,
+    BreachObligationWarning,
     DeadlinePayload,
     NotificationDelivered,
     NotificationFailed,
     NotificationOutcomePayload,
     NotificationRequestedPayload,
+    ObligationPayload,
 )
 from shared.events.consent import ConsentChangedPayload, ConsentGranted, ConsentWithdrawn
 from shared.events.directory import (
@@ -74,6 +78,9 @@ CATALOGUE: tuple[type[Envelope], ...] = (
     BreachNotificationRequested,
     BreachDeadlineWarning,
     BreachDeadlineMissed,
+    BreachObligationRequired,
+    BreachObligationWarning,
+    BreachObligationMissed,
     NotificationDelivered,
     NotificationFailed,
     SmtpUnavailable,
@@ -108,6 +115,9 @@ BREACH_DETECTED = BreachDetected.topic()
 BREACH_NOTIFICATION_REQUESTED = BreachNotificationRequested.topic()
 BREACH_DEADLINE_WARNING = BreachDeadlineWarning.topic()
 BREACH_DEADLINE_MISSED = BreachDeadlineMissed.topic()
+BREACH_OBLIGATION_REQUIRED = BreachObligationRequired.topic()
+BREACH_OBLIGATION_WARNING = BreachObligationWarning.topic()
+BREACH_OBLIGATION_MISSED = BreachObligationMissed.topic()
 NOTIFICATION_DELIVERED = NotificationDelivered.topic()
 NOTIFICATION_FAILED = NotificationFailed.topic()
 SMTP_UNAVAILABLE = SmtpUnavailable.topic()
@@ -128,6 +138,9 @@ __all__ = [
     "BREACH_DEADLINE_WARNING",
     "BREACH_DETECTED",
     "BREACH_NOTIFICATION_REQUESTED",
+    "BREACH_OBLIGATION_MISSED",
+    "BREACH_OBLIGATION_REQUIRED",
+    "BREACH_OBLIGATION_WARNING",
     "CATALOGUE",
     "CONSENT_GRANTED",
     "CONSENT_WITHDRAWN",
@@ -158,6 +171,9 @@ __all__ = [
     "BreachDetectedPayload",
     "BreachKind",
     "BreachNotificationRequested",
+    "BreachObligationMissed",
+    "BreachObligationRequired",
+    "BreachObligationWarning",
     "ConsentChangedPayload",
     "ConsentGranted",
     "ConsentWithdrawn",
@@ -171,6 +187,7 @@ __all__ = [
     "NotificationFailed",
     "NotificationOutcomePayload",
     "NotificationRequestedPayload",
+    "ObligationPayload",
     "OrganisationPayload",
     "OrganisationRegistered",
     "OrganisationRetired",

@@ -72,8 +72,11 @@ class NotificationRequestedPayload(Payload):
     what_you_can_do: str
     contact_point: str = Field(description="Whom to ask: name, email or phone.")
     deadline_at: datetime = Field(
-        description="When this person must have been told by (for a breach notice, the "
-        "72 hours from awareness). The notifier retries temporary failures until "
+        description="When this person must have been told by. For a breach notice, the "
+        "earliest of the 72 hours from awareness the platform promises and the deadlines "
+        "of the regimes covering the person (Indonesia's and the Philippines' 72 hours, "
+        "from their own anchors); the notifier sends the most urgent first and retries "
+        "temporary failures until "
         "NOTIFIER_RETRY_MARGIN_HOURS before it, then gives up (retries_exhausted)."
     )
     resend: int = Field(
@@ -119,6 +122,55 @@ class BreachDeadlineMissed(Envelope):
 
     EVENT_TYPE: ClassVar[str] = "breach.deadline_missed"
     payload: DeadlinePayload
+
+
+class ObligationPayload(Payload):
+    breach_id: str
+    reference: str = Field(examples=["BR-2026-0007"])
+    regime: str = Field(
+        description="The regime's id in the breach service's regimes file.", examples=["sg"]
+    )
+    recipient: str = Field(description="Whom the duty is toward: regulator or people.")
+    regulator: str = Field(description="The regime's regulator, by name.")
+    requirement: str = Field(description="required, not_required or undetermined.")
+    reason: str = Field(description="Why it is (or is not yet) required.")
+    people: int = Field(description="The affected people the regime covers.")
+    anchor: str = Field(description="What started its clock (awareness, occurrence, ...).")
+    anchor_at: datetime | None = Field(
+        default=None, description="When its clock started; none while it waits for an event."
+    )
+    deadline_at: datetime | None = Field(
+        default=None, description="Its deadline; none where the regime sets no fixed time."
+    )
+    point_at: datetime | None = Field(
+        default=None, description="For a warning: the point of the clock it marks."
+    )
+    disclaimer: str = Field(
+        description="Computed from the regime's row (reviewed on the date it says), "
+        "not legal advice."
+    )
+
+
+class BreachObligationRequired(Envelope):
+    """A breach became notifiable under a regime (Singapore's 500th person, an assessment's
+    finding). ``subject_id`` is the breach id."""
+
+    EVENT_TYPE: ClassVar[str] = "breach.obligation_required"
+    payload: ObligationPayload
+
+
+class BreachObligationWarning(Envelope):
+    """A warning point of one obligation's clock passed while it was not met."""
+
+    EVENT_TYPE: ClassVar[str] = "breach.obligation_warning"
+    payload: ObligationPayload
+
+
+class BreachObligationMissed(Envelope):
+    """One obligation's deadline passed while it was not met."""
+
+    EVENT_TYPE: ClassVar[str] = "breach.obligation_missed"
+    payload: ObligationPayload
 
 
 class NotificationOutcomePayload(Payload):

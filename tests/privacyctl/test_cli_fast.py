@@ -71,9 +71,103 @@ def test_breach_show_json_is_one_document_on_stdout(run: Run, api: FakeApi) -> N
 
 def test_breach_show_for_a_person_has_the_time_left(run: Run, api: FakeApi) -> None:
     api.answer("GET", f"/breaches/{BREACH_ID}", 200, breach_body())
+    api.answer("GET", f"/breaches/{BREACH_ID}/obligations", 200, obligations_body())
     result = run("breach", "show", BREACH_ID)
     assert result.exit_code == 0
     assert "2 days, 2:00:00 left" in result.stdout and "notified" in result.stdout
+    # ... and what it owes each regulator, with the row it was computed from.
+    shown = " ".join(result.stdout.split())
+    assert "sg regulator" in shown and "required, pending" in shown and "(waiting)" in shown
+    assert "la" in shown and "no duty to notify" in shown
+    assert "not legal advice" in shown
+
+
+def test_breach_assess_sends_the_findings_and_shows_the_obligations(run: Run, api: FakeApi) -> None:
+    api.answer("POST", f"/breaches/{BREACH_ID}/assessments", 201, obligations_body())
+    result = run(
+        "breach",
+        "assess",
+        BREACH_ID,
+        "--finding",
+        "significant_harm",
+        "--sensitive",
+        "--text",
+        "Names and emails; phishing likely.",
+        "--concluded-at",
+        "2026-03-02T09:00:00Z",
+    )
+    assert result.exit_code == 0, result.stderr
+    sent = json.loads(api.requests[-1].content)
+    assert sent == {
+        "concluded_at": "2026-03-02T09:00:00Z",
+        "findings": ["significant_harm"],
+        "sensitive": True,
+        "text": "Names and emails; phishing likely.",
+    }
+    assert "sg regulator" in " ".join(result.stdout.split())
+
+
+def test_breach_assess_refuses_an_unknown_finding_before_sending(run: Run, api: FakeApi) -> None:
+    result = run("breach", "assess", BREACH_ID, "--finding", "doom", "--text", "x")
+    assert result.exit_code == Exit.USAGE
+    assert "findings" in result.stderr and api.requests == []
+
+
+def test_breach_regulator_told_names_the_regime_in_the_path(run: Run, api: FakeApi) -> None:
+    api.answer("POST", f"/breaches/{BREACH_ID}/obligations/sg/regulator", 201, obligations_body())
+    result = run(
+        "breach", "regulator-told", BREACH_ID, "--regime", "sg", "--reference", "PDPC-1", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(api.requests[-1].content)["reference"] == "PDPC-1"
+    assert json.loads(result.stdout)["obligations"][0]["regime"] == "sg"
+
+
+def obligations_body() -> dict[str, Any]:
+    """The obligations of a breach with 600 people in Singapore, before the assessment."""
+    obligation = {
+        "regime": "sg",
+        "regime_name": "Singapore (PDPA)",
+        "regulator": "Personal Data Protection Commission (PDPC)",
+        "recipient": "regulator",
+        "requirement": "required",
+        "reason": "600 people covered, at least 500",
+        "state": "pending",
+        "people": 600,
+        "pending_people": None,
+        "anchor": "assessment_concluded",
+        "anchor_at": None,
+        "anchor_note": "waiting for the assessment",
+        "deadline_rule": "hours",
+        "deadline_at": None,
+        "seconds_left": None,
+        "warnings_at": [],
+        "extended_until": None,
+        "phases_until": None,
+        "no_delay": False,
+        "late_requires_reasons": False,
+        "after_regulator": False,
+        "assessment_due_at": "2026-03-31T09:00:00Z",
+        "assessment_on_file": False,
+        "content": [],
+        "form": None,
+        "unverified": ["to_regulator.content"],
+        "met_at": None,
+        "met_by": None,
+        "delay_reasons": None,
+        "evidence": {},
+        "marks": [],
+        "disclaimer": "Computed from the row 'sg' of services/breach/regimes.toml "
+        "(last reviewed 2026-12-07), not legal advice.",
+    }
+    return {
+        "breach_id": BREACH_ID,
+        "establishment": [],
+        "people_by_country": {"SG": 600, "LA": 3},
+        "obligations": [obligation],
+        "without_duty": [{"regime": "la", "people": 3, "reason": "no duty"}],
+        "assessments": [],
+    }
 
 
 def test_not_found_is_exit_4_with_a_hint_and_no_traceback(run: Run, api: FakeApi) -> None:

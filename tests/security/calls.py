@@ -30,6 +30,8 @@ class Target:
     slug: str
     breach_id: str = "00000000-0000-4000-8000-000000000000"
     """A breach no one declared: allowed callers get past the role check to a 404."""
+    regime: str = "sg"
+    """A regime of the regimes file (its records and obligations of a breach no one made)."""
     request_id: str = "00000000-0000-4000-8000-000000000000"
     """A recipient request no one made: allowed callers get past the role check to a 404."""
     grant_id: str = "00000000-0000-4000-8000-000000000000"

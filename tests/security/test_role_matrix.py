@@ -168,6 +168,8 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/regulator-decision",
                 "/breaches/{breach_id}/close",
                 "/breaches/{breach_id}/resend",
+                "/breaches/{breach_id}/assessments",
+                "/breaches/{breach_id}/obligations/{regime}/regulator",
             )
         },
         **{
@@ -182,6 +184,10 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/timeline",
                 "/breaches/{breach_id}/report",
                 "/breaches/{breach_id}/report.html",
+                "/breaches/{breach_id}/obligations",
+                "/breaches/{breach_id}/records/{regime}",
+                "/breaches/{breach_id}/records/{regime}.html",
+                "/breaches/{breach_id}/records/{regime}.pdf",
             )
         },
         **OPERATIONS,

@@ -20,7 +20,13 @@ PRODUCES = {
     "registry": [events.USER_REGISTERED, events.USER_ERASED, events.DATA_ACCESSED],
     "consent": [events.CONSENT_GRANTED, events.CONSENT_WITHDRAWN],
     "audit": [events.AUDIT_VIOLATION_DETECTED],
-    "breach": [events.BREACH_DETECTED, events.BREACH_NOTIFICATION_REQUESTED],
+    "breach": [
+        events.BREACH_DETECTED,
+        events.BREACH_NOTIFICATION_REQUESTED,
+        events.BREACH_OBLIGATION_REQUIRED,
+        events.BREACH_OBLIGATION_WARNING,
+        events.BREACH_OBLIGATION_MISSED,
+    ],
     "notifier": [events.NOTIFICATION_DELIVERED, events.NOTIFICATION_FAILED],
 }
 

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -73,6 +73,11 @@ class Job:
     recipient: Recipient | None
     horizon: datetime | None = None
     """Temporary failures are retried until then (the deadline less the margin)."""
+
+
+def _urgency(notice: Notice) -> tuple[bool, datetime]:
+    """Sort key: the earliest deadline first, notices without one last."""
+    return (notice.deadline_at is None, notice.deadline_at or datetime.max.replace(tzinfo=UTC))
 
 
 class Dispatcher:
@@ -176,7 +181,9 @@ class Dispatcher:
                 unique.setdefault(notice.notice_id, notice)
         if not unique:
             return []
-        todo = list(unique.values())
+        # The most urgent first: claimed, and handed to the sessions, in deadline order
+        # (a batch mixes people whose regimes give them different deadlines).
+        todo = sorted(unique.values(), key=_urgency)
         ids = [message_id(n.notice_id, self.id_domain) for n in todo]
         now = self.clock()
         async with transaction(self.sessions) as session:

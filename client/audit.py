@@ -106,15 +106,23 @@ def subjects(
     since: datetime,
     until: datetime,
     categories: list[str] | None = None,
+    after: str | None = None,
     limit: int = 1000,
 ) -> Paged[SubjectsPage, str]:
-    """The subjects whose data reached ``organisation`` in a window."""
+    """The subjects whose data reached ``organisation`` in a window (from after ``after``,
+    in byte order)."""
     return Paged(
         service="audit",
         method="GET",
         path=f"/organisations/{quote(organisation, safe='')}/subjects",
         returns=SubjectsPage,
-        params={"since": since, "until": until, "categories": categories, "limit": limit},
+        params={
+            "since": since,
+            "until": until,
+            "categories": categories,
+            "after": after,
+            "limit": limit,
+        },
         retry=True,
         items=lambda page: page.subjects,
         cursor=lambda page: page.next_after,

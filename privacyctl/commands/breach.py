@@ -219,31 +219,6 @@ def show(
         return
 
 
-@command(app, "people", example="privacyctl breach people 6f1c... --state failed")
-def people(
-    cli: Cli,
-    breach_id: BreachId,
-    state: Annotated[
-        Literal["pending", "failed", "uncertain", "delivered", "requested"] | None,
-        typer.Option(help="pending: neither notified nor covered; or a notice state."),
-    ] = None,
-) -> None:
-    """Each affected person's notice: state, attempts, the mail server's reply."""
-    rows = cli.client.pages(breach.people(breach_id, unnotified=state == "pending"))
-    if state not in (None, "pending"):
-        rows = (p for p in rows if p.state.value == state)
-    if cli.json:
-        cli.lines(rows)
-        return
-    cli.table(
-        ["user", "state", "attempts", "outcome at", "reply"],
-        (
-            (p.user_id, p.state.value, p.attempts, p.outcome_at, p.smtp_reply or p.reason)
-            for p in rows
-        ),
-    )
-
-
 @command(
     scope_app,
     "add",

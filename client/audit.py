@@ -158,6 +158,17 @@ def recipient_requests(
     )
 
 
+def confirm_recipient_request(request_id: str) -> Call[RecipientRequestOut]:
+    """An organisation answers a request: it did what it was asked (erased, corrected,
+    stopped)."""
+    return Call(
+        service="audit",
+        method="POST",
+        path=f"/recipient-requests/{quote(request_id, safe='')}/confirm",
+        returns=RecipientRequestOut,
+    )
+
+
 def latest_tree_head() -> Call[TreeHead]:
     """The newest signed tree head."""
     return Call(
@@ -196,4 +207,17 @@ def consistency_proof(first: int, second: int) -> Call[ConsistencyProof]:
         returns=ConsistencyProof,
         params={"first": first, "second": second},
         retry=True,
+    )
+
+
+def checkpoint() -> Call[bytes]:
+    """The newest checkpoint as a C2SP signed note, with its witnesses' cosignatures."""
+    return Call(service="audit", method="GET", path="/checkpoint", returns=bytes, retry=True)
+
+
+def tile(path: str) -> Call[bytes]:
+    """A hash tile or an entry bundle by its c2sp.org/tlog-tiles path (``tile/0/x001/234``,
+    ``tile/entries/000.p/17``), as raw bytes."""
+    return Call(
+        service="audit", method="GET", path="/" + path.lstrip("/"), returns=bytes, retry=True
     )

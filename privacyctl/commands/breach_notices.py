@@ -74,8 +74,9 @@ def resend(
     breach_id: BreachId,
     users: Annotated[
         str | None,
-        typer.Option(help="Only these people (comma-separated), whatever their notice failed of "
-        "but erasure."),
+        typer.Option(
+            help="Only these people (comma-separated), whatever their notice failed of but erasure."
+        ),
     ] = None,
     users_file: Annotated[
         Path | None,

@@ -11,6 +11,8 @@ prefix of the full one it grows into.
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from cachetools import LRUCache
+
 from services.audit import log_store
 from services.audit.exceptions import InvalidRequest, NotFound
 from shared.db import Sessions
@@ -20,6 +22,9 @@ BULK_MAX = 100_000
 """Entries one bulk read may ask for."""
 BULK_BATCH = 5_000
 """Entries a bulk read reads from the database at a time."""
+FULL_TILES_BYTES = 64 << 20
+"""Bytes of full tiles a process keeps (a bundle of 256 entries is about 150 KB; a hash
+tile 8 KB): the last 400-odd bundles, or every hash tile of 8 million entries."""
 
 
 def parse(path: str) -> Tile:
@@ -38,8 +43,37 @@ class SignedSize:
     size: int = 0
 
 
-async def read(sessions: Sessions, tile: Tile, signed: SignedSize) -> bytes:
+class FullTiles:
+    """The bytes of full tiles and bundles already read, up to ``limit`` bytes, the least
+    recently read dropped first: a full tile never changes, so a second read of it (a
+    monitor's, another replica's cache filling) needs no query."""
+
+    def __init__(self, limit: int = FULL_TILES_BYTES) -> None:
+        self._kept: LRUCache[str, bytes] = LRUCache(maxsize=limit, getsizeof=len)
+
+    def get(self, tile: Tile) -> bytes | None:
+        """The tile's bytes, if kept."""
+        return self._kept.get(tile.path)
+
+    def keep(self, tile: Tile, data: bytes) -> None:
+        """Keep a full tile's bytes (a partial one grows, so it is not kept)."""
+        if tile.full and len(data) <= self._kept.maxsize:
+            self._kept[tile.path] = data
+
+
+async def read(
+    sessions: Sessions, tile: Tile, signed: SignedSize, kept: FullTiles | None = None
+) -> bytes:
     """A hash tile's bytes or an entry bundle's, if a signed head covers it."""
+    if kept is not None and (data := kept.get(tile)) is not None:
+        return data  # once covered by a signed head, always covered
+    data = await _read(sessions, tile, signed)
+    if kept is not None:
+        kept.keep(tile, data)
+    return data
+
+
+async def _read(sessions: Sessions, tile: Tile, signed: SignedSize) -> bytes:
     async with sessions() as session:
         if not tile.needs(signed.size):
             signed.size = max(signed.size, await log_store.signed_size(session))

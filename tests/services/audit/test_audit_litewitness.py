@@ -93,7 +93,8 @@ def litewitness(tools: Tools, tmp_path: Path) -> Iterator[LiteWitness]:
     key_file.chmod(0o600)
     public = key.public_key()
     wire = base64.b64decode(public.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).split()[1])
-    grip = hashlib.sha256(wire).hexdigest()  # how litewitness names the agent's key
+    digest = base64.b64encode(hashlib.sha256(wire).digest()).decode().rstrip("=")
+    fingerprint = f"SHA256:{digest}"  # how litewitness names the agent's key (ssh-keygen -l)
     db = tmp_path / "witness.db"
     for args in (["add-log", "-origin", ORIGIN], ["add-key", "-origin", ORIGIN, "-key", LOG_VKEY]):
         done = subprocess.run(
@@ -103,7 +104,8 @@ def litewitness(tools: Tools, tmp_path: Path) -> Iterator[LiteWitness]:
             check=False,
         )
         assert done.returncode == 0, done.stderr
-    sock = Path("/tmp") / f"lw-{os.getpid()}-{grip[:8]}.sock"  # short: a socket path is bounded
+    # short: a socket's path is bounded (108 bytes), and pytest's temporary ones are long
+    sock = Path("/tmp") / f"lw-{os.getpid()}-{digest[:8].replace('/', '_')}.sock"
     agent = subprocess.Popen(
         ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -119,7 +121,7 @@ def litewitness(tools: Tools, tmp_path: Path) -> Iterator[LiteWitness]:
         flags = {
             "-db": db,
             "-name": NAME,
-            "-key": grip,
+            "-key": fingerprint,
             "-ssh-agent": sock,
             "-listen": f"127.0.0.1:{port}",
         }

@@ -273,3 +273,23 @@ async def test_leaf_data_spelt_by_the_database_is_what_the_tree_hashed(
     assert [json.loads(line)["actor"] for line in lines[: len(TRICKY)]] == TRICKY
     bundle = await log.client.get(f"/tile/entries/000.p/{size}", headers=AUDITOR)
     assert unbundle(bundle.content) == lines
+
+
+async def test_a_bundle_read_reads_its_group_ahead_and_keeps_only_full_ones(
+    log: Log, append: Append, audit_engine: AsyncEngine
+) -> None:
+    await grow(append, 600)  # two full bundles and a partial one
+    size = await log.sign()
+    kept = log.runtime.full_tiles
+    first = await log.client.get("/tile/entries/000", headers=AUDITOR)
+    assert first.status_code == 200
+    ahead = kept.get(Tile(None, 1))  # read with the first, in one query
+    assert ahead is not None and kept.get(Tile(None, 2, size - 512)) is None
+    async with create_sessions(audit_engine)() as session:
+        stored = [s.leaf_hash for s in await repository.stored_range(session, 0, size)]
+    second = await log.client.get("/tile/entries/001", headers=AUDITOR)
+    assert second.content == ahead
+    assert [leaf_hash(e) for e in unbundle(second.content)] == stored[256:512]
+    assert (await log.client.get("/tile/entries/002", headers=AUDITOR)).status_code == 404
+    partial = await log.client.get(f"/tile/entries/002.p/{size - 512}", headers=AUDITOR)
+    assert [leaf_hash(e) for e in unbundle(partial.content)] == stored[512:]

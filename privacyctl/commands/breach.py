@@ -5,17 +5,26 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.live import Live
 from rich.table import Table
 
-from client import Conflict, breach
-from client.models.breach import AnnouncementIn, BreachOut, DecisionIn, DeclarationIn, Scope
+from client import Conflict
+from privacyctl import lazy
 from privacyctl.core import Cli, Exit, command, fail
+
+if TYPE_CHECKING:
+    import yaml
+
+    from client import breach
+    from client.models import breach as models
+else:  # loaded when a command uses them (privacyctl.lazy)
+    yaml = lazy.module("yaml")
+    breach = lazy.module("client.breach")
+    models = lazy.module("client.models.breach")
 
 app = typer.Typer(
     help="Breaches: declare, follow, widen, announce, decide, close.", no_args_is_help=True
@@ -115,7 +124,7 @@ def declare(
         data.setdefault("scope", []).append(
             {"kind": "users", "user_ids": [u.strip() for u in users.split(",") if u.strip()]}
         )
-    declaration = _model(DeclarationIn, data, "declare")
+    declaration = _model(models.DeclarationIn, data, "declare")
     key = idempotency_key or f"privacyctl-{uuid.uuid4()}"
     declared = cli.client.send(breach.declare(declaration, idempotency_key=key))
     cli.say(
@@ -154,7 +163,7 @@ def list_(
     )
 
 
-def _render(b: BreachOut) -> Table:
+def _render(b: "models.BreachOut") -> Table:
     table = Table(
         box=None, show_header=False, title=f"{b.reference}: {b.title}", title_justify="left"
     )
@@ -184,7 +193,7 @@ def _render(b: BreachOut) -> Table:
     return table
 
 
-def _show(cli: Cli, b: BreachOut) -> None:
+def _show(cli: Cli, b: "models.BreachOut") -> None:
     cli.out.print(_render(b))
 
 
@@ -262,7 +271,7 @@ def scope_add(
         spec = {"kind": "country", "country": country}
     else:
         spec = {"kind": "everyone"}
-    added = cli.client.send(breach.add_scope(breach_id, _model(Scope, spec, "scope add")))
+    added = cli.client.send(breach.add_scope(breach_id, _model(models.Scope, spec, "scope add")))
     cli.say(f"scope {added.scope_id} added; it is resolved in the background")
     cli.result(
         added,
@@ -284,7 +293,7 @@ def announce(
 ) -> None:
     """Record the public announcement that covers the people who cannot be reached."""
     body = _model(
-        AnnouncementIn,
+        models.AnnouncementIn,
         {
             "text": text,
             "where": where,
@@ -329,7 +338,7 @@ def decide(
     ):
         if value:
             data[name] = value
-    b = cli.client.send(breach.decide(breach_id, _model(DecisionIn, data, "decide")))
+    b = cli.client.send(breach.decide(breach_id, _model(models.DecisionIn, data, "decide")))
     cli.result(b, lambda: _show(cli, b))
 
 

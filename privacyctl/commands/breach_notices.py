@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from client import breach
-from privacyctl.commands.breach import BreachId, app
+from privacyctl.commands.breach import BreachId, app, breach
 from privacyctl.core import Cli, Exit, command, fail
 
 MAX_USERS = 100_000

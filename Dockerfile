@@ -13,6 +13,7 @@ COPY --from=native /wheels /wheels
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY client ./client
 RUN pip install --no-cache-dir . /wheels/*.whl
 ENV HTTP_HOST=0.0.0.0 LOG_JSON=true
 USER nobody

@@ -25,9 +25,10 @@ import sys
 import time
 import uuid
 
-import httpx
 from sqlalchemy import text
 
+from client import AsyncClient, ServiceUrls, Unavailable, audit
+from client.log import bulk_entries
 from devtools.stack import DATABASE_URL, free_port
 from devtools.synthetic_log import fill
 from services.audit import signing
@@ -85,31 +86,27 @@ async def baseline(schema: str, total: int) -> float:
     return total / elapsed
 
 
-async def bulk(client: httpx.AsyncClient, total: int) -> float:
+async def bulk(api: AsyncClient, total: int) -> float:
     began, read = time.perf_counter(), 0
     for start in range(0, total, BULK_PAGE):
-        params = {"start": start, "end": min(total, start + BULK_PAGE)}
-        async with client.stream("GET", "/entries", params=params) as response:
-            response.raise_for_status()
-            tail = b""
-            async for chunk in response.aiter_bytes():
-                lines = (tail + chunk).split(b"\n")
-                tail = lines.pop()
-                read += len(lines)
+        tail = b""
+        async for chunk in api.stream(bulk_entries(start, min(total, start + BULK_PAGE)), 1 << 20):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            read += len(lines)
     elapsed = time.perf_counter() - began
     assert read == total, read
     return total / elapsed
 
 
-async def bundles(client: httpx.AsyncClient, total: int, concurrency: int) -> float:
+async def bundles(api: AsyncClient, total: int, concurrency: int) -> float:
     began = time.perf_counter()
     limit = asyncio.Semaphore(concurrency)
 
     async def one(path: str) -> int:
         async with limit:
-            response = await client.get("/" + path)
-        response.raise_for_status()
-        return len(unbundle(response.content))
+            data = await api.send(audit.tile(path))
+        return len(unbundle(data))
 
     read = sum(await asyncio.gather(*(one(t.path) for t in bundles_of(total))))
     elapsed = time.perf_counter() - began
@@ -134,29 +131,27 @@ async def main(total: int, runs: int) -> None:
         server = multiprocessing.get_context("spawn").Process(target=_serve, args=(schema, port))
         server.start()
         token = mint_token(DEVELOPMENT_JWT_SECRET, role=Role.AUDITOR)
-        headers = {"Authorization": f"Bearer {token}"}
+        urls = ServiceUrls({"audit": f"http://127.0.0.1:{port}"})
         results: dict[str, list[float]] = {
             "baseline": [],
             "bulk": [],
             "bundles": [],
             "bundles4": [],
         }
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
-        ) as client:
+        async with AsyncClient(urls, token=token, timeout=60) as api:
             for _ in range(600):  # until it answers (it imports the service first)
                 try:
-                    (await client.get("/checkpoint")).raise_for_status()
+                    await api.send(audit.checkpoint())
                     break
-                except httpx.TransportError:
+                except Unavailable:
                     if not server.is_alive():
                         raise RuntimeError("the audit API did not start") from None
                     await asyncio.sleep(0.2)
             for run in range(runs):
                 results["baseline"].append(await baseline(schema, total))
-                results["bulk"].append(await bulk(client, total))
-                results["bundles"].append(await bundles(client, total, 1))
-                results["bundles4"].append(await bundles(client, total, CONCURRENCY))
+                results["bulk"].append(await bulk(api, total))
+                results["bundles"].append(await bundles(api, total, 1))
+                results["bundles4"].append(await bundles(api, total, CONCURRENCY))
                 sys.stderr.write(
                     f"run {run + 1}: "
                     + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items())

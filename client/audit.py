@@ -107,15 +107,23 @@ def subjects(
     since: datetime,
     until: datetime,
     categories: list[str] | None = None,
+    after: str | None = None,
     limit: int = 1000,
 ) -> Paged[SubjectsPage, str]:
-    """The subjects whose data reached ``organisation`` in a window."""
+    """The subjects whose data reached ``organisation`` in a window (from after ``after``,
+    in byte order)."""
     return Paged(
         service="audit",
         method="GET",
         path=f"/organisations/{quote(organisation, safe='')}/subjects",
         returns=SubjectsPage,
-        params={"since": since, "until": until, "categories": categories, "limit": limit},
+        params={
+            "since": since,
+            "until": until,
+            "categories": categories,
+            "after": after,
+            "limit": limit,
+        },
         retry=True,
         items=lambda page: page.subjects,
         cursor=lambda page: page.next_after,
@@ -148,6 +156,17 @@ def recipient_requests(
         items=lambda page: page.items,
         cursor=lambda page: page.next_cursor,
         cursor_param="cursor",
+    )
+
+
+def confirm_recipient_request(request_id: str) -> Call[RecipientRequestOut]:
+    """An organisation answers a request: it did what it was asked (erased, corrected,
+    stopped)."""
+    return Call(
+        service="audit",
+        method="POST",
+        path=f"/recipient-requests/{quote(request_id, safe='')}/confirm",
+        returns=RecipientRequestOut,
     )
 
 
@@ -189,4 +208,17 @@ def consistency_proof(first: int, second: int) -> Call[ConsistencyProof]:
         returns=ConsistencyProof,
         params={"first": first, "second": second},
         retry=True,
+    )
+
+
+def checkpoint() -> Call[bytes]:
+    """The newest checkpoint as a C2SP signed note, with its witnesses' cosignatures."""
+    return Call(service="audit", method="GET", path="/checkpoint", returns=bytes, retry=True)
+
+
+def tile(path: str) -> Call[bytes]:
+    """A hash tile or an entry bundle by its c2sp.org/tlog-tiles path (``tile/0/x001/234``,
+    ``tile/entries/000.p/17``), as raw bytes."""
+    return Call(
+        service="audit", method="GET", path="/" + path.lstrip("/"), returns=bytes, retry=True
     )

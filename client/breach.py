@@ -16,6 +16,8 @@ from client.models.breach import (
     PeoplePage,
     PersonOut,
     RegulatorNoticeIn,
+    ResendIn,
+    ResendOut,
     Scope,
     ScopeOut,
     TimelineOut,
@@ -123,6 +125,19 @@ def close(breach_id: UUID | str) -> Call[BreachOut]:
     """Close the breach (Conflict, naming what is missing, until everyone is covered)."""
     return Call(
         service="breach", method="POST", path=f"/breaches/{breach_id}/close", returns=BreachOut
+    )
+
+
+def resend(breach_id: UUID | str, user_ids: list[str] | None = None) -> Call[ResendOut]:
+    """Ask for failed notices again: everyone whose notice failed for a temporary reason,
+    or the people named (after their address was corrected, say). Not retried on its own:
+    a second request after no answer could ask again for notices the first one asked for."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/breaches/{breach_id}/resend",
+        returns=ResendOut,
+        body=ResendIn.model_validate({"user_ids": user_ids}) if user_ids else ResendIn(),
     )
 
 

@@ -8,6 +8,7 @@ from client.call import Call
 from client.models.consent import (
     ConsentGrantRequest,
     ConsentOut,
+    DecisionOut,
     GrantCreate,
     GrantOut,
     OrganisationCreate,
@@ -111,4 +112,35 @@ def withdraw_consent(consent_id: str, request: WithdrawRequest) -> Call[Receipt]
         path=f"/consents/{quote(consent_id, safe='')}/withdraw",
         returns=Receipt,
         body=request,
+    )
+
+
+def decide(
+    *,
+    user_id: str,
+    organisation: str,
+    purpose: str,
+    data_categories: list[str],
+    subject_country: str | None = None,
+    at: datetime | None = None,
+) -> Call[DecisionOut]:
+    """May ``organisation`` receive these categories of the user's data for ``purpose``
+    (now, or at ``at``)? The platform's or an admin's question."""
+    question: dict[str, object] = {
+        "user_id": user_id,
+        "organisation": organisation,
+        "purpose": purpose,
+        "data_categories": data_categories,
+    }
+    if subject_country is not None:
+        question["subject_country"] = subject_country
+    if at is not None:
+        question["at"] = at.isoformat()
+    return Call(
+        service="consent",
+        method="POST",
+        path="/decisions",
+        returns=DecisionOut,
+        body=question,
+        retry=True,  # a question changes nothing
     )

@@ -70,6 +70,17 @@ class RootBuilder:
         self._stack.append((size, node))
         self.size += 1
 
+    def extend(self, leaves: list[bytes]) -> None:
+        """Append leaf hashes in order."""
+        stack, hash_pair = self._stack, node_hash
+        for node in leaves:
+            size = 1
+            while stack and stack[-1][0] == size:
+                left_size, left = stack.pop()
+                size, node = left_size + size, hash_pair(left, node)
+            stack.append((size, node))
+        self.size += len(leaves)
+
     def root(self) -> bytes:
         """The root of the tree of the leaves added so far (RFC 6962 MTH)."""
         if not self._stack:
@@ -140,6 +151,10 @@ class Hashes:
         """Add one hash."""
         self._buffer += digest
 
+    def extend(self, digests: list[bytes]) -> None:
+        """Add hashes in order."""
+        self._buffer += b"".join(digests)
+
     def __len__(self) -> int:
         return len(self._buffer) // 32
 
@@ -206,7 +221,14 @@ def entry_calls(start: int, end: int) -> Iterator[Call[EntryOut]]:
 
 
 def leaves(client: "Client", size: int) -> Iterator[bytes]:
-    """The hash of every entry's leaf data, recomputed here, in log order.
+    """The hash of every entry's leaf data, recomputed here, in log order."""
+    for batch in leaf_batches(client, size):
+        yield from batch
+
+
+def leaf_batches(client: "Client", size: int) -> Iterator[list[bytes]]:
+    """The hash of every entry's leaf data, recomputed here, in log order, a batch (what
+    arrived in one read) at a time.
 
     Read with the audit service's bulk read (``GET /entries?start=&end=``, a stream of
     leaf data) where it has one; where it answers that it has none, one request an
@@ -225,17 +247,18 @@ def leaves(client: "Client", size: int) -> Iterator[bytes]:
         yield from bulk
 
 
-def _bulk_leaves(client: "Client", size: int) -> Iterator[bytes]:
+def _bulk_leaves(client: "Client", size: int) -> Iterator[list[bytes]]:
+    sha256 = hashlib.sha256
     for start in range(0, size, BULK):
         end, count, rest = min(start + BULK, size), 0, b""
-        for chunk in client.stream(bulk_entries(start, end)):
+        for chunk in client.stream(bulk_entries(start, end), chunk_size=1 << 20):
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            for line in lines:
-                yield leaf_hash(line)
-            count += len(lines)
+            if lines:
+                yield [sha256(b"\x00" + line).digest() for line in lines]
+                count += len(lines)
         if rest:
-            yield leaf_hash(rest)
+            yield [leaf_hash(rest)]
             count += 1
         if count != end - start:
             raise ShortAnswer(
@@ -244,12 +267,14 @@ def _bulk_leaves(client: "Client", size: int) -> Iterator[bytes]:
             )
 
 
-def _leaves_one_by_one(client: "Client", size: int) -> Iterator[bytes]:
+def _leaves_one_by_one(client: "Client", size: int) -> Iterator[list[bytes]]:
     with ThreadPoolExecutor(WORKERS) as pool:
         calls = entry_calls(0, size)
         while window := list(itertools.islice(calls, WINDOW)):
-            for entry in pool.map(client.send, window):
-                yield leaf_hash(base64.b64decode(entry.leaf_data))
+            yield [
+                leaf_hash(base64.b64decode(entry.leaf_data))
+                for entry in pool.map(client.send, window)
+            ]
 
 
 class ShortAnswer(Exception):

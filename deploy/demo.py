@@ -13,15 +13,21 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
+from client import ApiError, Client, NotFound, audit, breach, consent, registry
+from client.models.audit import RecipientRequestOut
+from client.models.consent import ConsentGrantRequest, DecisionOut, Receipt, WithdrawRequest
+from client.models.registry import DisclosureOut, ProfileIn, RegistrationIn
 from shared.auth import Role, mint_token
 from shared.settings import ServiceSettings
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"registry": 8001, "consent": 8002, "audit": 8003, "breach": 8004, "notifier": 8005}
 
@@ -64,288 +70,280 @@ def chapter(title: str) -> None:
     say(f"== {title}")
 
 
-def consent_story(http: httpx.Client, secret: str) -> int:
+def consent_story(secret: str) -> int:
     """Grant, decide, withdraw, decide again; return the number of surprises."""
-    consent = "http://127.0.0.1:8002"
     user = f"demo-{uuid.uuid4().hex[:6]}"
     org = "ph-philexport"
-    admin = {"Authorization": f"Bearer {mint_token(secret, role=Role.ADMIN)}"}
-    subject = {"Authorization": f"Bearer {mint_token(secret, role=Role.SUBJECT, user_id=user)}"}
-    now = datetime.now(UTC)
-    http.post(
-        f"{consent}/grants",
-        headers=admin,
-        json={
-            "organisation": org,
-            "data_categories": ["email_address", "full_name"],
-            "valid_from": now.isoformat(),
-            "valid_until": (now + timedelta(days=30)).isoformat(),
-        },
-    ).raise_for_status()
-    say(f"  admin: {org} may read email_address and full_name for 30 days")
-    receipt = http.post(
-        f"{consent}/consents",
-        headers=subject,
-        json={
-            "user_id": user,
-            "purpose": "member_organisation_sharing",
-            "organisation": org,
-            "notice_version": "2024-01-11",
-        },
-    ).json()
-    say(f"  {user} consents to sharing with {org}; receipt {receipt['receipt_id']}")
-    question = {
-        "user_id": user,
-        "organisation": org,
-        "purpose": "member_organisation_sharing",
-        "data_categories": ["email_address"],
-        "subject_country": "PH",
-    }
-    first = http.post(f"{consent}/decisions", headers=admin, json=question).json()
-    say(f"  may {org} read the email?  {'allow' if first['allow'] else 'deny'}: {first['reason']}")
-    abroad = http.post(
-        f"{consent}/decisions", headers=admin, json={**question, "subject_country": "VN"}
-    ).json()
-    say(f"  and if the user lived in Viet Nam?  deny: {abroad['reason']}")
-    http.post(
-        f"{consent}/consents/{receipt['consent_id']}/withdraw",
-        headers=subject,
-        json={"reason": "demo"},
-    ).raise_for_status()
-    after = http.post(f"{consent}/decisions", headers=admin, json=question).json()
-    say(f"  {user} withdraws; again?  {'allow' if after['allow'] else 'deny'}: {after['reason']}")
-    return int(not first["allow"] or abroad["allow"] or after["allow"])
+    purpose = "member_organisation_sharing"
+    admin = mint_token(secret, role=Role.ADMIN)
+    say("  an administrator gives the organisation a 30-day grant:")
+    granted, _ = privacyctl(
+        admin, "grant", "add", org, "--category", "email_address", "--category", "full_name",
+        "--days", "30",
+    )  # fmt: skip
+    with Client(token=mint_token(secret, role=Role.SUBJECT, user_id=user)) as me:
+        receipt = me.send(
+            consent.grant_consent(
+                ConsentGrantRequest.model_validate(
+                    {
+                        "user_id": user,
+                        "purpose": purpose,
+                        "organisation": org,
+                        "notice_version": "2024-01-11",
+                    }
+                )
+            )
+        )
+        say(f"  {user} consents to sharing with {org}; receipt {receipt.receipt_id}")
+        with Client(token=admin) as platform:
+
+            def ask(country: str) -> DecisionOut:
+                return platform.send(
+                    consent.decide(
+                        user_id=user,
+                        organisation=org,
+                        purpose=purpose,
+                        data_categories=["email_address"],
+                        subject_country=country,
+                    )
+                )
+
+            first = ask("PH")
+            say(f"  may {org} read the email?  {_verdict(first.allow)}: {first.reason}")
+            abroad = ask("VN")
+            say(f"  and if the user lived in Viet Nam?  deny: {abroad.reason}")
+            me.send(
+                consent.withdraw_consent(
+                    receipt.consent_id, WithdrawRequest.model_validate({"reason": "demo"})
+                )
+            )
+            after = ask("PH")
+            say(f"  {user} withdraws; again?  {_verdict(after.allow)}: {after.reason}")
+    say("  the person sees their consents (the withdrawn one with its end):")
+    listed, _ = privacyctl(mint_token(secret, role=Role.SUBJECT, user_id=user), "me", "consents")
+    return int(granted != 0 or listed != 0 or not first.allow or abroad.allow or after.allow)
 
 
-def registry_story(http: httpx.Client, secret: str) -> tuple[int, str, str]:
+def _verdict(allow: bool) -> str:
+    return "allow" if allow else "deny"
+
+
+def registry_story(secret: str) -> tuple[int, str, str]:
     """A user registers, publishes, is read by organisations, and is erased.
 
     Returns the number of surprises, the user's id and the allowed disclosure's id."""
-    registry, consent = "http://127.0.0.1:8001", "http://127.0.0.1:8002"
     surprises = 0
+    org, abroad = "ph-department-of-trade-and-industry", "th-board-of-trade"
+    purpose = "member_organisation_sharing"
 
-    def bearer(role: Role, **claims: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(secret, role=role, **claims)}"}  # type: ignore[arg-type]
+    def as_(role: Role, **claims: str) -> Client:
+        return Client(token=mint_token(secret, role=role, **claims))  # type: ignore[arg-type]
 
-    def expect(response: httpx.Response, status: int, line: str) -> httpx.Response:
+    def attempt(send: Callable[[], T], line: str, *, refused: int | None = None) -> T | ApiError:
+        """Send, and say how it went; a refusal other than ``refused`` is a surprise."""
         nonlocal surprises
-        mark = "" if response.status_code == status else f"  (expected {status}!)"
-        surprises += response.status_code != status
-        say(f"  {line}: {response.status_code}{mark}")
-        return response
+        try:
+            result = send()
+        except ApiError as exc:
+            surprises += exc.status != refused
+            mark = "" if exc.status == refused else f"  (expected {refused or 'success'}!)"
+            say(f"  {line}: {exc.status}{mark}")
+            return exc
+        surprises += refused is not None
+        say(f"  {line}: ok" + (f"  (expected {refused}!)" if refused else ""))
+        return result
 
     tag = uuid.uuid4().hex[:6]
-    user = expect(
-        http.post(
-            f"{registry}/users",
-            headers=bearer(Role.PLATFORM),
-            json={
-                "full_name": "Maria Santos",
-                "email_address": f"maria-{tag}@example.ph",
-                "country_of_residence": "PH",
-                "company_name": "Santos Export Trading",
-                "company_country": "PH",
-                "company_registration_number": f"SEC-{tag}",
-                "business_support_network": "Philippine Chamber of Commerce",
-                "referral_source": "a trade fair",
-                "phone_number": "02 8123 4567",
-            },
-        ),
-        201,
-        "the platform registers Maria Santos (PH)",
-    ).json()
-    uid = user["user_id"]
-    say(f"    user {uid}, phone stored as {user['phone_number']}")
-    me = bearer(Role.SUBJECT, user_id=uid)
-    profile = {
-        "contact_person_full_name": "Maria Santos",
-        "contact_person_gender": "female",
-        "contact_person_email": f"maria-{tag}@example.ph",
-        "contact_person_phone": "+63 2 8123 4567",
-        "service_name": "Export readiness coaching",
-        "service_type": "advisory",
-        "service_description": "Coaching for first-time exporters in the Visayas.",
-        "organisation_name": "Santos Export Trading",
-        "organisation_email": f"info-{tag}@santos.ph",
-        "organisation_phone": "+63 2 8765 4321",
-        "organisation_logo": "https://cdn.example.ph/santos/logo.png",
-        "company_registration_country": "PH",
-    }
-    expect(
-        http.put(f"{registry}/users/{uid}/profile", headers=me, json=profile),
-        201,
-        "Maria fills in her service-provider profile",
+    registration = RegistrationIn.model_validate(
+        {
+            "full_name": "Maria Santos",
+            "email_address": f"maria-{tag}@example.ph",
+            "country_of_residence": "PH",
+            "company_name": "Santos Export Trading",
+            "company_country": "PH",
+            "company_registration_number": f"SEC-{tag}",
+            "business_support_network": "Philippine Chamber of Commerce",
+            "referral_source": "a trade fair",
+            "phone_number": "02 8123 4567",
+        }
     )
-    refused = expect(
-        http.post(f"{registry}/users/{uid}/profile/publish", headers=me),
-        409,
-        "she publishes it without consent to public visibility",
+    with as_(Role.PLATFORM) as platform:
+        user = platform.send(registry.register(registration))
+    uid = user.user_id
+    say(f"  the platform registers Maria Santos (PH): user {uid}")
+    say(f"    phone stored as {user.phone_number}")
+    profile = ProfileIn.model_validate(
+        {
+            "contact_person_full_name": "Maria Santos",
+            "contact_person_gender": "female",
+            "contact_person_email": f"maria-{tag}@example.ph",
+            "contact_person_phone": "+63 2 8123 4567",
+            "service_name": "Export readiness coaching",
+            "service_type": "advisory",
+            "service_description": "Coaching for first-time exporters in the Visayas.",
+            "organisation_name": "Santos Export Trading",
+            "organisation_email": f"info-{tag}@santos.ph",
+            "organisation_phone": "+63 2 8765 4321",
+            "organisation_logo": "https://cdn.example.ph/santos/logo.png",
+            "company_registration_country": "PH",
+        }
     )
-    say(f"    {refused.json()['detail']['message']}")
-    visibility = http.post(
-        f"{consent}/consents",
-        headers=me,
-        json={
-            "user_id": uid,
-            "purpose": "public_profile_visibility",
-            "notice_version": "2024-01-11",
-        },
-    ).json()
-    published = expect(
-        http.post(f"{registry}/users/{uid}/profile/publish", headers=me),
-        200,
-        "she consents to public visibility and publishes",
-    )
-    profile_id = published.json()["profile_id"]
-    public = expect(
-        http.get(f"{registry}/profiles/{profile_id}"),
-        200,
-        "anyone, without logging in, sees the profile",
-    )
-    say(f"    shown: {', '.join(sorted(public.json()))}")
-
-    org, abroad = "ph-department-of-trade-and-industry", "th-board-of-trade"
-    denied = expect(
-        http.get(
-            f"{registry}/users/{uid}/data",
-            headers=bearer(Role.MEMBER_ORG, org_id=org),
-            params={"purpose": "member_organisation_sharing", "fields": "email_address"},
-        ),
-        403,
-        f"{org} asks for her email without consent",
-    )
-    detail = denied.json()["detail"]
-    say(f"    {detail['message']} (recorded as {detail['disclosure_id']})")
-    now = datetime.now(UTC)
-    for grantee in (org, abroad):
-        http.post(
-            f"{consent}/grants",
-            headers=bearer(Role.ADMIN),
-            json={
-                "organisation": grantee,
-                "data_categories": ["email_address", "full_name"],
-                "valid_from": now.isoformat(),
-                "valid_until": (now + timedelta(days=30)).isoformat(),
-            },
-        ).raise_for_status()
-        http.post(
-            f"{consent}/consents",
-            headers=me,
-            json={
-                "user_id": uid,
-                "purpose": "member_organisation_sharing",
-                "organisation": grantee,
-                "notice_version": "2024-01-11",
-            },
-        ).raise_for_status()
-    read = expect(
-        http.get(
-            f"{registry}/users/{uid}/data",
-            headers=bearer(Role.MEMBER_ORG, org_id=org),
-            params={"purpose": "member_organisation_sharing", "fields": "email_address,full_name"},
-        ),
-        200,
-        f"with her consent and a 30-day grant, {org} reads it",
-    ).json()
-    say(f"    data {read['data']}, data.accessed {read['disclosure_id']}")
-    border = expect(
-        http.get(
-            f"{registry}/users/{uid}/data",
-            headers=bearer(Role.MEMBER_ORG, org_id=abroad),
-            params={"purpose": "member_organisation_sharing", "fields": "email_address"},
-        ),
-        403,
-        f"{abroad}, in Thailand, asks too",
-    )
-    say(f"    {border.json()['detail']['message']}")
-
-    http.post(f"{consent}/consents/{visibility['consent_id']}/withdraw", headers=me, json={})
-    deadline = time.monotonic() + 10
-    while http.get(f"{registry}/profiles/{profile_id}").status_code == 200:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    expect(
-        http.get(f"{registry}/profiles/{profile_id}"),
-        404,
-        "she withdraws consent to public visibility; the profile is gone",
-    )
-    export = expect(
-        http.get(f"{registry}/users/{uid}/export", headers=me),
-        200,
-        "she exports everything the registry holds",
-    )
-    say(
-        f"    {len(export.json()['user'])} registration fields, profile, "
-        f"{len(export.json()['rights_requests'])} rights requests"
-    )
-    expect(http.delete(f"{registry}/users/{uid}", headers=me), 200, "she erases her data")
-    expect(
-        http.get(f"{registry}/users/{uid}", headers=bearer(Role.ADMIN)),
-        410,
-        "afterwards even an admin finds only that she was erased",
-    )
-    return surprises, uid, read["disclosure_id"]
-
-
-def audit_story(http: httpx.Client, secret: str, uid: str, disclosure_id: str) -> int:
-    """Find the disclosures in the audit log, and prove one is in the signed tree."""
-    audit = "http://127.0.0.1:8003"
-    auditor = {"Authorization": f"Bearer {mint_token(secret, role=Role.AUDITOR)}"}
-    deadline = time.monotonic() + 15
-    while True:
-        items = http.get(f"{audit}/disclosures", params={"subject": uid}, headers=auditor).json()[
-            "items"
-        ]
-        mine = [i for i in items if i["event_id"] == disclosure_id]
-        if mine or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    if not mine:
-        say("  the disclosure did not reach the audit log in 15 s (expected it!)")
-        return 1
-    for item in items:
-        say(
-            f"  #{item['seq']:<6} {item['decision']:<5} {item['organisation_id']:<36}"
-            f" {','.join(item['fields'])}  ({item['decision_reason']})"
+    me, anyone, admin = as_(Role.SUBJECT, user_id=uid), Client(), as_(Role.ADMIN)
+    reader, foreign = as_(Role.MEMBER_ORG, org_id=org), as_(Role.MEMBER_ORG, org_id=abroad)
+    with me, anyone, admin, reader, foreign:
+        attempt(
+            lambda: me.send(registry.put_profile(uid, profile)),
+            "Maria fills in her service-provider profile",
         )
-    seq = mine[0]["seq"]
-    while True:
-        head = http.get(f"{audit}/tree-heads/latest", headers=auditor).json()
-        if head.get("tree_size", 0) > seq or time.monotonic() > deadline + 5:
-            break
-        time.sleep(0.3)
+        refused = attempt(
+            lambda: me.send(registry.publish_profile(uid)),
+            "she publishes it without consent to public visibility",
+            refused=409,
+        )
+        if isinstance(refused, ApiError):
+            say(f"    {refused.message}")
+
+        def consent_to(purpose: str, organisation: str | None = None) -> Receipt:
+            asked = {"user_id": uid, "purpose": purpose, "notice_version": "2024-01-11"}
+            if organisation:
+                asked["organisation"] = organisation
+            return me.send(consent.grant_consent(ConsentGrantRequest.model_validate(asked)))
+
+        visibility = consent_to("public_profile_visibility")
+        published = attempt(
+            lambda: me.send(registry.publish_profile(uid)),
+            "she consents to public visibility and publishes",
+        )
+        profile_id = str(published.profile_id) if not isinstance(published, ApiError) else ""
+        public = attempt(
+            lambda: anyone.send(registry.public_profile(profile_id)),
+            "anyone, without logging in, sees the profile",
+        )
+        if not isinstance(public, ApiError):
+            say(f"    shown: {', '.join(sorted(public.model_dump(exclude_none=True)))}")
+
+        def read(client: Client, fields: list[str]) -> DisclosureOut:
+            return client.send(registry.read_data(uid, purpose=purpose, fields=fields))
+
+        denied = attempt(
+            lambda: read(reader, ["email_address"]),
+            f"{org} asks for her email without consent",
+            refused=403,
+        )
+        if isinstance(denied, ApiError):
+            say(f"    {denied.message} (recorded as {denied.detail.get('disclosure_id')})")
+        say("  an administrator grants both organisations 30 days; Maria consents to both:")
+        for grantee in (org, abroad):
+            privacyctl(
+                admin.token or "", "grant", "add", grantee, "--category", "email_address",
+                "--category", "full_name", "--days", "30", "-q",
+            )  # fmt: skip
+            consent_to(purpose, grantee)
+        read_ok = attempt(
+            lambda: read(reader, ["email_address", "full_name"]),
+            f"with her consent and a 30-day grant, {org} reads it",
+        )
+        disclosure_id = ""
+        if not isinstance(read_ok, ApiError):
+            disclosure_id = str(read_ok.disclosure_id)
+            say(f"    data {read_ok.data}, data.accessed {disclosure_id}")
+        border = attempt(
+            lambda: read(foreign, ["email_address"]),
+            f"{abroad}, in Thailand, asks too",
+            refused=403,
+        )
+        if isinstance(border, ApiError):
+            say(f"    {border.message}")
+
+        me.send(consent.withdraw_consent(visibility.consent_id, WithdrawRequest()))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                anyone.send(registry.public_profile(profile_id))
+            except NotFound:
+                break
+            time.sleep(0.1)
+        attempt(
+            lambda: anyone.send(registry.public_profile(profile_id)),
+            "she withdraws consent to public visibility; the profile is gone",
+            refused=404,
+        )
+        export = attempt(
+            lambda: me.send(registry.export(uid)), "she exports everything the registry holds"
+        )
+        if not isinstance(export, ApiError):
+            say(
+                f"    {len(export.user.model_dump())} registration fields, profile, "
+                f"{len(export.rights_requests)} rights requests"
+            )
+        attempt(lambda: me.send(registry.erase(uid)), "she erases her data")
+        attempt(
+            lambda: admin.send(registry.access(uid)),
+            "afterwards even an admin finds only that she was erased",
+            refused=410,
+        )
+    return surprises, uid, disclosure_id
+
+
+def audit_story(secret: str, uid: str, disclosure_id: str) -> int:
+    """Find the disclosures in the audit log, and prove one is in the signed tree."""
     token = mint_token(secret, role=Role.AUDITOR)
+    deadline = time.monotonic() + 15
+    with Client(token=token) as auditor:
+        while True:
+            items = auditor.send(audit.disclosures(audit.Filters(subject=uid), limit=100)).items
+            mine = [i for i in items if i.event_id == disclosure_id]
+            if mine or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        if not mine:
+            say("  the disclosure did not reach the audit log in 15 s (expected it!)")
+            return 1
+        for item in items:
+            say(
+                f"  #{item.seq:<6} {item.decision:<5} {item.organisation_id:<36}"
+                f" {','.join(item.fields)}  ({item.decision_reason})"
+            )
+        seq = mine[0].seq
+        while auditor.send(audit.latest_tree_head()).tree_size <= seq:
+            if time.monotonic() > deadline + 5:
+                break
+            time.sleep(0.3)
     say("  an auditor asks the same of the log, and checks its proof on their own machine:")
     listed, _ = privacyctl(token, "trail", "--subject", uid)
     proved, _ = privacyctl(token, "log", "proof", str(seq))
     return int(listed != 0 or proved != 0)
 
 
-def recipients_story(http: httpx.Client, secret: str, uid: str) -> int:
+def recipients_story(secret: str, uid: str) -> int:
     """After her erasure, the organisation that received her data is asked to erase it too."""
-    audit = "http://127.0.0.1:8003"
     org, abroad = "ph-department-of-trade-and-industry", "th-board-of-trade"
-    auditor = {"Authorization": f"Bearer {mint_token(secret, role=Role.AUDITOR)}"}
-    member = {"Authorization": f"Bearer {mint_token(secret, role=Role.MEMBER_ORG, org_id=org)}"}
-    subject = {"Authorization": f"Bearer {mint_token(secret, role=Role.SUBJECT, user_id=uid)}"}
+    auditor = Client(token=mint_token(secret, role=Role.AUDITOR))
+    member = Client(token=mint_token(secret, role=Role.MEMBER_ORG, org_id=org))
+    subject = Client(token=mint_token(secret, role=Role.SUBJECT, user_id=uid))
+    with auditor, member, subject:
+        return _recipients(auditor, member, subject, uid, org, abroad)
+
+
+def _recipients(
+    auditor: Client, member: Client, subject: Client, uid: str, org: str, abroad: str
+) -> int:
     say("  the audit log knows who received her data, and who was refused; it asks only the")
     say("  organisations that received it (2 s after, and again 10 s after, in this demo)")
     deadline = time.monotonic() + 45
-    requests: list[dict[str, Any]] = []
+    requests: list[RecipientRequestOut] = []
     while not requests and time.monotonic() < deadline:
-        page = http.get(f"{audit}/recipient-requests", params={"user_id": uid}, headers=auditor)
-        requests = page.json()["items"] if page.status_code == 200 else []
+        requests = list(auditor.pages(audit.recipient_requests(user_id=uid)))
         time.sleep(0.5)
     if not requests:
         say("  no request was made in 45 s (expected one!)")
         return 1
     for item in requests:
         say(
-            f"  request to {item['organisation']}: {item['action']} "
-            f"{', '.join(item['data_categories'])} (answer by {item['respond_by'][:10]})"
+            f"  request to {item.organisation}: {item.action.value} "
+            f"{', '.join(item.data_categories)} (answer by {item.respond_by:%Y-%m-%d})"
         )
-    failures = int([r["organisation"] for r in requests] != [org])
+    failures = int([r.organisation for r in requests] != [org])
     say(f"  {abroad}, refused earlier, is asked nothing")
     maildir = ROOT / ".local" / "smtp" / "maildir"
     mails: list[email.message.Message] = []
@@ -358,33 +356,37 @@ def recipients_story(http: httpx.Client, secret: str, uid: str) -> int:
     for mail in mails:
         say(f"  the notifier mailed {mail['To']}: {str(mail['Subject'])[:70]}")
     failures += int(len(mails) != 1)
-    rid = requests[0]["request_id"]
-    answer = http.post(f"{audit}/recipient-requests/{rid}/confirm", headers=member)
-    say(f"  {org} confirms it erased her data: {answer.status_code}")
-    failures += int(answer.status_code != 200)
-    report = http.get(f"{audit}/subjects/{uid}/report", headers=subject).json()
-    for notice in report.get("recipient_notices", []):
+    try:
+        answer = member.send(audit.confirm_recipient_request(str(requests[0].request_id)))
+        say(f"  {org} confirms it erased her data: {answer.state.value}")
+    except ApiError as exc:
+        say(f"  {org} confirms it erased her data: {exc} (expected it to be recorded!)")
+        failures += 1
+    report = subject.send(audit.subject_report(uid, limit=100))
+    for notice in report.recipient_notices or []:
         say(
-            f"  her report: {notice['organisation']} told {notice['told_at'][:19]}, "
-            f"{notice['delivery']}, {notice['state']}"
+            f"  her report: {notice.organisation} told {notice.told_at:%Y-%m-%d %H:%M:%S}, "
+            f"{notice.delivery}, {notice.state.value}"
         )
     return failures
 
 
-def breach_story(http: httpx.Client, secret: str) -> int:
+def breach_story(secret: str) -> int:
     """Three people affected by a breach: each told once by email, then the record and closing."""
-    registry, breach = "http://127.0.0.1:8001", "http://127.0.0.1:8004"
-    platform = {"Authorization": f"Bearer {mint_token(secret, role=Role.PLATFORM)}"}
-    security = {"Authorization": f"Bearer {mint_token(secret, role=Role.SECURITY, sub='sec-lead')}"}
+    platform = Client(token=mint_token(secret, role=Role.PLATFORM))
+    security = Client(token=mint_token(secret, role=Role.SECURITY, sub="sec-lead"))
+    with platform, security:
+        return _breach(platform, security, secret)
+
+
+def _breach(platform: Client, security: Client, secret: str) -> int:
     tag = uuid.uuid4().hex[:6]
     people = [("Somchai Dee", "TH", "th"), ("Siti Rahma", "ID", "id"), ("Ana Cruz", "PH", "en")]
     ids = []
     for name, country, language in people:
         first = name.split()[0].lower()
-        user = http.post(
-            f"{registry}/users",
-            headers=platform,
-            json={
+        registration = RegistrationIn.model_validate(
+            {
                 "full_name": name,
                 "email_address": f"{first}-{tag}@example.org",
                 "country_of_residence": country,
@@ -394,12 +396,13 @@ def breach_story(http: httpx.Client, secret: str) -> int:
                 "business_support_network": "the national SME agency",
                 "referral_source": "a newsletter",
                 "language": language,
-            },
+            }
         )
-        if user.status_code != 201:
-            say(f"  registering {name}: {user.status_code} (expected 201!)")
+        try:
+            ids.append(platform.send(registry.register(registration)).user_id)
+        except ApiError as exc:
+            say(f"  registering {name}: {exc} (expected it to be registered!)")
             return 1
-        ids.append(user.json()["user_id"])
     say(f"  registered {', '.join(p[0] for p in people)} (languages th, id, en)")
     time.sleep(2)  # the notifier learns their addresses from user.registered
     declaration = {
@@ -438,15 +441,15 @@ def breach_story(http: httpx.Client, secret: str) -> int:
     say("    the same declaration retried: " + ("the same breach" if same else "A SECOND BREACH!"))
     deadline = time.monotonic() + 60
     while True:
-        counts = http.get(f"{breach}/breaches/{bid}", headers=security).json()["counts"]
-        if counts["notified"] >= len(ids) or time.monotonic() > deadline:
+        counts = security.send(breach.get(bid)).counts
+        if counts.notified >= len(ids) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     say(
-        f"  notices: {counts['affected']} affected, {counts['delivered']} accepted by the mail"
-        f" server (accepted, not read), {counts['failed']} failed, {counts['pending']} pending"
+        f"  notices: {counts.affected} affected, {counts.delivered} accepted by the mail"
+        f" server (accepted, not read), {counts.failed} failed, {counts.pending} pending"
     )
-    failures = int(counts["notified"] < len(ids)) + int(not same)
+    failures = int(counts.notified < len(ids)) + int(not same)
     maildir = ROOT / ".local" / "smtp" / "maildir"
     mails = [
         email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
@@ -497,20 +500,20 @@ def main() -> int:
             say(f"  {name:<9} {', '.join(topics)}")
 
         chapter("3. Consent decides every disclosure")
-        failures += consent_story(http, secret)
+        failures += consent_story(secret)
 
         chapter("4. The registry: a user's data, disclosed only as she allows, and erased")
-        surprises, uid, disclosure_id = registry_story(http, secret)
+        surprises, uid, disclosure_id = registry_story(secret)
         failures += surprises
 
         chapter("5. The audit log: every disclosure and refusal, provably in a signed tree")
-        failures += audit_story(http, secret, uid, disclosure_id)
+        failures += audit_story(secret, uid, disclosure_id)
 
         chapter("6. Her erasure reaches the organisations that received her data (Art. 19)")
-        failures += recipients_story(http, secret, uid)
+        failures += recipients_story(secret, uid)
 
         chapter("7. A breach: everyone affected told once by email, within the 72 hours")
-        failures += breach_story(http, secret)
+        failures += breach_story(secret)
 
     chapter("8. Every call needs a bearer token naming a role")
     token = mint_token(secret, role=Role.MEMBER_ORG, org_id="demo-org")

@@ -1,6 +1,7 @@
 """Independent tools in Go, built on demand: our own small programs under ``devtools/go``
 (``notecheck``: golang.org/x/mod/sumdb/note and transparency-dev/formats open a signed
-note) and others' commands (Tessera's ``fsck``), for tests and checks that want a
+note) and others' commands (Tessera's ``fsck``; torchwood's ``litewitness``, a
+witness, and ``witnessctl``), for tests and checks that want a
 second opinion. Built with ``go build`` into a directory of the caller's; when ``go`` is
 missing or the module proxy cannot be reached, :func:`build` says why and returns None.
 """
@@ -16,6 +17,9 @@ BUILD_SECONDS = 600
 TOOLS = {
     "notecheck": "./notecheck",
     "fsck": "github.com/transparency-dev/tessera/cmd/fsck",
+    # FiloSottile's witness (c2sp.org/tlog-witness) and its database tool
+    "litewitness": "filippo.io/torchwood/cmd/litewitness",
+    "witnessctl": "filippo.io/torchwood/cmd/witnessctl",
 }
 """What each tool is built from, in the module at ``devtools/go``."""
 

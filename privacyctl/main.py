@@ -6,7 +6,14 @@ A command per noun and verb (``privacyctl breach show``), a table for people and
 
 import typer
 
-from privacyctl.commands import admin, audit, breach, me, session
+from privacyctl.commands import (
+    admin,
+    audit,
+    breach,
+    breach_notices,  # noqa: F401 - adds people and resend to breach
+    me,
+    session,
+)
 from privacyctl.core import EXIT_CODES_HELP
 
 app = typer.Typer(

@@ -1,14 +1,20 @@
 """The administrators' commands: the organisation directory and access grants."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from client import consent
-from client.models.consent import GrantCreate, OrganisationCreate, OrganisationUpdate
+from privacyctl import lazy
 from privacyctl.core import Cli, Exit, command, fail
+
+if TYPE_CHECKING:
+    from client import consent
+    from client.models import consent as models
+else:  # loaded when a command uses them (privacyctl.lazy)
+    consent = lazy.module("client.consent")
+    models = lazy.module("client.models.consent")
 
 orgs = typer.Typer(help="The member-organisation directory.", no_args_is_help=True)
 grants = typer.Typer(
@@ -58,7 +64,7 @@ def org_add(
     """Add an organisation to the directory."""
     data = {"slug": slug, "name": name, "kind": kind, "standing_access": standing_access}
     data |= {k: v for k, v in (("country", country), ("privacy_contact", privacy_contact)) if v}
-    added = cli.client.send(consent.add_organisation(_model(OrganisationCreate, data)))
+    added = cli.client.send(consent.add_organisation(_model(models.OrganisationCreate, data)))
     cli.say(f"added {added.slug}")
     cli.result(added, lambda: cli.out.print(f"{added.slug}: {added.name} ({added.kind})"))
 
@@ -87,7 +93,9 @@ def org_update(
             Exit.USAGE,
             "give --name, --privacy-contact or --no-privacy-contact",
         )
-    updated = cli.client.send(consent.update_organisation(slug, _model(OrganisationUpdate, data)))
+    updated = cli.client.send(
+        consent.update_organisation(slug, _model(models.OrganisationUpdate, data))
+    )
     cli.result(
         updated, lambda: cli.out.print(f"{updated.slug}: {updated.name}, {updated.privacy_contact}")
     )
@@ -147,7 +155,7 @@ def grant_add(
         "valid_from": start.isoformat(),
         "valid_until": (start + timedelta(days=days)).isoformat(),
     }
-    made = cli.client.send(consent.add_grant(_model(GrantCreate, body)))
+    made = cli.client.send(consent.add_grant(_model(models.GrantCreate, body)))
     cli.say(f"grant {made.grant_id}: {organisation} until {made.valid_until:%Y-%m-%d}")
     cli.result(made, human=lambda: cli.out.print(str(made.grant_id)))
 

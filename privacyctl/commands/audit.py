@@ -175,7 +175,7 @@ def export_to(
             ) as progress,
         ):
             task = progress.add_task("export", total=None, rows=0)
-            for chunk in client.stream(audit.export(filters, format=format)):  # type: ignore[arg-type]
+            for chunk in client.stream(audit.export(filters, format=format), 1 << 20):  # type: ignore[arg-type]
                 sink.write(chunk)
                 size += len(chunk)
                 rows += chunk.count(b"\n")
@@ -308,12 +308,11 @@ def verify(cli: Cli) -> None:
     ) as progress:
         task = progress.add_task("verify", total=size, rate="-")
         try:
-            for leaf in merkle.leaves(cli.client, size):
-                builder.add(leaf)
-                leaves.append(leaf)
-                if builder.size % 4096 == 0:
-                    rate = builder.size / max(time.monotonic() - started, 1e-9)
-                    progress.update(task, completed=builder.size, rate=f"{rate:,.0f}")
+            for batch in merkle.leaf_batches(cli.client, size):
+                builder.extend(batch)
+                leaves.extend(batch)
+                rate = builder.size / max(time.monotonic() - started, 1e-9)
+                progress.update(task, completed=builder.size, rate=f"{rate:,.0f}")
         except merkle.ShortAnswer as exc:
             fail(str(exc), Exit.FAILED)
     elapsed = time.monotonic() - started

@@ -5,26 +5,26 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.live import Live
 from rich.table import Table
 
-from client import Conflict, breach
-from client.models.breach import (
-    AnnouncementIn,
-    AssessmentIn,
-    BreachOut,
-    DecisionIn,
-    DeclarationIn,
-    ObligationsOut,
-    RegulatorNoticeIn,
-    Scope,
-)
+from client import Conflict
+from privacyctl import lazy
 from privacyctl.core import Cli, Exit, command, fail
+
+if TYPE_CHECKING:
+    import yaml
+
+    from client import breach
+    from client.models import breach as models
+else:  # loaded when a command uses them (privacyctl.lazy)
+    yaml = lazy.module("yaml")
+    breach = lazy.module("client.breach")
+    models = lazy.module("client.models.breach")
 
 app = typer.Typer(
     help="Breaches: declare, follow, widen, announce, decide, close.", no_args_is_help=True
@@ -124,7 +124,7 @@ def declare(
         data.setdefault("scope", []).append(
             {"kind": "users", "user_ids": [u.strip() for u in users.split(",") if u.strip()]}
         )
-    declaration = _model(DeclarationIn, data, "declare")
+    declaration = _model(models.DeclarationIn, data, "declare")
     key = idempotency_key or f"privacyctl-{uuid.uuid4()}"
     declared = cli.client.send(breach.declare(declaration, idempotency_key=key))
     cli.say(
@@ -163,7 +163,7 @@ def list_(
     )
 
 
-def _render(b: BreachOut) -> Table:
+def _render(b: "models.BreachOut") -> Table:
     table = Table(
         box=None, show_header=False, title=f"{b.reference}: {b.title}", title_justify="left"
     )
@@ -193,7 +193,7 @@ def _render(b: BreachOut) -> Table:
     return table
 
 
-def _show(cli: Cli, b: BreachOut, owed: ObligationsOut | None = None) -> None:
+def _show(cli: Cli, b: "models.BreachOut", owed: "models.ObligationsOut | None" = None) -> None:
     cli.out.print(_render(b))
     if owed is not None:
         cli.out.print(_obligations(owed))
@@ -203,7 +203,7 @@ def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
 
 
-def _obligations(owed: ObligationsOut) -> Table:
+def _obligations(owed: "models.ObligationsOut") -> Table:
     table = Table(title="obligations, regime by regime", title_justify="left")
     for column in ("regime", "requirement", "clock", "deadline"):
         table.add_column(column)
@@ -256,31 +256,6 @@ def show(
         return
 
 
-@command(app, "people", example="privacyctl breach people 6f1c... --state failed")
-def people(
-    cli: Cli,
-    breach_id: BreachId,
-    state: Annotated[
-        Literal["pending", "failed", "uncertain", "delivered", "requested"] | None,
-        typer.Option(help="pending: neither notified nor covered; or a notice state."),
-    ] = None,
-) -> None:
-    """Each affected person's notice: state, attempts, the mail server's reply."""
-    rows = cli.client.pages(breach.people(breach_id, unnotified=state == "pending"))
-    if state not in (None, "pending"):
-        rows = (p for p in rows if p.state.value == state)
-    if cli.json:
-        cli.lines(rows)
-        return
-    cli.table(
-        ["user", "state", "attempts", "outcome at", "reply"],
-        (
-            (p.user_id, p.state.value, p.attempts, p.outcome_at, p.smtp_reply or p.reason)
-            for p in rows
-        ),
-    )
-
-
 @command(
     scope_app,
     "add",
@@ -324,7 +299,7 @@ def scope_add(
         spec = {"kind": "country", "country": country}
     else:
         spec = {"kind": "everyone"}
-    added = cli.client.send(breach.add_scope(breach_id, _model(Scope, spec, "scope add")))
+    added = cli.client.send(breach.add_scope(breach_id, _model(models.Scope, spec, "scope add")))
     cli.say(f"scope {added.scope_id} added; it is resolved in the background")
     cli.result(
         added,
@@ -346,7 +321,7 @@ def announce(
 ) -> None:
     """Record the public announcement that covers the people who cannot be reached."""
     body = _model(
-        AnnouncementIn,
+        models.AnnouncementIn,
         {
             "text": text,
             "where": where,
@@ -391,7 +366,7 @@ def decide(
     ):
         if value:
             data[name] = value
-    b = cli.client.send(breach.decide(breach_id, _model(DecisionIn, data, "decide")))
+    b = cli.client.send(breach.decide(breach_id, _model(models.DecisionIn, data, "decide")))
     cli.result(b, lambda: _show(cli, b))
 
 
@@ -426,7 +401,7 @@ def assess(
         "sensitive": sensitive,
         "text": text,
     }
-    owed = cli.client.send(breach.assess(breach_id, _model(AssessmentIn, data, "assess")))
+    owed = cli.client.send(breach.assess(breach_id, _model(models.AssessmentIn, data, "assess")))
     cli.result(owed, lambda: cli.out.print(_obligations(owed)))
 
 
@@ -452,7 +427,7 @@ def regulator_told(
     for name, value in (("reference", reference), ("delay_reasons", delay_reasons)):
         if value:
             data[name] = value
-    notice = _model(RegulatorNoticeIn, data, "regulator-told")
+    notice = _model(models.RegulatorNoticeIn, data, "regulator-told")
     owed = cli.client.send(breach.regulator_told(breach_id, regime, notice))
     cli.result(owed, lambda: cli.out.print(_obligations(owed)))
 

@@ -1,12 +1,18 @@
 """A data subject's commands: what is held about me, my consents, who received my data."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from client import audit, consent, registry
-from privacyctl import config
+from client import audit
+from privacyctl import config, lazy
 from privacyctl.core import Cli, Exit, command, fail
+
+if TYPE_CHECKING:
+    from client import consent, registry
+else:  # loaded when a command uses them (privacyctl.lazy)
+    consent = lazy.module("client.consent")
+    registry = lazy.module("client.registry")
 
 app = typer.Typer(
     help="What the platform holds about you, and who received it.", no_args_is_help=True

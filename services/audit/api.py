@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.audit import checkpoints, proofs, service, signing, tiles
+from services.audit import checkpoints, log_routes, proofs, service, signing, tiles
 from services.audit.bootstrap import AuditRuntime
 from services.audit.exceptions import Forbidden, InvalidRequest
 from services.audit.models import (
@@ -40,7 +40,7 @@ from services.audit.recipients import service as recipients
 from services.audit.recipients.models import SubjectReport
 from services.audit.service import Filters
 from shared.app import SessionsDep, current_runtime
-from shared.auth import CurrentPrincipal, Principal, Role, principal_from_request, require
+from shared.auth import CurrentPrincipal, Principal, Role, require
 from shared.validation import BIGINT_MAX, Instant
 
 router = APIRouter(tags=["audit"])
@@ -268,24 +268,8 @@ async def get_entry(
     return await service.entry(sessions, seq, organisation=own)
 
 
-def _log_reader(request: Request, *roles: Role) -> AuditRuntime:
-    """The runtime, once the caller may read the log as tiles: anyone when the operator
-    made the tiles public, else a token of one of ``roles``."""
-    runtime = current_runtime(request, AuditRuntime)
-    if not runtime.settings.tiles_public:
-        principal_from_request(request, *roles)
-    return runtime
-
-
-def _cache(runtime: AuditRuntime, seconds: int, *, immutable: bool = False) -> str:
-    # A shared cache may keep what anyone may read; what needs a token stays private.
-    scope = "public" if runtime.settings.tiles_public else "private"
-    return f"{scope}, max-age={seconds}" + (", immutable" if immutable else "")
-
-
-TEXT_PLAIN = "text/plain; charset=utf-8"
-OCTETS = "application/octet-stream"
-YEAR = 31_536_000
+TEXT_PLAIN = log_routes.TEXT_PLAIN
+OCTETS = log_routes.OCTETS
 
 
 @router.get(
@@ -295,10 +279,12 @@ YEAR = 31_536_000
     responses={200: {"content": {TEXT_PLAIN: {"schema": {"type": "string"}}}}},
 )
 async def checkpoint(request: Request, sessions: SessionsDep) -> Response:
-    runtime = _log_reader(request, *Role)
+    runtime = log_routes.log_reader(request, *Role)
     signed = await checkpoints.latest(sessions, runtime.note_signer)
     return Response(
-        signed.note, media_type=TEXT_PLAIN, headers={"Cache-Control": _cache(runtime, 1)}
+        signed.note,
+        media_type=TEXT_PLAIN,
+        headers={"Cache-Control": log_routes.cache_control(runtime, 1)},
     )
 
 
@@ -311,14 +297,10 @@ async def checkpoint(request: Request, sessions: SessionsDep) -> Response:
 )
 async def tile(
     request: Request,
-    sessions: SessionsDep,
-    tile_path: Annotated[str, Path(max_length=200, pattern=TEXT)],
+    tile_path: Annotated[str, Path(max_length=log_routes.TILE_PATH_MAX, pattern=TEXT)],
 ) -> Response:
-    runtime = _log_reader(request, Role.AUDITOR, Role.ADMIN)
-    wanted = tiles.parse(tile_path)
-    data = await tiles.read(sessions, wanted, runtime.signed_size)
-    cache = _cache(runtime, YEAR, immutable=True) if wanted.full else _cache(runtime, 60)
-    return Response(data, media_type=OCTETS, headers={"Cache-Control": cache})
+    # served by log_routes.tile, a plain route ahead of this one, which documents it
+    return await log_routes.tile(request)
 
 
 @router.get(
@@ -329,8 +311,8 @@ async def tile(
     responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
 )
 async def entries(
+    request: Request,
     _: Auditor,
-    sessions: SessionsDep,
     start: Annotated[int, Query(ge=0, le=BIGINT_MAX, description="The first position.")],
     end: Annotated[
         int,
@@ -342,8 +324,9 @@ async def entries(
         ),
     ],
 ) -> StreamingResponse:
-    body = await tiles.entries(sessions, start, end)
-    return StreamingResponse(body, media_type="application/x-ndjson")
+    # served by log_routes.entries, a plain route ahead of this one, which documents it
+    return await log_routes.entries(request)
 
 
 router.include_router(recipients_api.router)  # recipient notices (docs/recipients.md)
+router.routes[0:0] = log_routes.ROUTES

@@ -31,6 +31,7 @@ class AuditRuntime(Runtime):
     reader: ingest.Reader
     writer: ingest.Writer
     signed_size: tiles.SignedSize = field(default_factory=tiles.SignedSize)
+    full_tiles: tiles.FullTiles = field(default_factory=tiles.FullTiles)
     """The largest signed size seen, so that a covered tile is served without a query."""
     witnesses: Submitter | None = None
     """Submits checkpoints to the configured witnesses (none: no witnesses)."""

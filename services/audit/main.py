@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.audit import api, handlers, topics
+from services.audit import api, handlers, log_routes, topics
 from services.audit.bootstrap import bootstrap
 from services.audit.config import AuditSettings
 from shared.app import create_app, create_broker, serve
@@ -31,6 +31,7 @@ def build_app(
         description=DESCRIPTION,
         topics=[*topics.CONSUMED, *topics.PUBLISHED],
         bootstrap=functools.partial(bootstrap, recipients_clock=recipients_clock),
+        untraced_paths=log_routes.UNTRACED,
     )
 
 

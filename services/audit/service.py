@@ -31,8 +31,9 @@ async def disclosures(
 async def export(sessions: Sessions, filters: Filters, format: str) -> AsyncIterator[bytes]:
     """Every matching disclosure as CSV or JSON lines; the first query runs before this
     returns, so a failure is an error answer, not an answer cut short."""
-    rows = await queries.stream(sessions, filters)
-    return queries.csv_lines(rows) if format == "csv" else queries.jsonl(rows)
+    if format == "jsonl":
+        return await queries.export_lines(sessions, filters)
+    return queries.csv_lines(await queries.stream(sessions, filters))
 
 
 async def subjects_accessed(

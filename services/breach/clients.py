@@ -1,18 +1,22 @@
 """The breach service's calls to the audit service: who an organisation received data of.
 
-One pooled httpx client for the life of the process, authenticated with a ``security``
-token the service mints from the stack's shared secret and renews before it expires.
-Any failure to get an answer is :class:`AuditUnavailable`; the scope being resolved
-keeps its cursor and the next round asks again.
+Sent with the project's typed client (``client``: the route and its answer's model as
+the audit service publishes them), one pooled connection set for the life of the
+process, authenticated with a ``security`` token the service mints from the stack's
+shared secret and renews before it expires. Any failure to get an answer, or an answer
+that does not read as a page, is :class:`AuditUnavailable`; the scope being resolved
+keeps its cursor and the next round asks again (so the client's own retries are off).
 """
 
+import dataclasses
 import time
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from client import ApiError, AsyncClient, ServiceUrls
+from client import audit as audit_api
 from services.breach.exceptions import AuditUnavailable
 from shared.auth import Role, mint_token
 from shared.settings import ServiceSettings
@@ -21,8 +25,7 @@ TOKEN_TTL = timedelta(hours=1)
 
 
 class SubjectsPage(BaseModel, frozen=True):
-    """One page of subject ids, sorted, and where the next page starts (None: the end):
-    the audit service's answer, read through this model."""
+    """One page of subject ids, sorted, and where the next page starts (None: the end)."""
 
     subjects: list[str]
     next_after: str | None = None
@@ -40,20 +43,19 @@ class AuditClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = settings
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        self._api = AsyncClient(
+            ServiceUrls({"audit": base_url}), timeout=timeout, transport=transport
         )
-        self._token = ""
         self._renew_at = 0.0
 
     async def close(self) -> None:
         """Close the pooled connections."""
-        await self._http.aclose()
+        await self._api.close()
 
-    def _headers(self) -> dict[str, str]:
+    def _authenticate(self) -> None:
         now = time.time()
         if now >= self._renew_at:
-            self._token = mint_token(
+            self._api.token = mint_token(
                 self._settings.jwt_secret.get_secret_value(),
                 role=Role.SECURITY,
                 sub="breach",
@@ -61,7 +63,6 @@ class AuditClient:
                 ttl=TOKEN_TTL,
             )
             self._renew_at = now + TOKEN_TTL.total_seconds() / 2
-        return {"Authorization": f"Bearer {self._token}"}
 
     async def subjects(
         self,
@@ -74,29 +75,28 @@ class AuditClient:
         limit: int,
     ) -> SubjectsPage:
         """Subjects whose data (of ``categories``, when given) reached ``organisation``."""
-        params: dict[str, str | int] = {
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "limit": limit,
-        }
-        if categories:
-            params["categories"] = ",".join(categories)
-        if after is not None:
-            params["after"] = after
-        path = f"/organisations/{quote(organisation, safe='')}/subjects"
+        call = audit_api.subjects(
+            organisation,
+            since=since,
+            until=until,
+            categories=categories or None,
+            after=after,
+            limit=limit,
+        )
+        self._authenticate()
         try:
-            response = await self._http.get(path, params=params, headers=self._headers())
-        except httpx.HTTPError as exc:
-            raise AuditUnavailable(f"audit service unreachable: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise AuditUnavailable(
-                f"audit service answered {response.status_code}: {response.text[:300]}"
+            page = await self._api.send(dataclasses.replace(call, retry=False))
+        except ApiError as exc:
+            said = (
+                f"audit service answered {exc.status}: {exc.message}"
+                if exc.status
+                else f"audit service unreachable: {exc.message}"
             )
-        try:
-            return SubjectsPage.model_validate_json(response.content)
+            raise AuditUnavailable(said) from exc
         except ValidationError as exc:
             problem = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in problem["loc"]) or "the body"
             raise AuditUnavailable(
                 f"audit service answered an odd page: {where}: {problem['msg']}"
             ) from exc
+        return SubjectsPage(subjects=page.subjects, next_after=page.next_after)

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -143,3 +144,54 @@ async def test_scope_add_widens_the_breach(stack: Stack, tmp_path: Path) -> None
         return bool(json.loads(shown.stdout)["counts"]["affected"] == 1)
 
     await wait_until(affected, 30, "the new person to be affected")
+
+
+async def test_resend_asks_again_for_failed_notices(stack: Stack, tmp_path: Path) -> None:
+    gave_up, rejected, told = user_ids("resend", 3)
+    file = tmp_path / "breach.json"
+    file.write_text(
+        json.dumps(declaration(scope=[{"kind": "users", "user_ids": [gave_up, rejected, told]}]))
+    )
+    declared = await stack.run(Role.SECURITY, "breach", "declare", "-f", str(file), "--json")
+    assert declared.exit_code == 0, declared.stderr
+    breach_id = json.loads(declared.stdout)["breach_id"]
+
+    async def shown() -> dict[str, Any]:
+        result = await stack.run(Role.SECURITY, "breach", "show", breach_id, "--json")
+        return dict(json.loads(result.stdout))
+
+    async def resolved() -> bool:
+        return (await shown())["scopes_resolving"] == 0
+
+    await wait_until(resolved, 30, "the scope to be resolved")
+    at = T0 + timedelta(hours=1)
+    await publish(
+        outcome(breach_id, gave_up, at=at, failed=True, reason="retries_exhausted"),
+        outcome(breach_id, rejected, at=at, failed=True, reason="rejected"),
+        outcome(breach_id, told, at=at),
+        prefix=stack.prefix,
+    )
+
+    async def outcomes_in() -> bool:
+        counts = (await shown())["counts"]
+        return bool(counts["failed"] == 2 and counts["delivered"] == 1)
+
+    await wait_until(outcomes_in, 30, "the outcomes to arrive")
+    again = await stack.run(Role.SECURITY, "breach", "resend", breach_id, "--json")
+    assert again.exit_code == 0, again.stderr
+    answer = json.loads(again.stdout)
+    assert (answer["requested"], answer["counts"]["failed"]) == (1, 1)  # the temporary one
+    people = await stack.run(
+        Role.SECURITY, "breach", "people", breach_id, "--state", "requested", "--json"
+    )
+    assert [json.loads(line)["user_id"] for line in people.stdout.splitlines()] == [gave_up]
+
+    named = await stack.run(
+        Role.SECURITY, "breach", "resend", breach_id, "--users", f"{rejected},{told}"
+    )
+    assert named.exit_code == 0, named.stderr
+    assert "asked the notifier again for 1 notice;" in named.stderr
+    assert "not sent again (1: their notice did not fail" in named.stderr
+    assert told in named.stderr
+    refused = await stack.run(Role.MEMBER_ORG, "breach", "resend", breach_id, org_id="x")
+    assert refused.exit_code == Exit.AUTH

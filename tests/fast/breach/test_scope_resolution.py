@@ -34,6 +34,17 @@ WINDOW = {
 }
 
 
+PAGE = {
+    "organisation": "ph-dti",
+    "since": "2031-02-01T00:00:00Z",
+    "until": "2031-03-01T00:00:00Z",
+    "categories": None,
+    "subjects": ["u-1", "u-2"],
+    "next_after": "u-2",
+}
+"""A page as the audit service answers it (``GET /organisations/{o}/subjects``)."""
+
+
 def settings() -> BreachSettings:
     return BreachSettings(db_schema="fast_breach", database_url=NOWHERE_DATABASE)
 
@@ -50,7 +61,7 @@ def audit_answering(status: int, body: Any, seen: list[httpx.Request]) -> AuditC
 
 async def test_the_audit_services_page_is_read_through_its_model() -> None:
     seen: list[httpx.Request] = []
-    audit = audit_answering(200, {"subjects": ["u-1", "u-2"], "next_after": "u-2"}, seen)
+    audit = audit_answering(200, PAGE, seen)
     page = await audit.subjects(
         "ph-dti",
         since=T0 - timedelta(days=30),
@@ -70,8 +81,8 @@ async def test_the_audit_services_page_is_read_through_its_model() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "says"),
     [
-        (200, {"next_after": None}, "subjects: Field required"),
-        (200, {"subjects": "u-1"}, "subjects: Input should be a valid array"),
+        (200, {k: v for k, v in PAGE.items() if k != "subjects"}, "subjects: Field required"),
+        (200, {**PAGE, "subjects": "u-1"}, "subjects: Input should be a valid array"),
         (503, {"detail": "starting"}, "answered 503"),
     ],
 )

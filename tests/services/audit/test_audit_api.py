@@ -1,6 +1,8 @@
 """The audit API's edge: bounded numbers and times everywhere (a 422 naming the field,
 never a 500), an export that fails before its first byte, and who may read what."""
 
+import json
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -65,7 +67,8 @@ async def test_an_export_that_cannot_run_fails_before_its_first_byte(
         raise queries_error
 
     queries_error = RuntimeError("the database went away")
-    monkeypatch.setattr(queries, "page", failing)
+    monkeypatch.setattr(queries, "page", failing)  # csv
+    monkeypatch.setattr(queries, "export_page", failing)  # jsonl
     response = await api.get("/disclosures/export", params={"format": format}, headers=AUDITOR)
     assert response.status_code == 500  # an error answer, not a 200 cut short
 
@@ -77,6 +80,16 @@ async def test_an_export_streams_every_row(api: httpx.AsyncClient, append: Appen
     )
     assert response.status_code == 200
     assert len(response.text.splitlines()) == len(ready.event_ids) == 3
+    page = await api.get("/disclosures", params={"subject": "s-export"}, headers=AUDITOR)
+    rows = [json.loads(line) for line in response.text.splitlines()]
+    assert [_same_times(r) for r in rows] == [_same_times(r) for r in page.json()["items"]]
+    assert all(list(r) == list(page.json()["items"][0]) for r in rows)  # the fields, in order
+
+
+def _same_times(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its times as instants (an export spells them with all six digits)."""
+    at = ("accessed_at", "recorded_at")
+    return {k: datetime.fromisoformat(v) if k in at else v for k, v in row.items()}
 
 
 @pytest.mark.parametrize(

@@ -241,3 +241,55 @@ async def test_the_monitor_command_checks_a_log_over_http(
     other = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
     assert await monitor._main(["http://audit", other, "--token", token]) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+TRICKY = [
+    'a "quoted" \\ back\\slash / slash',
+    "tab\there, new\nline, return\r, \x08\x0c, \x01\x1f and \x7f",
+    "é, 中文, emoji \U0001f600, line separator \u2028, paragraph \u2029",
+    "",
+]
+
+
+async def test_leaf_data_spelt_by_the_database_is_what_the_tree_hashed(
+    log: Log, append: Append, audit_engine: AsyncEngine
+) -> None:
+    """PostgreSQL spells the bulk read's and the bundles' leaf data: every kind of text
+    (quotes, escapes, control characters, non-ASCII) and nulls come out as the writer's
+    canonical JSON did, byte for byte."""
+    made = [
+        body(actor=text, decision_reason=text or None, legal_reference=text, consent_version=None)
+        for text in TRICKY
+    ]
+    made.append(body(grant_id=None, consent_id=None, fields=[]))
+    await append(made)
+    size = await log.sign()
+    async with create_sessions(audit_engine)() as session:
+        stored = [s.leaf_hash for s in await repository.stored_range(session, 0, size)]
+    assert size == len(made)
+    response = await log.client.get("/entries", params={"start": 0, "end": size}, headers=AUDITOR)
+    lines = response.content.split(b"\n")[:-1]
+    assert [leaf_hash(line) for line in lines] == stored
+    assert [json.loads(line)["actor"] for line in lines[: len(TRICKY)]] == TRICKY
+    bundle = await log.client.get(f"/tile/entries/000.p/{size}", headers=AUDITOR)
+    assert unbundle(bundle.content) == lines
+
+
+async def test_a_bundle_read_reads_its_group_ahead_and_keeps_only_full_ones(
+    log: Log, append: Append, audit_engine: AsyncEngine
+) -> None:
+    await grow(append, 600)  # two full bundles and a partial one
+    size = await log.sign()
+    kept = log.runtime.full_tiles
+    first = await log.client.get("/tile/entries/000", headers=AUDITOR)
+    assert first.status_code == 200
+    ahead = kept.get(Tile(None, 1))  # read with the first, in one query
+    assert ahead is not None and kept.get(Tile(None, 2, size - 512)) is None
+    async with create_sessions(audit_engine)() as session:
+        stored = [s.leaf_hash for s in await repository.stored_range(session, 0, size)]
+    second = await log.client.get("/tile/entries/001", headers=AUDITOR)
+    assert second.content == ahead
+    assert [leaf_hash(e) for e in unbundle(second.content)] == stored[256:512]
+    assert (await log.client.get("/tile/entries/002", headers=AUDITOR)).status_code == 404
+    partial = await log.client.get(f"/tile/entries/002.p/{size - 512}", headers=AUDITOR)
+    assert [leaf_hash(e) for e in unbundle(partial.content)] == stored[512:]

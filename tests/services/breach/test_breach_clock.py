@@ -172,7 +172,16 @@ async def test_a_breach_declared_late_records_the_people_its_scope_finds_as_pend
 
     async def slow_audit(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(1.5)  # several clock ticks pass while the scope resolves
-        return httpx.Response(200, json={"subjects": people, "next_after": None})
+        query = request.url.params
+        page = {
+            "organisation": "ph-late",
+            "since": query["since"],
+            "until": query["until"],
+            "categories": None,
+            "subjects": people,
+            "next_after": None,
+        }  # the audit service's page, as its OpenAPI document describes it
+        return httpx.Response(200, json=page)
 
     audit = AuditClient(
         settings(schema),

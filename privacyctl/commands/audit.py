@@ -41,6 +41,10 @@ Country = Annotated[
 ]
 Purpose = Annotated[str | None, typer.Option(help="Only those for this purpose.")]
 Basis = Annotated[str | None, typer.Option(help="Only those on this legal basis.")]
+Decision = Annotated[
+    Literal["allow", "deny"] | None,
+    typer.Option(help="Only reads allowed, or only those refused (recorded as denied)."),
+]
 Since = Annotated[datetime | None, typer.Option(help="Accessed at or after (ISO 8601).")]
 Until = Annotated[datetime | None, typer.Option(help="Accessed before (ISO 8601).")]
 ViolationsOnly = Annotated[bool, typer.Option("--violations", help="Only violations.")]
@@ -52,12 +56,21 @@ def _filters(
     country: str | None,
     purpose: str | None,
     legal_basis: str | None,
+    decision: str | None,
     since: datetime | None,
     until: datetime | None,
     violations: bool,
 ) -> audit.Filters:
     return audit.Filters(
-        subject, organisation, country, purpose, legal_basis, since, until, violations
+        subject=subject,
+        organisation=organisation,
+        country=country,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        decision=decision,
+        since=since,
+        until=until,
+        violations=violations,
     )
 
 
@@ -111,6 +124,7 @@ def trail(
     country: Country = None,
     purpose: Purpose = None,
     legal_basis: Basis = None,
+    decision: Decision = None,
     since: Since = None,
     until: Until = None,
     violations: ViolationsOnly = False,
@@ -119,7 +133,7 @@ def trail(
     """Who received whose data: disclosures in log order, with every filter the API has
     (JSON lines with --json); 'privacyctl trail export' writes them to a file."""
     filters = _filters(
-        subject, organisation, country, purpose, legal_basis, since, until, violations
+        subject, organisation, country, purpose, legal_basis, decision, since, until, violations
     )
     page = min(limit, 1000) if limit else 1000
     _rows(cli, cli.client.pages(audit.disclosures(filters, limit=page)), limit or None)
@@ -139,6 +153,7 @@ def export(
     country: Country = None,
     purpose: Purpose = None,
     legal_basis: Basis = None,
+    decision: Decision = None,
     since: Since = None,
     until: Until = None,
     violations: ViolationsOnly = False,
@@ -146,7 +161,7 @@ def export(
     """Stream the matching disclosures to a file, as they arrive. The file appears under
     its name only once complete: an interrupted export leaves no half file."""
     filters = _filters(
-        subject, organisation, country, purpose, legal_basis, since, until, violations
+        subject, organisation, country, purpose, legal_basis, decision, since, until, violations
     )
     try:
         rows, size = export_to(cli, cli.client, filters, format, output)

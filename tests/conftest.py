@@ -8,7 +8,7 @@ test connect as their own database roles and migrate as the owner; the tests' ow
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import create_engine
 from shared.outbox import OUTBOX_DDL
 from shared.telemetry import configure_tracing
-from tests.support import DATABASE_URL, drop_topics, unique
+from tests.support import DATABASE_URL, drop_topics, oidc, unique
 
 configure_tracing("tests")
 
-REAL_STACK_FIXTURES = frozenset({"admin_engine"})
-"""Fixtures that reach the real database; every stack a test builds goes through one."""
+REAL_STACK_FIXTURES = frozenset({"admin_engine", "oidc_provider"})
+"""Fixtures that reach the real database (every stack a test builds goes through one) or
+the local OpenID provider."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,6 +34,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & REAL_STACK_FIXTURES and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[oidc.Provider]:
+    """The local OpenID provider (Keycloak, deploy/local/oidc.sh): the running one, or
+    started for the session and stopped after it; skipped where it cannot be started."""
+    why = oidc.unavailable()
+    if why:
+        pytest.skip(f"the OpenID provider cannot be started here: {why}")
+    provider = oidc.start()
+    yield provider
+    if provider.started:
+        oidc.stop()
 
 
 @pytest.fixture(scope="session")

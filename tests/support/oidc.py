@@ -1,0 +1,165 @@
+"""The local OpenID provider (Keycloak, deploy/local/oidc.sh) for the tests that need one,
+and a person's side of its pages, driven with plain form posts.
+
+``provider()`` uses a running provider, or starts one (and the session fixture stops what
+it started); where it cannot (no Java 21+, no Maven to fetch it) the tests are skipped
+saying why. Keycloak's pages are plain HTML forms, so signing in takes GETs and POSTs;
+the console's browser tests drive the same pages with Chromium.
+"""
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from privacyctl import oidc as device
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "local" / "oidc.sh"
+PASSWORD = "dev-password"
+"""Every user of the development realm (deploy/local/oidc/realm.json) has it."""
+AUDIENCE = "privacy-events"
+ROLE_CLAIM = "privacy_role"
+USERS = {
+    "security": "security",
+    "auditor": "auditor",
+    "admin": "admin",
+    "member_org": "member",
+    "subject": "subject",
+    "unknown": "stranger",
+}
+"""The realm's user for each role (``unknown``: a role the project does not know)."""
+CONSOLE_CLIENT = "privacy-console"
+CONSOLE_SECRET = "privacy-console-development-secret"
+CLI_CLIENT = "privacyctl"
+
+
+@dataclass
+class Provider:
+    """A running provider: its issuer, and whether this session started it (and how long
+    that took)."""
+
+    issuer: str
+    started: bool = False
+    startup_seconds: float | None = None
+
+    def settings(self) -> dict[str, str]:
+        """The services' settings that make them accept this provider's tokens."""
+        return {
+            "oidc_issuer": self.issuer,
+            "oidc_audience": AUDIENCE,
+            "oidc_role_claim": ROLE_CLAIM,
+        }
+
+
+def _script(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def unavailable() -> str | None:
+    """Why the provider cannot be started here, or None."""
+    if _script("status").stdout.startswith("oidc: running"):
+        return None
+    java = _script("java")
+    if java.returncode != 0:
+        return java.stderr.strip().removeprefix("error: ") or "no Java 21 or newer"
+    return None
+
+
+def start() -> Provider:
+    """The running provider, started if it is not."""
+    issuer = _script("issuer").stdout.strip()
+    if _script("status").stdout.startswith("oidc: running"):
+        return Provider(issuer)
+    began = time.monotonic()
+    started = _script("start")
+    if started.returncode != 0:
+        raise RuntimeError(f"deploy/local/oidc.sh start failed:\n{started.stdout}{started.stderr}")
+    return Provider(issuer, started=True, startup_seconds=time.monotonic() - began)
+
+
+def stop() -> None:
+    """Stop the provider (only what this session started: the fixture decides)."""
+    _script("stop")
+
+
+@dataclass
+class Form:
+    """One HTML form: where it posts and the values of its inputs."""
+
+    action: str
+    method: str = "get"
+    fields: dict[str, str] = field(default_factory=dict)
+    submits: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
+        elif tag in ("input", "button") and self.forms and a.get("name"):
+            kind = a.get("type", "submit" if tag == "button" else "text")
+            if kind == "submit":
+                self.forms[-1].submits.append((a["name"], a.get("value", "")))
+            elif kind not in ("checkbox", "radio") or "checked" in a:
+                self.forms[-1].fields[a["name"]] = a.get("value", "")
+
+
+def forms(html: str) -> list[Form]:
+    """The forms of a page."""
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+def sign_in(http: httpx.Client, url: str, username: str, password: str = PASSWORD) -> httpx.Response:
+    """Open ``url`` (a page of the provider that asks the person to sign in) and sign in as
+    ``username``, answering the pages that follow (a consent to grant, a device code to
+    confirm) with their first button, until a page asks nothing more or the provider
+    sends the browser elsewhere. The last response."""
+    page = http.get(url)
+    origin = issuer_origin(url)
+    for _ in range(6):
+        html = "text/html" in page.headers.get("content-type", "")
+        found = forms(page.text) if html and str(page.url).startswith(origin) else []
+        if not found:
+            return page
+        form = found[0]
+        values = dict(form.fields)
+        if "username" in values or "password" in values:
+            values |= {"username": username, "password": password}
+        if form.submits:
+            name, value = form.submits[0]
+            values[name] = value
+        target = urljoin(str(page.url), form.action)
+        page = http.post(target, data=values) if form.method == "post" else http.get(target)
+    return page
+
+
+def issuer_origin(url: str) -> str:
+    """``scheme://host:port`` of a URL."""
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.netloc.decode()}"
+
+
+def device_tokens(issuer: str, username: str) -> dict[str, Any]:
+    """The provider's token answer for ``username``, by the device-code flow of the
+    ``privacyctl`` client with the person's side done by form posts."""
+    with httpx.Client(timeout=30) as http, httpx.Client(follow_redirects=True, timeout=30) as web:
+        meta = device.discover(http, issuer)
+        grant = device.start_device_flow(http, meta, CLI_CLIENT)
+        assert grant.verification_uri_complete is not None
+        sign_in(web, grant.verification_uri_complete, username)
+        return device.poll_device_flow(http, meta, CLI_CLIENT, grant)

@@ -104,7 +104,9 @@ class Cli:
         assert profile.issuer and profile.refresh_token
         with httpx.Client(timeout=10, transport=OIDC_TRANSPORT) as http:
             try:
-                answer = oidc.refresh(http, profile.issuer, profile.client_id, profile.refresh_token)
+                answer = oidc.refresh(
+                    http, profile.issuer, profile.client_id, profile.refresh_token
+                )
             except oidc.ProviderError as exc:
                 fail(
                     f"the session has expired and could not be renewed: {exc}",

@@ -5,6 +5,9 @@ Plain functions over an ``httpx.Client``; they raise ``ProviderError`` with one 
 and leave printing and exit codes to the commands.
 """
 
+import base64
+import hashlib
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +40,9 @@ class DeviceGrant:
     verification_uri_complete: str | None
     interval: float
     expires_in: float
+    code_verifier: str = ""
+    """PKCE (RFC 7636) on the device grant: the challenge went with the request, the verifier
+    goes with each poll (a provider that does not use it ignores both; Keycloak can require it)."""
 
 
 def discover(http: httpx.Client, issuer: str) -> dict[str, Any]:
@@ -51,7 +57,19 @@ def start_device_flow(
     endpoint = meta.get("device_authorization_endpoint")
     if not isinstance(endpoint, str):
         raise ProviderError("the provider offers no device-code flow")
-    body = _json(http, "POST", endpoint, data={"client_id": client_id, "scope": scope})
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    body = _json(
+        http,
+        "POST",
+        endpoint,
+        data={
+            "client_id": client_id,
+            "scope": scope,
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        },
+    )
     try:
         return DeviceGrant(
             device_code=str(body["device_code"]),
@@ -60,6 +78,7 @@ def start_device_flow(
             verification_uri_complete=body.get("verification_uri_complete"),
             interval=float(body.get("interval", 5)),
             expires_in=float(body.get("expires_in", 600)),
+            code_verifier=verifier,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProviderError(f"the provider's device authorization answer lacks {exc}") from exc
@@ -83,7 +102,12 @@ def poll_device_flow(
         answer = _post(
             http,
             meta["token_endpoint"],
-            {"grant_type": DEVICE_GRANT, "device_code": grant.device_code, "client_id": client_id},
+            {
+                "grant_type": DEVICE_GRANT,
+                "device_code": grant.device_code,
+                "client_id": client_id,
+                "code_verifier": grant.code_verifier,
+            },
         )
         body = _body(answer)
         if answer.status_code == 200 and "access_token" in body:

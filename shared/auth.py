@@ -237,7 +237,7 @@ def decode_openid_token(token: str, provider: OpenIdProvider, names: ClaimNames)
     """Verify a provider's token and map its claims; remembered until it expires, as
     ``decode_token`` does. ``InvalidToken`` (401), ``UnknownRole``/``MissingClaim`` (403),
     ``IssuerUnavailable`` (503)."""
-    key = (token, provider.issuer, "|".join(names))
+    key = _openid_key(token, provider, names)
     verified = _verified.get(key)
     if verified is None:
         try:
@@ -253,6 +253,10 @@ def decode_openid_token(token: str, provider: OpenIdProvider, names: ClaimNames)
         verified = Verified(principal_from_claims(claims, names), float(claims["exp"]))
         _verified[key] = verified
     return verified.principal
+
+
+def _openid_key(token: str, provider: OpenIdProvider, names: ClaimNames) -> tuple[str, str, str]:
+    return (token, provider.issuer, "|".join(names))
 
 
 def _algorithm(token: str) -> str | None:
@@ -273,10 +277,14 @@ def token_principal(token: str, settings: Any) -> Principal:
     known = _verified.get((token, secret, settings.jwt_issuer))
     if known is not None:
         return known.principal
-    if _algorithm(token) == ALGORITHM:
-        return decode_token(token, secret, issuer=settings.jwt_issuer)
     provider = openid_provider(issuer, settings.oidc_audience, settings.oidc_jwks_url)
     names = ClaimNames(settings.oidc_role_claim, settings.oidc_org_claim, settings.oidc_user_claim)
+    known = _verified.get(_openid_key(token, provider, names))
+    if known is not None:
+        return known.principal
+    # Neither remembered: the header says whose it claims to be (verified next).
+    if _algorithm(token) == ALGORITHM:
+        return decode_token(token, secret, issuer=settings.jwt_issuer)
     return decode_openid_token(token, provider, names)
 
 

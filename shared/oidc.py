@@ -57,7 +57,8 @@ class OpenIdProvider:
         refresh_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.issuer = issuer.rstrip("/")
+        self.issuer = issuer
+        """Exactly as the tokens' ``iss`` (some providers end it with a slash)."""
         self.audience = audience
         self._jwks_url = jwks_url
         self._fetch = fetch
@@ -70,7 +71,7 @@ class OpenIdProvider:
     def jwks_url(self) -> str:
         """The key set's address: given, or the discovery document's ``jwks_uri``."""
         if self._jwks_url is None:
-            meta = self._fetch(self.issuer + "/.well-known/openid-configuration")
+            meta = self._fetch(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
             uri = meta.get("jwks_uri")
             if not isinstance(uri, str):
                 raise ProviderUnavailable(f"{self.issuer}: the discovery document has no jwks_uri")

@@ -1,7 +1,6 @@
 """Setting up: login, whoami, profiles, and development tokens."""
 
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -98,7 +97,9 @@ def device_flow(
         grant = oidc.start_device_flow(http, meta, client_id)
         if grant.verification_uri_complete:
             cli.err.print(f"Open {grant.verification_uri_complete} and sign in")
-            cli.err.print(f"(or open {grant.verification_uri} and enter the code {grant.user_code})")
+            cli.err.print(
+                f"(or open {grant.verification_uri} and enter the code {grant.user_code})"
+            )
         else:
             cli.err.print(f"Open {grant.verification_uri} and enter the code {grant.user_code}")
         return oidc.poll_device_flow(http, meta, client_id, grant)

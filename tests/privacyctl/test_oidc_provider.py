@@ -62,7 +62,7 @@ class Cli:
 
     @staticmethod
     def _person_signs_in(grant: oidc.DeviceGrant, username: str) -> httpx.Response:
-        with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        with provider_pages.browser() as browser:
             assert grant.verification_uri_complete is not None
             return provider_pages.sign_in(browser, grant.verification_uri_complete, username)
 

@@ -45,7 +45,10 @@ class Keys:
     def __init__(self) -> None:
         self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.ec = ec.generate_private_key(ec.SECP256R1())
-        self.published = {"rsa-1": self.rsa, "ec-1": self.ec}
+        self.published: dict[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] = {
+            "rsa-1": self.rsa,
+            "ec-1": self.ec,
+        }
         self.fetched: list[str] = []
         self.down = False
 
@@ -82,7 +85,7 @@ class Keys:
         } | claims
         key = self.published.get(kid) or self.rsa
         alg = "ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256"
-        return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})  # type: ignore[arg-type]
+        return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
 
 
 class Clock:
@@ -134,7 +137,7 @@ def test_a_verified_token_is_remembered_until_it_expires(keys: Keys) -> None:
         calls.append(t)
         return real(t)
 
-    issuer.verify = counting  # type: ignore[method-assign]
+    issuer.verify = counting  # type: ignore[method-assign, assignment]
     assert decode_openid_token(token, issuer, NAMES) == decode_openid_token(token, issuer, NAMES)
     assert len(calls) == 1
 
@@ -142,9 +145,9 @@ def test_a_verified_token_is_remembered_until_it_expires(keys: Keys) -> None:
 @pytest.mark.parametrize(
     ("claims", "problem"),
     [
-        ({"iss": "https://elsewhere.test/realms/privacy"}, "issuer"),
-        ({"aud": "account"}, "audience"),
-        ({"exp": int(time.time()) - 5}, "expired"),
+        ({"iss": "https://elsewhere.test/realms/privacy"}, "(?i)issuer"),
+        ({"aud": "account"}, "(?i)audience"),
+        ({"exp": int(time.time()) - 5}, "(?i)expired"),
     ],
 )
 def test_a_token_for_another_issuer_audience_or_past_its_expiry_is_invalid(
@@ -190,6 +193,10 @@ def test_an_unknown_key_id_fetches_the_key_set_again_but_not_more_than_once_a_wh
         clock.now += 11
         assert issuer.verify(keys.token("rsa-2"))["sub"] == "5d2c"  # rotation: fetched again
         assert len(keys.fetched) == 3
+        with pytest.raises(jwt.InvalidKeyError, match="made-up"):
+            issuer.verify(keys.token("made-up"))  # 0 s since the last fetch: none
+        assert len(keys.fetched) == 3
+        clock.now += 11
         with pytest.raises(jwt.InvalidKeyError, match="made-up"):
             issuer.verify(keys.token("made-up"))
         with pytest.raises(jwt.InvalidKeyError):

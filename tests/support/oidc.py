@@ -7,8 +7,10 @@ saying why. Keycloak's pages are plain HTML forms, so signing in takes GETs and 
 the console's browser tests drive the same pages with Chromium.
 """
 
+import http.cookiejar
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -48,7 +50,7 @@ class Provider:
     started: bool = False
     startup_seconds: float | None = None
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, Any]:
         """The services' settings that make them accept this provider's tokens."""
         return {
             "oidc_issuer": self.issuer,
@@ -90,6 +92,41 @@ def stop() -> None:
     _script("stop")
 
 
+class _LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):
+    """Cookies as a browser keeps them for 127.0.0.1: Keycloak's are ``Secure`` (a browser
+    counts loopback as a secure context, so sends them over plain HTTP there) and carry
+    ``Version=1``, which the standard library would otherwise hold back."""
+
+    def __init__(self) -> None:
+        super().__init__(secure_protocols=("https", "wss", "http"))
+
+    def set_ok_version(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return True
+
+    def return_ok_version(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return True
+
+
+def browser() -> httpx.Client:
+    """An HTTP client that keeps and sends the provider's cookies as a browser does on
+    127.0.0.1, and follows redirects."""
+    jar = http.cookiejar.CookieJar(policy=_LoopbackPolicy())
+
+    def send_cookies(request: httpx.Request) -> None:
+        # httpx merges a client's cookies into a jar of the default policy; send ours.
+        carrier = urllib.request.Request(str(request.url))
+        jar.add_cookie_header(carrier)
+        cookie = carrier.get_header("Cookie")
+        if cookie:
+            request.headers["Cookie"] = cookie
+        elif "Cookie" in request.headers:
+            del request.headers["Cookie"]
+
+    return httpx.Client(
+        cookies=jar, follow_redirects=True, timeout=30, event_hooks={"request": [send_cookies]}
+    )
+
+
 @dataclass
 class Form:
     """One HTML form: where it posts and the values of its inputs."""
@@ -124,7 +161,9 @@ def forms(html: str) -> list[Form]:
     return parser.forms
 
 
-def sign_in(http: httpx.Client, url: str, username: str, password: str = PASSWORD) -> httpx.Response:
+def sign_in(
+    http: httpx.Client, url: str, username: str, password: str = PASSWORD
+) -> httpx.Response:
     """Open ``url`` (a page of the provider that asks the person to sign in) and sign in as
     ``username``, answering the pages that follow (a consent to grant, a device code to
     confirm) with their first button, until a page asks nothing more or the provider
@@ -157,9 +196,10 @@ def issuer_origin(url: str) -> str:
 def device_tokens(issuer: str, username: str) -> dict[str, Any]:
     """The provider's token answer for ``username``, by the device-code flow of the
     ``privacyctl`` client with the person's side done by form posts."""
-    with httpx.Client(timeout=30) as http, httpx.Client(follow_redirects=True, timeout=30) as web:
+    with httpx.Client(timeout=30) as http, browser() as web:
         meta = device.discover(http, issuer)
         grant = device.start_device_flow(http, meta, CLI_CLIENT)
         assert grant.verification_uri_complete is not None
-        sign_in(web, grant.verification_uri_complete, username)
+        page = sign_in(web, grant.verification_uri_complete, username)
+        assert not forms(page.text), f"the sign-in as {username} did not finish: {page.url}"
         return device.poll_device_flow(http, meta, CLI_CLIENT, grant)

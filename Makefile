@@ -73,9 +73,9 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-screenshots: venv ## The Khmer, Burmese, Lao and Chinese notices as Chromium renders them, in docs/screenshots/.
+screenshots: venv ## The notices in four scripts and the console's pages as Chromium renders them, in docs/screenshots/ (the console's need the stack: make up).
 	bash deploy/local/browser.sh install
-	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/services/notifier/test_screenshots.py tests/services/console/test_browser.py
 
 token: venv ## make token ROLE=subject USER_ID=... (or ORG_ID=...)
 	@$(VENV)/bin/python -m shared.auth --role $(ROLE) $(if $(USER_ID),--user-id $(USER_ID)) $(if $(ORG_ID),--org-id $(ORG_ID))

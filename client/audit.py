@@ -30,6 +30,7 @@ class Filters:
     country: str | None = None
     purpose: str | None = None
     legal_basis: str | None = None
+    decision: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     violations: bool = False

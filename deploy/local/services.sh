@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The five services as background processes, logs in .local/logs.
+# The five services and the web console as background processes, logs in .local/logs.
 # Usage: [REPLICAS=N] [SERVICES="a b"] [PORT_OFFSET=N] services.sh start|stop|status
 #
 # REPLICAS=2 (or more) starts that many copies of each service, sharing its schema:
 # replica 0 on the usual ports (8001-8005), replica r on those plus 100*r (8101-8105 ...).
 # The registry's replica r asks the consent service's replica r, breach's asks audit's.
-# SERVICES names some of the five (the SMTP server starts with the notifier);
+# SERVICES names some of them (the SMTP server starts with the notifier); the console
+# (8006) keeps no data and asks the others with the signed-in person's token;
 # PORT_OFFSET moves every port by that much (a second stack beside the usual one).
 #
 # start starts what is not running. A service killed a moment ago is not running, even
@@ -13,8 +14,8 @@
 # (up to 30 s) for the old process to be gone, then starts a new one.
 source "$(dirname "$0")/common.sh"
 
-declare -A PORTS=([registry]=8001 [consent]=8002 [audit]=8003 [breach]=8004 [notifier]=8005)
-read -r -a SERVICES <<<"${SERVICES:-registry consent audit breach notifier}"
+declare -A PORTS=([registry]=8001 [consent]=8002 [audit]=8003 [breach]=8004 [notifier]=8005 [console]=8006)
+read -r -a SERVICES <<<"${SERVICES:-registry consent audit breach notifier console}"
 for name in "${SERVICES[@]}"; do
   [ -n "${PORTS[$name]:-}" ] || die "SERVICES: '$name' is none of ${!PORTS[*]}."
 done
@@ -53,6 +54,10 @@ start() {
         case $name in
           registry) env+=("REGISTRY_CONSENT_URL=http://127.0.0.1:$(port_of consent "$r")") ;;
           breach) env+=("BREACH_AUDIT_URL=http://127.0.0.1:$(port_of audit "$r")") ;;
+          console)
+            for other in registry consent audit breach notifier; do
+              env+=("CONSOLE_${other^^}_URL=http://127.0.0.1:$(port_of "$other" "$r")")
+            done ;;
         esac
       fi
       nohup env "${env[@]}" "$PY" -m "services.$name.main" >"$LOGS/$id.log" 2>&1 </dev/null &
@@ -95,8 +100,13 @@ status() {
       port=$(port_of "$name" "$r")
       if pid_alive "$RUN/$id.pid"; then
         if ready "$port"; then state="ready"; else state="running, not ready"; fi
-        printf '%-11s %s (pid %s) http://127.0.0.1:%s  docs: /docs  events: /asyncapi\n' \
-          "$id:" "$state" "$(cat "$RUN/$id.pid")" "$port"
+        if [ "$name" = console ]; then
+          printf '%-11s %s (pid %s) http://127.0.0.1:%s  sign in: see below\n' \
+            "$id:" "$state" "$(cat "$RUN/$id.pid")" "$port"
+        else
+          printf '%-11s %s (pid %s) http://127.0.0.1:%s  docs: /docs  events: /asyncapi\n' \
+            "$id:" "$state" "$(cat "$RUN/$id.pid")" "$port"
+        fi
       elif [ "$r" -eq 0 ]; then
         printf '%-11s stopped\n' "$id:"
       fi
@@ -104,7 +114,21 @@ status() {
   done
 }
 
+# How to sign in to the console as each role (development tokens of the stack's secret).
+signin_help() {
+  [[ " ${SERVICES[*]} " == *" console "* ]] || return 0
+  cat <<EOT
+
+The console: http://127.0.0.1:$(port_of console 0)/ (docs/console.md). Sign in by pasting a token:
+  security team:  make token ROLE=security
+  auditor:        make token ROLE=auditor
+  administrator:  make token ROLE=admin
+  data subject:   make token ROLE=subject USER_ID=<a user id>
+  member org.:    make token ROLE=member_org ORG_ID=<slug>   (no console pages: a 403 says so)
+EOT
+}
+
 case "${1:-}" in
-  start) start ;; stop) stop ;; status) status ;;
+  start) start ;; stop) stop ;; status) status; signin_help ;;
   *) echo "usage: [REPLICAS=N] $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -66,6 +66,9 @@ class FilterParams(BaseModel):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     purpose: str | None = Field(default=None, pattern=TEXT)
     legal_basis: str | None = Field(default=None, pattern=TEXT)
+    decision: Literal["allow", "deny"] | None = Field(
+        default=None, description="What the read path decided: allow, or deny (refused)."
+    )
     since: Instant | None = None
     until: Instant | None = None
     violations: bool = False
@@ -83,6 +86,7 @@ def _filters(principal: Principal, params: FilterParams) -> Filters:
         country=params.country,
         purpose=params.purpose,
         legal_basis=params.legal_basis,
+        decision=params.decision,
         since=params.since,
         until=params.until,
         violations_only=params.violations,

@@ -49,6 +49,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     violations_only: bool = False
+    decision: str | None = None
 
 
 def _where(f: Filters, after: int | None) -> tuple[str, dict[str, Any]]:
@@ -60,6 +61,7 @@ def _where(f: Filters, after: int | None) -> tuple[str, dict[str, Any]]:
         ("e.organisation_country", f.country),
         ("e.purpose", f.purpose),
         ("e.legal_basis", f.legal_basis),
+        ("e.decision", f.decision),
     ):
         if value is not None:
             name = column.split(".")[1]

@@ -516,6 +516,13 @@ async def test_queries_filter_page_and_export(
         if cursor is None:
             break
     assert sorted(seen) == sorted(str(e.event_id) for e in evs)
+    for decision, count in (("allow", 7), ("deny", 0)):
+        page = await http.get(
+            "/disclosures", params={"subject": subject, "decision": decision}, headers=AUDITOR
+        )
+        assert len(page.json()["items"]) == count, decision
+    refused = await http.get("/disclosures", params={"decision": "maybe"}, headers=AUDITOR)
+    assert refused.status_code == 422 and refused.json()["detail"]["field"] == "query.decision"
 
     lines = await http.get(
         "/disclosures/export", params={"subject": subject, "format": "jsonl"}, headers=AUDITOR

@@ -57,7 +57,14 @@ def _filters(
     violations: bool,
 ) -> audit.Filters:
     return audit.Filters(
-        subject, organisation, country, purpose, legal_basis, since, until, violations
+        subject=subject,
+        organisation=organisation,
+        country=country,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        since=since,
+        until=until,
+        violations=violations,
     )
 
 

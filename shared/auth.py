@@ -259,6 +259,28 @@ def _openid_key(token: str, provider: OpenIdProvider, names: ClaimNames) -> tupl
     return (token, provider.issuer, "|".join(names))
 
 
+_contexts: dict[tuple[Any, ...], tuple[OpenIdProvider, ClaimNames, str]] = {}
+
+
+def _openid_context(settings: Any) -> tuple[OpenIdProvider, ClaimNames, str]:
+    """The provider and claim names the settings name, made once (this is on every request
+    that carries a provider's token)."""
+    key = (
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_jwks_url,
+        settings.oidc_role_claim,
+        settings.oidc_org_claim,
+        settings.oidc_user_claim,
+    )
+    context = _contexts.get(key)
+    if context is None:
+        provider = openid_provider(key[0], key[1], key[2])
+        names = ClaimNames(key[3], key[4], key[5])
+        context = _contexts[key] = (provider, names, "|".join(names))
+    return context
+
+
 def _algorithm(token: str) -> str | None:
     try:
         alg = jwt.get_unverified_header(token).get("alg")
@@ -277,9 +299,8 @@ def token_principal(token: str, settings: Any) -> Principal:
     known = _verified.get((token, secret, settings.jwt_issuer))
     if known is not None:
         return known.principal
-    provider = openid_provider(issuer, settings.oidc_audience, settings.oidc_jwks_url)
-    names = ClaimNames(settings.oidc_role_claim, settings.oidc_org_claim, settings.oidc_user_claim)
-    known = _verified.get(_openid_key(token, provider, names))
+    provider, names, scope = _openid_context(settings)
+    known = _verified.get((token, provider.issuer, scope))
     if known is not None:
         return known.principal
     # Neither remembered: the header says whose it claims to be (verified next).

@@ -100,6 +100,7 @@ class Clock:
 def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(auth, "_verified", verified_tokens())
     monkeypatch.setattr(auth, "_providers", {})
+    monkeypatch.setattr(auth, "_contexts", {})
     yield
 
 

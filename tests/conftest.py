@@ -8,7 +8,7 @@ test connect as their own database roles and migrate as the owner; the tests' ow
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import text
@@ -36,17 +36,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When a selected test needs the OpenID provider, begin starting it now, in the
+    background: its start-up (minutes on a busy machine) runs beside the tests before it."""
+    if any("oidc_provider" in getattr(item, "fixturenames", ()) for item in session.items):
+        oidc.start_early()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the OpenID provider if this session started it."""
+    oidc.stop_if_started_here()
+
+
 @pytest.fixture(scope="session")
-def oidc_provider() -> Iterator[oidc.Provider]:
+def oidc_provider() -> oidc.Provider:
     """The local OpenID provider (Keycloak, deploy/local/oidc.sh): the running one, or
-    started for the session and stopped after it; skipped where it cannot be started."""
+    started for the session (begun at collection) and stopped after it; skipped where it
+    cannot be started."""
     why = oidc.unavailable()
     if why:
         pytest.skip(f"the OpenID provider cannot be started here: {why}")
-    provider = oidc.start()
-    yield provider
-    if provider.started:
-        oidc.stop()
+    return oidc.start()
 
 
 @pytest.fixture(scope="session")

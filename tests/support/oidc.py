@@ -75,21 +75,64 @@ def unavailable() -> str | None:
     return None
 
 
+@dataclass
+class _Starting:
+    """A start begun in the background by this session."""
+
+    process: subprocess.Popen[str]
+    began: float
+
+
+_starting: _Starting | None = None
+_started_here = False
+
+
+def start_early() -> None:
+    """Begin starting the provider in the background, so that its minutes of start-up run
+    beside the tests that come before the first one needing it (which waits for it)."""
+    global _starting
+    if _starting is not None or unavailable() is not None:
+        return
+    if _script("status").stdout.startswith("oidc: running"):
+        return
+    process = subprocess.Popen(
+        ["bash", str(SCRIPT), "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    _starting = _Starting(process, time.monotonic())
+
+
 def start() -> Provider:
-    """The running provider, started if it is not."""
+    """The running provider: started by ``start_early`` (waited for), already running, or
+    started now."""
+    global _started_here
     issuer = _script("issuer").stdout.strip()
+    if _starting is not None:
+        output, _ = _starting.process.communicate(timeout=1200)
+        _started_here = True
+        if _starting.process.returncode != 0:
+            raise RuntimeError(f"deploy/local/oidc.sh start failed:\n{output}")
+        return Provider(issuer, started=True, startup_seconds=time.monotonic() - _starting.began)
     if _script("status").stdout.startswith("oidc: running"):
         return Provider(issuer)
     began = time.monotonic()
+    _started_here = True
     started = _script("start")
     if started.returncode != 0:
         raise RuntimeError(f"deploy/local/oidc.sh start failed:\n{started.stdout}{started.stderr}")
     return Provider(issuer, started=True, startup_seconds=time.monotonic() - began)
 
 
-def stop() -> None:
-    """Stop the provider (only what this session started: the fixture decides)."""
-    _script("stop")
+def stop_if_started_here() -> None:
+    """Stop the provider if this session started it (begun early or not), and only then."""
+    global _starting, _started_here
+    if _starting is not None:
+        if _starting.process.poll() is None:
+            _starting.process.wait(timeout=1200)  # a start half-way is stopped once done
+        _started_here = True
+        _starting = None
+    if _started_here:
+        _script("stop")
+        _started_here = False
 
 
 class _LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):

@@ -38,6 +38,10 @@ class Profile:
     issuer: str | None = None
     """An OpenID provider: ``privacyctl login`` then uses its device-code flow."""
     client_id: str = "privacyctl"
+    refresh_token: str | None = None
+    """The provider's refresh token: an expired access token is renewed with it."""
+    role_claim: str = "role"
+    """The claim holding the role in the provider's tokens (what ``whoami`` shows)."""
 
     def service_urls(self) -> ServiceUrls:
         """The profile's base URLs."""

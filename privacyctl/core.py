@@ -9,12 +9,15 @@ traceback.
 import functools
 import inspect
 import json
+import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import httpx
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -31,7 +34,7 @@ from client import (
     Unauthorized,
     Unavailable,
 )
-from privacyctl import config
+from privacyctl import config, oidc
 
 
 class Exit(IntEnum):
@@ -84,8 +87,37 @@ class Cli:
 
     @property
     def profile(self) -> config.Profile:
-        """The profile named by ``--profile`` (with the environment's token)."""
-        return config.load(self.profile_name)
+        """The profile named by ``--profile`` (with the environment's token); a provider's
+        token about to expire is renewed first with the profile's refresh token."""
+        profile = config.load(self.profile_name)
+        if (
+            profile.issuer
+            and profile.refresh_token
+            and profile.token
+            and not os.environ.get("PRIVACYCTL_TOKEN")
+            and config.expired(profile.token, now=NOW() + oidc.REFRESH_MARGIN_SECONDS)
+        ):
+            profile = self._renewed(profile)
+        return profile
+
+    def _renewed(self, profile: config.Profile) -> config.Profile:
+        assert profile.issuer and profile.refresh_token
+        with httpx.Client(timeout=10, transport=OIDC_TRANSPORT) as http:
+            try:
+                answer = oidc.refresh(
+                    http, profile.issuer, profile.client_id, profile.refresh_token
+                )
+            except oidc.ProviderError as exc:
+                fail(
+                    f"the session has expired and could not be renewed: {exc}",
+                    Exit.UNAVAILABLE if exc.unavailable else Exit.AUTH,
+                    "sign in again with 'privacyctl login'",
+                )
+        profile.token = str(answer["access_token"])
+        profile.refresh_token = answer.get("refresh_token") or profile.refresh_token
+        config.save(self.profile_name, profile)
+        self.say(f"renewed the session of profile '{self.profile_name}' with {profile.issuer}")
+        return profile
 
     @property
     def client(self) -> Client:
@@ -135,6 +167,10 @@ class Cli:
 
 TRANSPORT: Any = None
 """Tests put an ``httpx.MockTransport`` here to fake the HTTP layer."""
+OIDC_TRANSPORT: Any = None
+"""The same for the OpenID provider's token endpoint (renewing a session)."""
+NOW: Callable[[], float] = time.time
+"""Seconds since the epoch, as tokens' ``exp`` counts them; tests move it."""
 
 
 def plain(value: Any) -> Any:

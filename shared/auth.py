@@ -2,13 +2,15 @@
 
 Roles: ``platform`` (platform services), ``member_org`` (with ``org_id``), ``auditor``,
 ``security``, ``subject`` (with ``user_id``) and ``admin``. Tokens are HS256-signed
-with the stack's ``JWT_SECRET``. Mint development tokens with
+with the stack's ``JWT_SECRET``; with ``OIDC_ISSUER`` set, an OpenID provider's RS256 or
+ES256 tokens are accepted too, their role read from the claim ``OIDC_ROLE_CLAIM`` names
+(``shared.oidc``, docs/oidc.md). Mint development tokens with
 ``python -m shared.auth --role subject --user-id <id>``.
 """
 
 import argparse
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
@@ -18,6 +20,9 @@ from cachetools import TLRUCache
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
+
+from shared.errors import ServiceError
+from shared.oidc import OpenIdProvider, ProviderUnavailable
 
 ALGORITHM = "HS256"
 
@@ -44,6 +49,24 @@ class Principal(BaseModel):
 
 class InvalidToken(Exception):
     """The token is missing, malformed, expired, or not signed by us."""
+
+
+class UnknownRole(ServiceError):
+    """A provider's valid token whose role claim is missing or names no role of ours."""
+
+    status_code = 403
+
+
+class MissingClaim(ServiceError):
+    """A provider's valid token without the organisation or the person its role needs."""
+
+    status_code = 403
+
+
+class IssuerUnavailable(ServiceError):
+    """The OpenID provider's keys could not be fetched, so its token cannot be checked."""
+
+    status_code = 503
 
 
 def mint_token(
@@ -134,7 +157,163 @@ def _verify(token: str, secret: str, issuer: str) -> Verified:
     return Verified(principal, float(claims["exp"]))
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT minted by the platform.")
+class ClaimNames(NamedTuple):
+    """Where a provider's token keeps the role, the organisation and the person: a claim's
+    name, or a dotted path into nested claims (``realm_access.roles``)."""
+
+    role: str = "role"
+    org_id: str = "org_id"
+    user_id: str = "user_id"
+
+
+_ROLES = frozenset(r.value for r in Role)
+
+
+def claim(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by its name, else by a dotted path through nested objects; None if absent."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def principal_from_claims(claims: Mapping[str, Any], names: ClaimNames) -> Principal:
+    """The caller a provider's verified token names: the role from its role claim (a string,
+    or a list holding exactly one of our roles), with the organisation or person it needs.
+
+    Raises ``UnknownRole`` or ``MissingClaim`` (403), naming the claim.
+    """
+    raw = claim(claims, names.role)
+    field = f"token.{names.role}"
+    allowed = ", ".join(sorted(_ROLES))
+    if raw is None:
+        raise UnknownRole(
+            f"the token has no '{names.role}' claim, so it names no role; roles: {allowed}",
+            field=field,
+        )
+    values = raw if isinstance(raw, list) else [raw]
+    roles = {v for v in values if isinstance(v, str) and v in _ROLES}
+    if len(roles) != 1:
+        shown = repr(raw)[:100]
+        what = "no role" if not roles else "more than one role"
+        raise UnknownRole(
+            f"the token's '{names.role}' claim ({shown}) names {what} of this project; "
+            f"roles: {allowed}",
+            field=field,
+        )
+    role = Role(roles.pop())
+    ids = {"org_id": claim(claims, names.org_id), "user_id": claim(claims, names.user_id)}
+    ids = {k: v if isinstance(v, str) and v else None for k, v in ids.items()}
+    needed = {Role.MEMBER_ORG: ("org_id", names.org_id), Role.SUBJECT: ("user_id", names.user_id)}
+    if role in needed:
+        kind, name = needed[role]
+        if ids[kind] is None:
+            raise MissingClaim(
+                f"a {role.value} token must carry its {kind} in the '{name}' claim",
+                field=f"token.{name}",
+            )
+    return Principal(sub=str(claims["sub"]), role=role, **ids)
+
+
+_providers: dict[tuple[str, str | None, str | None], OpenIdProvider] = {}
+
+
+def openid_provider(
+    issuer: str, audience: str | None = None, jwks_url: str | None = None
+) -> OpenIdProvider:
+    """The one ``OpenIdProvider`` of this process for ``issuer`` (its keys kept between calls)."""
+    key = (issuer, audience, jwks_url)
+    provider = _providers.get(key)
+    if provider is None:
+        provider = _providers[key] = OpenIdProvider(issuer, audience=audience, jwks_url=jwks_url)
+    return provider
+
+
+def decode_openid_token(token: str, provider: OpenIdProvider, names: ClaimNames) -> Principal:
+    """Verify a provider's token and map its claims; remembered until it expires, as
+    ``decode_token`` does. ``InvalidToken`` (401), ``UnknownRole``/``MissingClaim`` (403),
+    ``IssuerUnavailable`` (503)."""
+    key = _openid_key(token, provider, names)
+    verified = _verified.get(key)
+    if verified is None:
+        try:
+            claims = provider.verify(token)
+        except ProviderUnavailable as exc:
+            raise IssuerUnavailable(
+                f"the OpenID provider's keys could not be fetched, so the token cannot be "
+                f"checked: {exc}",
+                field="header.authorization",
+            ) from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise InvalidToken(str(exc)) from exc
+        verified = Verified(principal_from_claims(claims, names), float(claims["exp"]))
+        _verified[key] = verified
+    return verified.principal
+
+
+def _openid_key(token: str, provider: OpenIdProvider, names: ClaimNames) -> tuple[str, str, str]:
+    return (token, provider.issuer, "|".join(names))
+
+
+_contexts: dict[tuple[Any, ...], tuple[OpenIdProvider, ClaimNames, str]] = {}
+
+
+def _openid_context(settings: Any) -> tuple[OpenIdProvider, ClaimNames, str]:
+    """The provider and claim names the settings name, made once (this is on every request
+    that carries a provider's token)."""
+    key = (
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_jwks_url,
+        settings.oidc_role_claim,
+        settings.oidc_org_claim,
+        settings.oidc_user_claim,
+    )
+    context = _contexts.get(key)
+    if context is None:
+        provider = openid_provider(key[0], key[1], key[2])
+        names = ClaimNames(key[3], key[4], key[5])
+        context = _contexts[key] = (provider, names, "|".join(names))
+    return context
+
+
+def _algorithm(token: str) -> str | None:
+    try:
+        alg = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    return alg if isinstance(alg, str) else None
+
+
+def token_principal(token: str, settings: Any) -> Principal:
+    """The caller a token names, by the stack's settings: an HS256 token of the stack's own
+    secret; with ``oidc_issuer`` set, also the provider's RS256/ES256 tokens."""
+    secret = settings.jwt_secret.get_secret_value()
+    issuer = settings.oidc_issuer
+    if issuer is None:
+        return decode_token(token, secret, issuer=settings.jwt_issuer)
+    known = _verified.get((token, secret, settings.jwt_issuer))
+    if known is not None:
+        return known.principal
+    provider, names, scope = _openid_context(settings)
+    known = _verified.get((token, provider.issuer, scope))
+    if known is not None:
+        return known.principal
+    # Neither remembered: the header says whose it claims to be (verified next).
+    if _algorithm(token) == ALGORITHM:
+        return decode_token(token, secret, issuer=settings.jwt_issuer)
+    return decode_openid_token(token, provider, names)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A JWT minted by the platform, or an access token of the configured OpenID "
+    "provider (OIDC_ISSUER).",
+)
 
 
 def principal_from_request(request: Request, *roles: Role) -> Principal:
@@ -156,13 +335,8 @@ def _principal(request: Request, token: str | None) -> Principal:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=unauthorized
         )
-    settings = request.app.state.settings
     try:
-        return decode_token(
-            token,
-            settings.jwt_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-        )
+        return token_principal(token, request.app.state.settings)
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers=unauthorized

@@ -82,6 +82,21 @@ class ServiceSettings(BaseSettings):
     and benchmark sets one of its own, so it reads only its own events."""
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "privacy-events"
+    oidc_issuer: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    """An OpenID provider whose RS256/ES256 access tokens are accepted besides the stack's
+    own HS256 ones (``OIDC_ISSUER``, exactly as its tokens' ``iss``; docs/oidc.md)."""
+    oidc_audience: str | None = None
+    """The ``aud`` the provider's tokens must carry (``OIDC_AUDIENCE``); required in
+    production, where a token the provider issued for another application must not pass."""
+    oidc_jwks_url: str | None = None
+    """The provider's key set; unset, the discovery document's ``jwks_uri``."""
+    oidc_role_claim: str = Field(default="role", min_length=1)
+    """The claim (or dotted path, ``realm_access.roles``) holding the role: a string, or a
+    list with exactly one of the project's roles."""
+    oidc_org_claim: str = Field(default="org_id", min_length=1)
+    """The claim holding a member organisation's id."""
+    oidc_user_claim: str = Field(default="user_id", min_length=1)
+    """The claim holding a data subject's user id."""
     http_host: str = "127.0.0.1"
     http_port: int = 0
     http_reuse_port: bool = False
@@ -127,6 +142,15 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "jwt_secret: the development secret is refused in production; "
                 "set JWT_SECRET to a long random value"
+            )
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.oidc_issuer is not None
+            and not self.oidc_audience
+        ):
+            raise ValueError(
+                "oidc_audience: required in production with an OpenID provider; set "
+                "OIDC_AUDIENCE to the audience the provider puts in this stack's tokens"
             )
         if len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("jwt_secret: must be at least 32 characters long")

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import create_engine
 from shared.outbox import OUTBOX_DDL
 from shared.telemetry import configure_tracing
-from tests.support import DATABASE_URL, drop_topics, unique
+from tests.support import DATABASE_URL, drop_topics, oidc, unique
 
 configure_tracing("tests")
 
-REAL_STACK_FIXTURES = frozenset({"admin_engine"})
-"""Fixtures that reach the real database; every stack a test builds goes through one."""
+REAL_STACK_FIXTURES = frozenset({"admin_engine", "oidc_provider"})
+"""Fixtures that reach the real database (every stack a test builds goes through one) or
+the local OpenID provider."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,6 +34,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & REAL_STACK_FIXTURES and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When a selected test needs the OpenID provider, begin starting it now, in the
+    background: its start-up (minutes on a busy machine) runs beside the tests before it."""
+    if any("oidc_provider" in getattr(item, "fixturenames", ()) for item in session.items):
+        oidc.start_early()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the OpenID provider if this session started it."""
+    oidc.stop_if_started_here()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> oidc.Provider:
+    """The local OpenID provider (Keycloak, deploy/local/oidc.sh): the running one, or
+    started for the session (begun at collection) and stopped after it; skipped where it
+    cannot be started."""
+    why = oidc.unavailable()
+    if why:
+        pytest.skip(f"the OpenID provider cannot be started here: {why}")
+    return oidc.start()
 
 
 @pytest.fixture(scope="session")

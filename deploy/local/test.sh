@@ -30,6 +30,14 @@ say "import contracts"
 # Chromium and the fonts of the notices' scripts, for the screenshot test (skipped without
 # Chromium; installed from Debian's packages when run as root).
 bash deploy/local/browser.sh install || say "the notices' screenshot test will be skipped"
+# The local OpenID provider (Keycloak, fetched from Maven Central and built once, under
+# .local/oidc) for the sign-in tests, which start it themselves (tests/conftest.py) and are
+# skipped, saying why, where no Java 21 or newer is found.
+if bash deploy/local/oidc.sh java >/dev/null 2>&1; then
+  bash deploy/local/oidc.sh install || say "the OpenID provider could not be installed; its tests will fail"
+else
+  say "no Java 21 or newer: the OpenID provider's tests will be skipped"
+fi
 say "docs (strict build of the site)"
 .venv/bin/python -m devtools.cli_docs --check
 .venv/bin/python -m devtools.site

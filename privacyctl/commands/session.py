@@ -1,20 +1,19 @@
 """Setting up: login, whoami, profiles, and development tokens."""
 
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
 import typer
 
-from privacyctl import config
+from privacyctl import config, oidc
 from privacyctl.core import Cli, Exit, command, fail
 
 app = typer.Typer(help="Development tokens (never in production).", no_args_is_help=True)
 root = typer.Typer()  # login, whoami and profiles sit at the top level
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+DEVICE_GRANT = oidc.DEVICE_GRANT
 
 
 def _url_options(profile: config.Profile, given: dict[str, str | None]) -> None:
@@ -33,6 +32,10 @@ def login(
         str | None, typer.Option(help="An OpenID provider: sign in with its device-code flow.")
     ] = None,
     client_id: Annotated[str | None, typer.Option(help="The OIDC client id.")] = None,
+    role_claim: Annotated[
+        str | None,
+        typer.Option(help="The claim holding the role in the provider's tokens (shown only)."),
+    ] = None,
     registry: Annotated[str | None, typer.Option(help="The registry's base URL.")] = None,
     consent: Annotated[str | None, typer.Option(help="The consent service's base URL.")] = None,
     audit: Annotated[str | None, typer.Option(help="The audit service's base URL.")] = None,
@@ -56,9 +59,14 @@ def login(
         profile.issuer = issuer
     if client_id:
         profile.client_id = client_id
+    if role_claim:
+        profile.role_claim = role_claim
     token = token or os.environ.get("PRIVACYCTL_TOKEN")
+    profile.refresh_token = None
     if not token and profile.issuer:
-        token = device_flow(cli, profile.issuer, profile.client_id)
+        answer = device_flow(cli, profile.issuer, profile.client_id)
+        token = str(answer["access_token"])
+        profile.refresh_token = answer.get("refresh_token")
     if not token:
         fail(
             "no token given",
@@ -71,57 +79,41 @@ def login(
     profile.token = token
     path = config.save(cli.profile_name, profile)
     claims = config.claims(token)
-    cli.say(f"signed in to profile '{cli.profile_name}' as {_who(claims)} (saved in {path})")
+    cli.say(
+        f"signed in to profile '{cli.profile_name}' as {_who(claims, profile.role_claim)} "
+        f"(saved in {path})"
+    )
     cli.result(_identity(cli.profile_name, profile), human=lambda: None)
 
 
-def device_flow(cli: Cli, issuer: str, client_id: str, *, http: httpx.Client | None = None) -> str:
-    """OAuth 2.0 device authorization (RFC 8628): show the code, poll for the token."""
+def device_flow(
+    cli: Cli, issuer: str, client_id: str, *, http: httpx.Client | None = None
+) -> dict[str, Any]:
+    """OAuth 2.0 device authorization (RFC 8628): show the code, poll for the tokens."""
     own = http is None
     http = http or httpx.Client(timeout=10)
     try:
-        meta = http.get(issuer.rstrip("/") + "/.well-known/openid-configuration").json()
-        endpoint = meta.get("device_authorization_endpoint")
-        if not endpoint:
-            fail(f"the provider {issuer} offers no device-code flow", Exit.AUTH)
-        grant = http.post(endpoint, data={"client_id": client_id, "scope": "openid"}).json()
-        where = grant.get("verification_uri_complete") or grant["verification_uri"]
-        cli.err.print(f"Open {where} and enter the code {grant['user_code']}")
-        interval = float(grant.get("interval", 5))
-        deadline = time.monotonic() + float(grant.get("expires_in", 600))
-        while time.monotonic() < deadline:
-            time.sleep(interval)
-            answer = http.post(
-                meta["token_endpoint"],
-                data={
-                    "grant_type": DEVICE_GRANT,
-                    "device_code": grant["device_code"],
-                    "client_id": client_id,
-                },
+        meta = oidc.discover(http, issuer)
+        grant = oidc.start_device_flow(http, meta, client_id)
+        if grant.verification_uri_complete:
+            cli.err.print(f"Open {grant.verification_uri_complete} and sign in")
+            cli.err.print(
+                f"(or open {grant.verification_uri} and enter the code {grant.user_code})"
             )
-            body: dict[str, Any] = answer.json()
-            if answer.status_code == 200:
-                return str(body.get("access_token") or body["id_token"])
-            error = body.get("error")
-            if error == "slow_down":
-                interval += 5
-            elif error != "authorization_pending":
-                fail(
-                    f"the provider refused: {error}: {body.get('error_description', '')}", Exit.AUTH
-                )
-        fail("the code expired before it was entered", Exit.AUTH, "run 'privacyctl login' again")
-    except httpx.TransportError as exc:
-        fail(
-            f"the OpenID provider at {issuer} is not reachable ({type(exc).__name__})",
-            Exit.UNAVAILABLE,
-        )
+        else:
+            cli.err.print(f"Open {grant.verification_uri} and enter the code {grant.user_code}")
+        return oidc.poll_device_flow(http, meta, client_id, grant)
+    except oidc.ProviderError as exc:
+        code = Exit.UNAVAILABLE if exc.unavailable else Exit.AUTH
+        hint = None if exc.unavailable else "run 'privacyctl login' again"
+        fail(f"{exc} ({issuer})", code, hint)
     finally:
         if own:
             http.close()
 
 
-def _who(claims: dict[str, Any]) -> str:
-    role = claims.get("role", "?")
+def _who(claims: dict[str, Any], role_claim: str = "role") -> str:
+    role = claims.get(role_claim, "?")
     extra = claims.get("org_id") or claims.get("user_id")
     return f"{claims.get('sub', '?')} ({role}{', ' + extra if extra else ''})"
 
@@ -133,13 +125,14 @@ def _identity(name: str, profile: config.Profile) -> dict[str, Any]:
         "profile": name,
         "signed_in": bool(profile.token),
         "sub": claims.get("sub"),
-        "role": claims.get("role"),
+        "role": claims.get(profile.role_claim),
         "org_id": claims.get("org_id"),
         "user_id": claims.get("user_id"),
         "expires_at": datetime.fromtimestamp(exp, UTC).isoformat() if exp else None,
         "expired": bool(profile.token) and config.expired(profile.token or ""),
         "urls": profile.urls,
         "issuer": profile.issuer,
+        "renewable": bool(profile.refresh_token and profile.issuer),
     }
 
 
@@ -155,7 +148,8 @@ def whoami(cli: Cli) -> None:
         else:
             state = "[red]expired[/red]" if me["expired"] else "valid"
             cli.out.print(
-                f"profile '{cli.profile_name}': {_who(config.claims(profile.token or ''))}"
+                f"profile '{cli.profile_name}': "
+                f"{_who(config.claims(profile.token or ''), profile.role_claim)}"
             )
             cli.out.print(f"token {state} until {me['expires_at']}")
         for service, url in profile.urls.items():

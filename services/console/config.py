@@ -36,6 +36,13 @@ class ConsoleSettings(ServiceSettings):
     page_size: int = Field(default=50, ge=1, le=500)
     """Rows on one page of a table."""
     call_timeout_seconds: float = Field(default=15.0, gt=0)
+    oidc_client_id: str | None = None
+    """The console's client at the OpenID provider (``OIDC_ISSUER``): with both set, the
+    sign-in page offers the provider (docs/oidc.md)."""
+    oidc_client_secret: SecretStr | None = None
+    """The client's secret (a confidential client); unset, a public client with PKCE only."""
+    oidc_scope: str = "openid"
+    """The scopes asked for; the role comes from the access token's claims either way."""
 
     @model_validator(mode="after")
     def _production_sessions(self) -> "ConsoleSettings":

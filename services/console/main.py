@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.console import api, api_audit, api_people, signin, web
+from services.console import api, api_audit, api_people, oidc, signin, web
 from services.console.bootstrap import bootstrap
 from services.console.config import ConsoleSettings
 from shared.app import serve
@@ -45,6 +45,7 @@ def build_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.include_router(signin.router)
+    app.include_router(oidc.router)
     app.include_router(api.router)
     app.include_router(api_audit.router)
     app.include_router(api_people.router)
@@ -52,6 +53,7 @@ def build_app(
     app.mount("/static/vendor", StaticFiles(directory=web.STATIC / "vendor"), name="vendor")
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     web.install(app)
+    oidc.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -3,27 +3,17 @@ was obtained; the development form below takes one pasted in (never in productio
 an OpenID provider's sign-in hands its token to the same function."""
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from services.console import session, web
+from services.console import oidc, session, web
 from services.console.config import ConsoleSettings
 from services.console.exceptions import SignInRefused
+from services.console.web import safe_next
 
 router = APIRouter()
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this site only (no open redirect)."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
 
 
 def sign_in(request: Request, token: str, next_path: str | None = None) -> RedirectResponse:
@@ -34,11 +24,12 @@ def sign_in(request: Request, token: str, next_path: str | None = None) -> Redir
     return web.see_other(safe_next(next_path))
 
 
-@router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/signin", response_class=HTMLResponse, name="signin_page", include_in_schema=False)
 async def signin_page(
     request: Request,
     next: Annotated[str | None, Query(max_length=2000)] = None,
     expired: Annotated[str | None, Query(max_length=10)] = None,
+    signed_out: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     settings: ConsoleSettings = request.app.state.settings
     return web.render(
@@ -48,6 +39,8 @@ async def signin_page(
             "next": safe_next(next),
             "expired": bool(expired),
             "dev_sign_in": settings.dev_sign_in,
+            "provider": oidc.configured(settings),
+            "signed_out": signed_out,
         },
     )
 
@@ -74,4 +67,4 @@ async def signin_with_token(
 @router.post("/signout", include_in_schema=False)
 async def signout(request: Request, _: Annotated[FormData, Depends(web.posted)]) -> Response:
     session.end(request)
-    return web.see_other("/signin")
+    return await oidc.signed_out(request)

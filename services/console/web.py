@@ -4,7 +4,7 @@ forms, security headers, and errors shown as pages."""
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -122,6 +122,16 @@ def _nav(principal: Principal) -> list[tuple[str, str]]:
     if domain.may(principal.role, Section.ME):
         links += [("/me", "My data"), ("/me/consents", "My consents")]
     return links
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only (no open redirect)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 def see_other(url: str) -> RedirectResponse:

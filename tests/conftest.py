@@ -27,13 +27,59 @@ REAL_STACK_FIXTURES = frozenset({"admin_engine", "oidc_provider"})
 the local OpenID provider."""
 
 
+PACKAGE = "/"
+"""Ends the name :func:`shared_scope` gives a package's scope."""
+HEAVY = "slow-and-fault"
+"""The xdist group of the tests marked ``slow`` or ``fault`` (processes killed, ten replicas,
+hundreds of thousands of entries): one worker runs them one after another, so two never
+fight for the machine's two cores at once, and the other workers take the rest."""
+
+
+def shared_scope(item: pytest.Item) -> str | None:
+    """The widest scope below the session's that a fixture of ``item`` is shared in (a
+    module's file, a package's folder and a slash, a class), or None if every fixture is the
+    test's own or the session's.
+
+    Under ``pytest -n N --dist loadgroup`` (``make test``) the tests of one such scope go to
+    one worker (an ``xdist_group`` of that name), so a module- or package-scoped stack is
+    built once, as it is in a serial run, rather than once on every worker."""
+    if not isinstance(item, pytest.Function):
+        return None
+    widest: tuple[int, str] | None = None
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        for definition in definitions:
+            scope = definition.scope
+            if scope == "package":
+                name, rank = (definition.baseid or item.nodeid.split("::")[0]) + PACKAGE, 3
+            elif scope == "module":
+                name, rank = item.nodeid.split("::")[0], 2
+            elif scope == "class" and item.cls is not None:
+                name, rank = item.nodeid.rsplit("::", 1)[0], 1
+            else:
+                continue
+            if widest is None or rank > widest[0]:
+                widest = (rank, name)
+    return None if widest is None else widest[1]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``integration`` every test that uses the real stack's fixtures (directly or
-    through others), so that ``make test-fast`` never waits on a broker or database."""
+    through others), so that ``make test-fast`` never waits on a broker or database. Under
+    xdist, keep the tests that share a module-, package- or class-scoped fixture on one
+    worker, and the ``slow`` and ``fault`` tests on one worker (:data:`HEAVY`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & REAL_STACK_FIXTURES and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("xdist_group") is None:
+            group = shared_scope(item)
+            heavy = item.get_closest_marker("slow") or item.get_closest_marker("fault")
+            # A heavy module's tests stay together in the heavy group too (in collection
+            # order, so its module fixture is still built once); a package's stay in theirs.
+            if heavy and (group is None or not group.endswith(PACKAGE)):
+                group = HEAVY
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group.removesuffix(PACKAGE)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -41,5 +41,15 @@ fi
 say "docs (strict build of the site)"
 .venv/bin/python -m devtools.cli_docs --check
 .venv/bin/python -m devtools.site
-say "pytest"
-.venv/bin/pytest "$@"
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist; 2, one per core of the machine
+# it is measured on: a third worker made each test slower by about as much as it added).
+# Tests sharing a module- or package-scoped fixture stay on one worker, and the slow and
+# fault tests on one worker (tests/conftest.py). PYTEST_WORKERS=0 runs it in this one
+# process, as a plain `pytest` does (docs/testing.md).
+workers="${PYTEST_WORKERS:-2}"
+say "pytest ($workers workers)"
+if [[ "$workers" =~ ^[01]$ ]]; then
+  .venv/bin/pytest "$@"
+else
+  .venv/bin/pytest -n "$workers" --dist loadgroup "$@"
+fi

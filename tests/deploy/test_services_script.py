@@ -19,7 +19,7 @@ import pytest
 
 from tests.support import ROOT, drop_topics, topic_prefix, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
 SCRIPT = ROOT / "deploy/local/services.sh"
 CONSENT_PORT = 8002
 PR_SET_CHILD_SUBREAPER = 36

@@ -218,6 +218,7 @@ async def test_a_check_put_off_is_put_off_without_its_entry_being_read_out(
     assert set(await verdicts(audit_engine)) == {50}
 
 
+@pytest.mark.slow
 async def test_a_round_costs_the_same_however_many_checks_wait(
     audit_engine: AsyncEngine, append: Append
 ) -> None:

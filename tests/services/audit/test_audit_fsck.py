@@ -29,7 +29,7 @@ from shared.auth import Role, mint_token
 from shared.db import create_sessions
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ENTRIES = int(os.environ.get("FSCK_ENTRIES", "70000"))
 ORIGIN = "audit.test.example/fsck"

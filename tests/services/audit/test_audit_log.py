@@ -731,6 +731,7 @@ async def test_a_batch_whose_reading_fails_is_read_again_not_skipped(
     assert failures, "the reader never failed: the test proved nothing"
 
 
+@pytest.mark.fault
 async def test_a_killed_worker_process_is_replaced_and_nothing_is_lost(
     schema: str, engine: AsyncEngine
 ) -> None:
@@ -765,6 +766,7 @@ def children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("workers", ["0", "1"], ids=["reader-thread", "reader-process"])
 async def test_a_consumer_killed_mid_batch_stores_each_event_once_after_restart(
     schema: str, engine: AsyncEngine, workers: str

@@ -93,6 +93,7 @@ async def smtp_events(prefix: str, server: str, count: int) -> list[dict[str, An
 @pytest.mark.parametrize(
     "running", [{"smtp_sessions": 4, "smtp_rate_per_second": 0, "batch_size": 500}], indirect=True
 )
+@pytest.mark.fault
 async def test_an_outage_mid_breach_ends_with_everyone_accepted_once_and_no_attempt_spent(
     running: Running, smtp: SmtpServer, engine: AsyncEngine, clock: RunningClock
 ) -> None:

@@ -89,9 +89,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         oidc.start_early()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The run's own process (not an xdist worker) notes whether the OpenID provider was
+    already running, so that it stops the provider at the end only if the run started it."""
+    if not hasattr(session.config, "workerinput"):
+        oidc.note_running_before()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop the OpenID provider if this session started it."""
-    oidc.stop_if_started_here()
+    """A worker lets its early start finish; the run's own process, the last to end, stops
+    the OpenID provider if the run started it."""
+    if hasattr(session.config, "workerinput"):
+        oidc.finish_early_start()
+    else:
+        oidc.stop_if_started_by_run()
 
 
 @pytest.fixture(scope="session")

@@ -96,6 +96,10 @@ build() {
 ready() { curl -sf -o /dev/null "$ISSUER/.well-known/openid-configuration"; }
 
 start() {
+  # One start at a time: a second caller (another test worker, another terminal) waits for
+  # the first to finish, then finds it running.
+  exec 9>"$STATE/oidc.start.lock"
+  flock 9
   if pid_alive "$PIDFILE"; then say "already running (pid $(cat "$PIDFILE")) at $ISSUER"; return; fi
   local java_home
   java_home=$(find_java) || die "Keycloak needs Java 21 or newer and none was found (KEYCLOAK_JAVA, JAVA_HOME, java on the PATH, /usr/lib/jvm); install one, e.g. 'apt-get install openjdk-21-jre-headless' where Debian has it."

@@ -84,7 +84,6 @@ class _Starting:
 
 
 _starting: _Starting | None = None
-_started_here = False
 
 
 def start_early() -> None:
@@ -104,35 +103,47 @@ def start_early() -> None:
 def start() -> Provider:
     """The running provider: started by ``start_early`` (waited for), already running, or
     started now."""
-    global _started_here
     issuer = _script("issuer").stdout.strip()
     if _starting is not None:
         output, _ = _starting.process.communicate(timeout=1200)
-        _started_here = True
         if _starting.process.returncode != 0:
             raise RuntimeError(f"deploy/local/oidc.sh start failed:\n{output}")
         return Provider(issuer, started=True, startup_seconds=time.monotonic() - _starting.began)
     if _script("status").stdout.startswith("oidc: running"):
         return Provider(issuer)
     began = time.monotonic()
-    _started_here = True
     started = _script("start")
     if started.returncode != 0:
         raise RuntimeError(f"deploy/local/oidc.sh start failed:\n{started.stdout}{started.stderr}")
     return Provider(issuer, started=True, startup_seconds=time.monotonic() - began)
 
 
-def stop_if_started_here() -> None:
-    """Stop the provider if this session started it (begun early or not), and only then."""
-    global _starting, _started_here
-    if _starting is not None:
-        if _starting.process.poll() is None:
-            _starting.process.wait(timeout=1200)  # a start half-way is stopped once done
-        _started_here = True
-        _starting = None
-    if _started_here:
+_running_before: bool | None = None
+
+
+def note_running_before() -> None:
+    """Remember whether the provider ran before this test run (called once, in the run's
+    own process: the only process under xdist that outlives every worker)."""
+    global _running_before
+    _running_before = _script("status").stdout.startswith("oidc: running")
+
+
+def finish_early_start() -> None:
+    """Let a start this process began in the background finish (a worker's end), so that
+    nothing is left half-started; stopping is the run's own process's job."""
+    global _starting
+    if _starting is not None and _starting.process.poll() is None:
+        _starting.process.wait(timeout=1200)
+    _starting = None
+
+
+def stop_if_started_by_run() -> None:
+    """Stop the provider if it was not running when this test run began, and only then
+    (under xdist every worker may have begun a start; the run's own process stops it once
+    all of them are done)."""
+    finish_early_start()
+    if _running_before is False and _script("status").stdout.startswith("oidc: running"):
         _script("stop")
-        _started_here = False
 
 
 class _LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):

@@ -169,6 +169,8 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/regulator-decision",
                 "/breaches/{breach_id}/close",
                 "/breaches/{breach_id}/resend",
+                "/incidents/{incident_id}/declare",
+                "/incidents/{incident_id}/dismiss",
             )
         },
         **{
@@ -183,6 +185,8 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/timeline",
                 "/breaches/{breach_id}/report",
                 "/breaches/{breach_id}/report.html",
+                "/incidents",
+                "/incidents/{incident_id}",
             )
         },
         **OPERATIONS,
@@ -192,6 +196,12 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/breaches/{breach_id}/deliveries/summary"): only(SECURITY, AUDITOR),
         # A bounce is handed in by the platform's own mail system.
         ("POST", "/bounces"): only(PLATFORM),
+        **OPERATIONS,
+    },
+    # The security team and auditors read what detection raised; triage is the breach's.
+    "detection": {
+        ("GET", "/incidents"): only(SECURITY, AUDITOR),
+        ("GET", "/rules"): only(SECURITY, AUDITOR),
         **OPERATIONS,
     },
 }

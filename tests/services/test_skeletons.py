@@ -22,6 +22,7 @@ PRODUCES = {
     "audit": [events.AUDIT_VIOLATION_DETECTED],
     "breach": [events.BREACH_DETECTED, events.BREACH_NOTIFICATION_REQUESTED],
     "notifier": [events.NOTIFICATION_DELIVERED, events.NOTIFICATION_FAILED],
+    "detection": [events.SECURITY_ALERT_RAISED],
 }
 
 

@@ -161,7 +161,7 @@ def level(count: float, threshold: float) -> int | None:
     below it: a rule fires again, into the same incident, each time the count doubles."""
     if count < threshold or threshold <= 0:
         return None
-    return int(math.floor(math.log2(count / threshold)))
+    return math.floor(math.log2(count / threshold))
 
 
 @dataclass(frozen=True)
@@ -197,9 +197,18 @@ def judge_hour(
             threshold = max(float(knobs.rate_min_reads), knobs.rate_factor * usual)
             if (lvl := level(state.reads, threshold)) is not None:
                 firing = Firing(
-                    Rule.VOLUME_RATE, org, None, None, state.first_at, state.last_at,
-                    categories, reads=state.reads, subjects=state.distinct,
-                    baseline=usual, threshold=threshold, key=f"{stamp}|{lvl}",
+                    Rule.VOLUME_RATE,
+                    org,
+                    None,
+                    None,
+                    state.first_at,
+                    state.last_at,
+                    categories,
+                    reads=state.reads,
+                    subjects=state.distinct,
+                    baseline=usual,
+                    threshold=threshold,
+                    key=f"{stamp}|{lvl}",
                     summary=f"{org} read {state.reads} times in the hour from {stamp}, "
                     f"against {usual:.1f} usually at that hour of the week.",
                 )
@@ -209,9 +218,18 @@ def judge_hour(
             threshold = max(float(knobs.breadth_min_subjects), knobs.breadth_factor * most)
             if (lvl := level(state.distinct, threshold)) is not None:
                 firing = Firing(
-                    Rule.VOLUME_BREADTH, org, None, None, state.first_at, state.last_at,
-                    categories, reads=state.reads, subjects=state.distinct,
-                    baseline=float(most), threshold=threshold, key=f"{stamp}|{lvl}",
+                    Rule.VOLUME_BREADTH,
+                    org,
+                    None,
+                    None,
+                    state.first_at,
+                    state.last_at,
+                    categories,
+                    reads=state.reads,
+                    subjects=state.distinct,
+                    baseline=float(most),
+                    threshold=threshold,
+                    key=f"{stamp}|{lvl}",
                     summary=f"{org} read {state.distinct} distinct people in the hour from "
                     f"{stamp}; the most it ever read in an hour was {most}.",
                 )
@@ -222,27 +240,43 @@ def judge_hour(
             threshold = max(float(knobs.refusal_min), knobs.refusal_factor * (usual or 0.0))
             if (lvl := level(state.refusals, threshold)) is not None:
                 firing = Firing(
-                    Rule.REFUSAL_BURST, org, None, None, state.refused_first_at,
-                    state.refused_last_at, categories, refusals=state.refusals,
-                    baseline=usual, threshold=threshold, key=f"{stamp}|{lvl}",
+                    Rule.REFUSAL_BURST,
+                    org,
+                    None,
+                    None,
+                    state.refused_first_at,
+                    state.refused_last_at,
+                    categories,
+                    refusals=state.refusals,
+                    baseline=usual,
+                    threshold=threshold,
+                    key=f"{stamp}|{lvl}",
                     summary=f"{org} was refused {state.refusals} reads in the hour from "
                     f"{stamp}: enumeration, or a token trying its luck.",
                 )
                 out.append((firing, lvl))
-    if state.violations_first_at is not None and state.violations_last_at is not None:
-        if knobs.on(Rule.CONSENT_VIOLATIONS):
-            threshold = float(knobs.violations_min)
-            if (lvl := level(state.violations, threshold)) is not None:
-                seqs = tuple(state.violation_seqs[:AUDIT_SEQS_CAP])
-                firing = Firing(
-                    Rule.CONSENT_VIOLATIONS, org, None, None, state.violations_first_at,
-                    state.violations_last_at, (), violations=state.violations,
-                    threshold=threshold, audit_seqs=seqs, audit_seqs_total=state.violations,
-                    key=f"{stamp}|{lvl}",
-                    summary=f"The audit check found {state.violations} disclosures to {org} "
-                    f"without a valid consent or basis in the hour from {stamp}.",
-                )
-                out.append((firing, lvl))
+    judged = state.violations_first_at is not None and state.violations_last_at is not None
+    if judged and knobs.on(Rule.CONSENT_VIOLATIONS):
+        threshold = float(knobs.violations_min)
+        if (lvl := level(state.violations, threshold)) is not None:
+            seqs = tuple(state.violation_seqs[:AUDIT_SEQS_CAP])
+            firing = Firing(
+                Rule.CONSENT_VIOLATIONS,
+                org,
+                None,
+                None,
+                state.violations_first_at,
+                state.violations_last_at,
+                (),
+                violations=state.violations,
+                threshold=threshold,
+                audit_seqs=seqs,
+                audit_seqs_total=state.violations,
+                key=f"{stamp}|{lvl}",
+                summary=f"The audit check found {state.violations} disclosures to {org} "
+                f"without a valid consent or basis in the hour from {stamp}.",
+            )
+            out.append((firing, lvl))
     return out
 
 

@@ -19,9 +19,7 @@ async def on_data_accessed(batch: Batch[events.DataAccessed], runtime: Detection
     await service.on_disclosures(runtime.sessions, runtime.watch, runtime.clock, batch.events)
 
 
-async def on_violations(
-    batch: Batch[events.ViolationDetected], runtime: DetectionRuntime
-) -> None:
+async def on_violations(batch: Batch[events.ViolationDetected], runtime: DetectionRuntime) -> None:
     """Cluster the audit check's violations by organisation and hour."""
     await service.on_violations(runtime.sessions, runtime.watch, runtime.clock, batch.events)
 

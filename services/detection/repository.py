@@ -149,9 +149,7 @@ async def save_grant(session: AsyncSession, grant: Grant) -> None:
 
 
 async def alert_exists(session: AsyncSession, alert_id: UUID) -> bool:
-    row = await session.execute(
-        text("SELECT 1 FROM alerts WHERE alert_id = :a"), {"a": alert_id}
-    )
+    row = await session.execute(text("SELECT 1 FROM alerts WHERE alert_id = :a"), {"a": alert_id})
     return row.first() is not None
 
 
@@ -221,9 +219,7 @@ async def close_incident(
     return bool(getattr(result, "rowcount", 0))
 
 
-async def incidents(
-    session: AsyncSession, *, open_only: bool, limit: int
-) -> list[dict[str, Any]]:
+async def incidents(session: AsyncSession, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
     """Incidents, newest first, with their alerts' payloads."""
     rows = await session.execute(
         text(

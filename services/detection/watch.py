@@ -147,29 +147,26 @@ class Watch:
         org, at = p.organisation_id, p.accessed_at
         k = self.knobs_for(org)
         platform_since, org_since = self.watched.get(PLATFORM), self.watched.get(org)
-        if self._see("producer", PLATFORM, event.producer, at, changes):
-            if k.on(Rule.NEW_PRODUCER) and domain.is_new(platform_since, at, k.learning_hours):
-                changes.firings.append(
-                    (domain.novelty(Rule.NEW_PRODUCER, org, producer=event.producer,
-                                    channel=p.channel, what=event.producer, at=at,
-                                    categories=p.fields), 0)
+        checks = [(Rule.NEW_PRODUCER, "producer", PLATFORM, event.producer, platform_since)]
+        if p.decision is not Decision.DENY:  # a refused read shows no channel or purpose used
+            checks += [
+                (Rule.NEW_CHANNEL, "channel", org, p.channel, org_since),
+                (Rule.NEW_PURPOSE, "purpose", org, p.purpose, org_since),
+            ]
+        for rule, kind, owner, value, since in checks:
+            # Remembered whether or not it is news (the learning period sees it too).
+            new = self._see(kind, owner, value, at, changes)
+            if new and k.on(rule) and domain.is_new(since, at, k.learning_hours):
+                firing = domain.novelty(
+                    rule,
+                    org,
+                    producer=event.producer,
+                    channel=p.channel,
+                    what=value,
+                    at=at,
+                    categories=p.fields,
                 )
-        if p.decision is Decision.DENY:
-            return
-        if self._see("channel", org, p.channel, at, changes):
-            if k.on(Rule.NEW_CHANNEL) and domain.is_new(org_since, at, k.learning_hours):
-                changes.firings.append(
-                    (domain.novelty(Rule.NEW_CHANNEL, org, producer=event.producer,
-                                    channel=p.channel, what=p.channel, at=at,
-                                    categories=p.fields), 0)
-                )
-        if self._see("purpose", org, p.purpose, at, changes):
-            if k.on(Rule.NEW_PURPOSE) and domain.is_new(org_since, at, k.learning_hours):
-                changes.firings.append(
-                    (domain.novelty(Rule.NEW_PURPOSE, org, producer=event.producer,
-                                    channel=p.channel, what=p.purpose, at=at,
-                                    categories=p.fields), 0)
-                )
+                changes.firings.append((firing, 0))
 
     def _grants(self, event: DataAccessed, changes: Changes) -> None:
         p = event.payload

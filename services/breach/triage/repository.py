@@ -118,9 +118,7 @@ async def alerts(session: AsyncSession, incident_id: UUID) -> list[dict[str, Any
     return out
 
 
-async def listing(
-    session: AsyncSession, *, status: str | None, limit: int
-) -> list[dict[str, Any]]:
+async def listing(session: AsyncSession, *, status: str | None, limit: int) -> list[dict[str, Any]]:
     """Incidents, the open ones first and then the newest."""
     rows = await session.execute(
         text(

@@ -54,7 +54,9 @@ async def listing(sessions: Sessions, *, status: str | None, limit: int) -> list
 
 
 async def _out(session: AsyncSession, row: dict[str, Any]) -> IncidentOut:
-    evidence = [AlertOut.model_validate(a) for a in await repository.alerts(session, row["incident_id"])]
+    evidence = [
+        AlertOut.model_validate(a) for a in await repository.alerts(session, row["incident_id"])
+    ]
     return IncidentOut.model_validate({**row, "evidence": evidence})
 
 

@@ -110,16 +110,22 @@ async def test_dismissing_keeps_the_reason_and_tells_detection(service: Service)
     reason = "A penetration test the partner announced on the 2nd; its report is filed."
     done = await service.http.post(path, json={"reason": reason}, headers=SECURITY)
     again = await service.http.post(path, json={"reason": reason}, headers=SECURITY)
-    declared = await service.http.post(f"/incidents/{incident}/declare", json=ACCOUNT, headers=SECURITY)
-    unknown = await service.http.post(f"/incidents/{uuid4()}/dismiss", json={"reason": reason}, headers=SECURITY)  # fmt: skip
+    declared = await service.http.post(
+        f"/incidents/{incident}/declare", json=ACCOUNT, headers=SECURITY
+    )
+    unknown = await service.http.post(
+        f"/incidents/{uuid4()}/dismiss", json={"reason": reason}, headers=SECURITY
+    )
     triaged = await service.staged(events.BREACH_INCIDENT_TRIAGED)
     assert missing.status_code == 422 and missing.json()["detail"]["field"] == "body.reason"
     assert blank.status_code == 422 and auditor.status_code == 403
     assert done.status_code == 200, done.text
     body = done.json()
     assert (body["status"], body["reason"], body["decided_by"]) == (
-        "dismissed", reason, "sec-lead@platform",
-    )  # fmt: skip
+        "dismissed",
+        reason,
+        "sec-lead@platform",
+    )
     assert body["decided_at"] == T0.isoformat().replace("+00:00", "Z")
     assert again.status_code == 409 and declared.status_code == 409
     assert unknown.status_code == 404
@@ -127,9 +133,7 @@ async def test_dismissing_keeps_the_reason_and_tells_detection(service: Service)
     assert triaged[0]["payload"]["reason"] == reason
 
 
-async def test_an_untriaged_incident_escalates_once_on_the_clock(
-    schema: str, engine: Any
-) -> None:
+async def test_an_untriaged_incident_escalates_once_on_the_clock(schema: str, engine: Any) -> None:
     async with running(schema, triage_escalate_after="PT1H", triage_tick_seconds=0.2) as http:
         clock = StoredClock(engine)
         await clock.freeze(T0)
@@ -173,8 +177,10 @@ async def test_declaring_from_a_detected_exfiltration_scopes_exactly_the_people_
 ) -> None:
     """Detection, the audit log and the breach service on one set of topics."""
     detection_schema, audit_schema, breach_schema = (
-        schema_factory("detection"), schema_factory("audit"), schema_factory("breach"),
-    )  # fmt: skip
+        schema_factory("detection"),
+        schema_factory("audit"),
+        schema_factory("breach"),
+    )
     prefix = prefix_of(detection_schema)
     org = unique("ph-exfil")
     at = datetime.now(UTC).replace(minute=10, second=0, microsecond=0) - timedelta(hours=1)
@@ -193,8 +199,10 @@ async def test_declaring_from_a_detected_exfiltration_scopes_exactly_the_people_
             audit.router.lifespan_context(audit),
             serving(audit) as audit_url,
             detecting(detection_schema) as detection_http,
-            running(breach_schema, audit_url=audit_url, topic_prefix=prefix, clock="system") as http,
-        ):  # fmt: skip
+            running(
+                breach_schema, audit_url=audit_url, topic_prefix=prefix, clock="system"
+            ) as http,
+        ):
             detection = Detection(detection_http, detection_schema, detection_engine, prefix)
             await detection.publish(*usual, *bystanders)
             await detection.counted(org, len(usual))
@@ -219,7 +227,9 @@ async def test_declaring_from_a_detected_exfiltration_scopes_exactly_the_people_
                 return all(i["decision"] == "declared" for i in await detection.incidents())
 
             await wait_until(closed, 30, "detection to close its incident")
-            shown = (await http.get(f"/incidents/{incident['incident_id']}", headers=AUDITOR)).json()
+            shown = (
+                await http.get(f"/incidents/{incident['incident_id']}", headers=AUDITOR)
+            ).json()
     finally:
         await detection_engine.dispose()
     assert set(people) == set(victims)

@@ -137,8 +137,10 @@ class Detection:
             return int(
                 (
                     await conn.execute(
-                        text("SELECT coalesce(sum(reads + refusals), 0) FROM activity "
-                             "WHERE organisation_id = :o"),  # fmt: skip
+                        text(
+                            "SELECT coalesce(sum(reads + refusals), 0) FROM activity "
+                            "WHERE organisation_id = :o"
+                        ),
                         {"o": org},
                     )
                 ).scalar_one()

@@ -82,7 +82,7 @@ def test_refusals_fire_as_a_burst_and_stay_quiet_below_the_minimum() -> None:
 def test_violations_carry_their_audit_seqs_capped() -> None:
     state = HourState(T0, violations=1500, violation_seqs=list(range(1500)))
     state.violations_first_at = state.violations_last_at = T0
-    (firing, _), = domain.judge_hour("ph-x", state, History(), KNOBS, weeks=4)
+    ((firing, _),) = domain.judge_hour("ph-x", state, History(), KNOBS, weeks=4)
     assert firing.rule is Rule.CONSENT_VIOLATIONS
     assert len(firing.audit_seqs) == 1000 and firing.audit_seqs_total == 1500
 
@@ -107,8 +107,14 @@ def test_an_organisation_override_merges_over_the_defaults() -> None:
     assert (theirs.rate_factor, theirs.breadth_min_subjects) == (8, 500)
 
 
-def read(org: str, at: datetime, *, producer: str = "registry", channel: str = "registry_api",
-         purpose: str = "member_organisation_sharing") -> DataAccessed:  # fmt: skip
+def read(
+    org: str,
+    at: datetime,
+    *,
+    producer: str = "registry",
+    channel: str = "registry_api",
+    purpose: str = "member_organisation_sharing",
+) -> DataAccessed:
     return DataAccessed.create(
         producer=producer,
         subject_id="u-1",

@@ -34,8 +34,7 @@ T = datetime.now(UTC).replace(minute=10, second=0, microsecond=0) - timedelta(ho
 def exfiltration(org: str, n: int = 5000, *, start: datetime = T, tag: str = "victim") -> list[Any]:
     """``n`` distinct people read by ``org`` within two minutes from ``start``."""
     return [
-        read(org, f"{org}-{tag}-{i:05d}", start + timedelta(seconds=i * 120 / n))
-        for i in range(n)
+        read(org, f"{org}-{tag}-{i:05d}", start + timedelta(seconds=i * 120 / n)) for i in range(n)
     ]
 
 
@@ -202,13 +201,15 @@ async def test_each_rule_fires_through_the_service(schema_factory: Callable[[str
 
             await wait_until(grant_kept, 30, "the grant to be kept")
             await d.publish(
-                *(read(prober, f"p-{i}", T + timedelta(seconds=i), decision=Decision.DENY)
-                  for i in range(60)),
+                *(
+                    read(prober, f"p-{i}", T + timedelta(seconds=i), decision=Decision.DENY)
+                    for i in range(60)
+                ),
                 read(known, "k-1", T, channel="bulk_export", producer="laptop-7"),
                 read(known, "k-2", T, purpose="marketing"),
                 read(granted, "g-1", T, fields=("email_address", "phone_number"), grant_id="g-1"),
                 *violations,
-            )  # fmt: skip
+            )
 
             async def all_fired() -> bool:
                 return len({a["rule"] for a in await d.alerts()}) >= 7

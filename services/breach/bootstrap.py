@@ -40,9 +40,7 @@ class BreachRuntime(Runtime):
 
     async def escalate(self) -> int:
         """Escalate the incidents nobody triaged in time."""
-        return await triage.escalate(
-            self.sessions, self.clock, self.settings.triage_escalate_after
-        )
+        return await triage.escalate(self.sessions, self.clock, self.settings.triage_escalate_after)
 
     async def tick(self) -> int:
         """Fire the clock's warnings and missed deadlines that are due."""

@@ -255,8 +255,8 @@ def judge_hour(
                     f"{stamp}: enumeration, or a token trying its luck.",
                 )
                 out.append((firing, lvl))
-    judged = state.violations_first_at is not None and state.violations_last_at is not None
-    if judged and knobs.on(Rule.CONSENT_VIOLATIONS):
+    first, last = state.violations_first_at, state.violations_last_at
+    if first is not None and last is not None and knobs.on(Rule.CONSENT_VIOLATIONS):
         threshold = float(knobs.violations_min)
         if (lvl := level(state.violations, threshold)) is not None:
             seqs = tuple(state.violation_seqs[:AUDIT_SEQS_CAP])
@@ -265,8 +265,8 @@ def judge_hour(
                 org,
                 None,
                 None,
-                state.violations_first_at,
-                state.violations_last_at,
+                first,
+                last,
                 (),
                 violations=state.violations,
                 threshold=threshold,

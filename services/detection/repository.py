@@ -1,5 +1,6 @@
 """Database access of the detection service: statements and rows."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -232,4 +233,10 @@ async def incidents(session: AsyncSession, *, open_only: bool, limit: int) -> li
         ),
         {"open": open_only, "limit": limit},
     )
-    return [dict(row._mapping) for row in rows]
+    out = []
+    for row in rows:
+        item = dict(row._mapping)
+        if isinstance(item["evidence"], str):  # jsonb read through a plain statement
+            item["evidence"] = json.loads(item["evidence"])
+        out.append(item)
+    return out

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.breach import service as breaches
 from services.breach.exceptions import InvalidDeclaration
-from services.breach.models import DeclarationIn, OrganisationScope
+from services.breach.models import DeclarationIn, OrganisationScope, Scope
 from services.breach.triage import repository
 from services.breach.triage.exceptions import IncidentDecided, IncidentNotFound
 from services.breach.triage.models import (
@@ -94,7 +94,7 @@ def declaration(
             "data_categories: the incident names no data categories; say which were involved",
             field="body.data_categories",
         )
-    scope = []
+    scope: list[Scope] = []
     if row["organisation_id"]:
         scope.append(
             OrganisationScope(

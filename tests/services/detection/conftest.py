@@ -95,10 +95,11 @@ def read(
 
 
 def history(org: str, end: datetime, *, days: int = 14, per_day: int = 30) -> list[DataAccessed]:
-    """Tens of reads a day over ``days`` days before ``end``, in working hours."""
+    """Tens of reads a day over ``days`` days before ``end``, a read every 17 minutes in
+    the hours around ``end``'s time of day (so its hour has a baseline)."""
     out = []
     for day in range(days, 0, -1):
-        start = (end - timedelta(days=day)).replace(hour=8, minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=day, hours=4)
         for i in range(per_day):
             at = start + timedelta(minutes=i * 17)
             out.append(read(org, f"{org}-usual-{i % 40}", at))

@@ -92,7 +92,7 @@ def declaration(
     if not categories:
         raise InvalidDeclaration(
             "data_categories: the incident names no data categories; say which were involved",
-            field="body.data_categories",
+            field="data_categories",
         )
     scope: list[Scope] = []
     if row["organisation_id"]:

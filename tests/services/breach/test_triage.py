@@ -95,7 +95,9 @@ async def test_alerts_merge_into_one_incident_and_a_redelivery_changes_nothing(
     assert other.status_code == 403
 
 
-async def test_dismissing_keeps_the_reason_and_tells_detection(service: Service) -> None:
+async def test_dismissing_keeps_the_reason_and_stages_the_decision_for_detection(
+    service: Service,
+) -> None:
     incident = str(uuid4())
     await service.publish(alert(incident, Rule.REFUSAL_BURST, at=T0 - timedelta(minutes=1)))
 
@@ -117,7 +119,7 @@ async def test_dismissing_keeps_the_reason_and_tells_detection(service: Service)
         f"/incidents/{uuid4()}/dismiss", json={"reason": reason}, headers=SECURITY
     )
     triaged = await service.staged(events.BREACH_INCIDENT_TRIAGED)
-    assert missing.status_code == 422 and missing.json()["detail"]["field"] == "body.reason"
+    assert missing.status_code == 422 and missing.json()["detail"]["field"] == "reason"
     assert blank.status_code == 422 and auditor.status_code == 403
     assert done.status_code == 200, done.text
     body = done.json()

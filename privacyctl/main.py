@@ -6,7 +6,7 @@ A command per noun and verb (``privacyctl breach show``), a table for people and
 
 import typer
 
-from privacyctl.commands import admin, audit, breach, me, session
+from privacyctl.commands import admin, audit, breach, incidents, me, session
 from privacyctl.core import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(session.root)
 app.add_typer(audit.root)
 app.add_typer(breach.app, name="breach")
+app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.trail_app, name="trail")
 app.add_typer(audit.recipients_app, name="recipients")
 app.add_typer(audit.log_app, name="log")

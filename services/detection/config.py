@@ -30,6 +30,12 @@ class RuleSettings(BaseModel):
     """volume_rate: reads in an hour above this many times the usual for that hour."""
     rate_min_reads: int = Field(default=500, ge=1)
     """volume_rate: never below this many reads in the hour."""
+    sustained_hours: int = Field(default=6, ge=1, le=48)
+    """volume_rate, sustained: the hours summed (1 switches the sustained check off)."""
+    sustained_factor: float = Field(default=3.0, gt=1)
+    """volume_rate, sustained: reads over those hours above this many times the usual."""
+    sustained_min_reads: int = Field(default=300, ge=1)
+    """volume_rate, sustained: never below this many reads over those hours."""
     breadth_factor: float = Field(default=2.0, gt=1)
     """volume_breadth: distinct people in an hour above this many times the most ever."""
     breadth_min_subjects: int = Field(default=500, ge=1)

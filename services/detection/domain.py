@@ -177,9 +177,50 @@ class Knobs:
     violations_min: int
     learning_hours: int
     disabled: frozenset[str]
+    sustained_hours: int = 6
+    sustained_factor: float = 3.0
+    sustained_min_reads: int = 300
 
     def on(self, rule: Rule) -> bool:
         return rule.value not in self.disabled
+
+
+def sustained(
+    org: str, state: HourState, history: History, knobs: Knobs, *, weeks: int
+) -> list[tuple[Firing, int]]:
+    """volume_rate over the last ``sustained_hours`` hours: a slow exfiltration reads a few
+    times the usual for hours, never enough in one hour for the hourly threshold."""
+    n = knobs.sustained_hours
+    if n < 2 or not knobs.on(Rule.VOLUME_RATE) or state.last_at is None:
+        return []
+    span = [state.hour - k * HOUR for k in range(n)]
+    usual = [history.usual(h, weeks, "reads") for h in span]
+    if any(u is None for u in usual):
+        return []
+    expected = sum(u or 0.0 for u in usual)
+    reads = state.reads + sum(history.hours.get(h, Counted()).reads for h in span[1:])
+    threshold = max(float(knobs.sustained_min_reads), knobs.sustained_factor * expected)
+    lvl = level(reads, threshold)
+    if lvl is None:
+        return []
+    stamp = state.hour.isoformat()
+    firing = Firing(
+        Rule.VOLUME_RATE,
+        org,
+        None,
+        None,
+        span[-1],
+        state.last_at,
+        tuple(sorted(state.categories)),
+        reads=reads,
+        subjects=state.distinct,
+        baseline=expected,
+        threshold=threshold,
+        key=f"{stamp}|sustained|{lvl}",
+        summary=f"{org} read {reads} times in the {n} hours to {state.last_at.isoformat()}, "
+        f"against {expected:.1f} usually in those hours of the week.",
+    )
+    return [(firing, lvl)]
 
 
 def judge_hour(
@@ -192,6 +233,7 @@ def judge_hour(
     stamp = hour.isoformat()
     categories = tuple(sorted(state.categories))
     if state.first_at is not None and state.last_at is not None:
+        out += sustained(org, state, history, knobs, weeks=weeks)
         usual = history.usual(hour, weeks, "reads")
         if knobs.on(Rule.VOLUME_RATE) and usual is not None:
             threshold = max(float(knobs.rate_min_reads), knobs.rate_factor * usual)

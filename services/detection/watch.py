@@ -30,6 +30,9 @@ def knobs(rules: RuleSettings) -> Knobs:
         violations_min=rules.violations_min,
         learning_hours=rules.learning_hours,
         disabled=frozenset(rules.disabled),
+        sustained_hours=rules.sustained_hours,
+        sustained_factor=rules.sustained_factor,
+        sustained_min_reads=rules.sustained_min_reads,
     )
 
 
@@ -42,7 +45,7 @@ class Changes:
     seen: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
     firings: list[tuple[Firing, int]] = field(default_factory=list)
     judge: set[str] = field(default_factory=set)
-    levels: dict[tuple[Rule, str, datetime], int] = field(default_factory=dict)
+    levels: dict[tuple[Rule, str, datetime, str], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,7 +62,7 @@ class Watch:
     watched: dict[str, datetime] = field(default_factory=dict)
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     grants: dict[str, Grant] = field(default_factory=dict)
-    fired: dict[tuple[Rule, str, datetime], int] = field(default_factory=dict)
+    fired: dict[tuple[Rule, str, datetime, str], int] = field(default_factory=dict)
     """The highest level each rule fired at, per organisation and hour."""
 
     def reset(self) -> None:
@@ -220,7 +223,8 @@ class Watch:
                 if state is None:
                     continue
                 for firing, lvl in domain.judge_hour(org, state, history, k, weeks=weeks):
-                    key = (firing.rule, org, state.hour)
+                    # One level per rule, hour and check (the sustained one has its own).
+                    key = (firing.rule, org, state.hour, firing.key.rsplit("|", 1)[0])
                     if lvl > self.fired.get(key, -1):
                         changes.firings.append((firing, lvl))
                         changes.levels[key] = lvl

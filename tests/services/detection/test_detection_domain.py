@@ -141,3 +141,51 @@ def test_something_new_is_news_only_after_the_learning_period() -> None:
     watch.apply(read("ph-x", T0, channel="bulk_api", producer="laptop-7"), changes)
     watch.apply(read("ph-x", T0, channel="registry_api"), changes)  # seen before
     assert sorted(f.rule for f, _ in changes.firings) == [Rule.NEW_CHANNEL, Rule.NEW_PRODUCER]
+
+
+def test_a_slow_exfiltration_fires_the_sustained_rate_and_usual_hours_do_not() -> None:
+    def hours_at(per_hour: int) -> History:
+        h = history(20, days=14)
+        for k in range(1, 6):  # the five hours before this one
+            h.add(T0 - timedelta(hours=k), Counted(per_hour, 0, per_hour))
+        return h
+
+    slow = domain.judge_hour("ph-x", hour(80, 80), hours_at(80), KNOBS, weeks=4)
+    usual = domain.judge_hour("ph-x", hour(30, 30), hours_at(30), KNOBS, weeks=4)
+    ((firing, _),) = slow
+    assert firing.rule is Rule.VOLUME_RATE and firing.key.endswith("|sustained|0")
+    assert (firing.reads, firing.baseline, firing.threshold) == (480, 120, 360)
+    assert firing.window_start == T0 - timedelta(hours=5)
+    assert usual == []
+
+
+def test_reads_a_grant_covers_are_quiet_and_the_others_fire() -> None:
+    from services.detection.repository import Grant
+
+    watch = Watch(DetectionSettings())
+    watch.grants["g-1"] = Grant(
+        "g-1", "ph-x", frozenset({"email_address"}), T0 - timedelta(days=30), T0, None
+    )
+
+    def judged(at: datetime, fields: tuple[str, ...]) -> list[Rule]:
+        changes = Changes()
+        event = read("ph-x", at)
+        payload = event.payload.model_copy(update={"grant_id": "g-1", "fields": list(fields)})
+        watch.apply(event.model_copy(update={"payload": payload}), changes)
+        return sorted(f.rule for f, _ in changes.firings)
+
+    assert judged(T0 - timedelta(hours=2), ("email_address",)) == []
+    assert judged(T0 - timedelta(hours=1), ("email_address", "phone_number")) == [
+        Rule.CATEGORY_OUTSIDE_GRANT
+    ]
+    assert judged(T0 + timedelta(minutes=1), ("email_address",)) == [Rule.READ_AFTER_GRANT_END]
+
+
+def test_a_purpose_used_before_is_quiet_and_a_new_one_fires() -> None:
+    watch = Watch(DetectionSettings())
+    changes = Changes()
+    watch.apply(read("ph-x", T0 - timedelta(days=10)), changes)
+    watch.apply(read("ph-x", T0), changes)
+    assert changes.firings == []
+    watch.apply(read("ph-x", T0, purpose="marketing"), changes)
+    assert [f.rule for f, _ in changes.firings] == [Rule.NEW_PURPOSE]

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, unique
+from devtools.topics import drop_topics
 from services.detection import service
 from services.detection.config import DetectionSettings
 from services.detection.main import build_app
@@ -328,6 +329,8 @@ async def run(disclosures: int, days: int) -> None:
                 )
                 timings.append(time.perf_counter() - t0)
             sent += len(batch)
+            if hour.hour == 23:
+                print(f"day {(hour - START).days + 1}: {sent:,} disclosures", file=sys.stderr)
         elapsed = time.perf_counter() - started
         async with runtime.sessions() as session:
             rows = (
@@ -339,6 +342,7 @@ async def run(disclosures: int, days: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     await engine.dispose()
+    await drop_topics(f"{schema}.")
 
     attacked = {a.org: a for a in injected}
     found: dict[str, set[str]] = {a.name: set() for a in injected}

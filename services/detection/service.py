@@ -132,10 +132,11 @@ async def on_disclosures(
         return 0
     async with watch.lock:
         try:
-            async with sessions() as session:
-                orgs = {d.payload.organisation_id for d in disclosures}
+            orgs = {d.payload.organisation_id for d in disclosures}
+            if not watch.loaded or not orgs <= watch.histories.keys():
                 latest = max(d.payload.accessed_at for d in disclosures)
-                await _load(session, watch, orgs, latest)
+                async with sessions() as session:
+                    await _load(session, watch, orgs, latest)
             changes = Changes()
             for disclosure in disclosures:
                 watch.apply(disclosure, changes)

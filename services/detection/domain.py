@@ -301,7 +301,7 @@ def judge_hour(
     if first is not None and last is not None and knobs.on(Rule.CONSENT_VIOLATIONS):
         threshold = float(knobs.violations_min)
         if (lvl := level(state.violations, threshold)) is not None:
-            seqs = tuple(state.violation_seqs[:AUDIT_SEQS_CAP])
+            seqs = tuple(sorted(state.violation_seqs)[:AUDIT_SEQS_CAP])  # in log order
             firing = Firing(
                 Rule.CONSENT_VIOLATIONS,
                 org,

@@ -230,7 +230,10 @@ async def test_each_rule_fires_through_the_service(schema_factory: Callable[[str
     }
     assert by_rule[Rule.REFUSAL_BURST]["counts"]["refusals"] >= 50
     assert by_rule[Rule.CATEGORY_OUTSIDE_GRANT]["data_categories"] == ["phone_number"]
-    assert by_rule[Rule.CONSENT_VIOLATIONS]["audit_seqs"][:3] == [1000, 1001, 1002]
+    violated = by_rule[Rule.CONSENT_VIOLATIONS]
+    assert violated["audit_seqs"] == sorted(violated["audit_seqs"])  # in log order
+    assert set(violated["audit_seqs"]) <= set(range(1000, 1012))
+    assert len(violated["audit_seqs"]) == violated["audit_seqs_total"] >= 10
     assert by_rule[Rule.NEW_PRODUCER]["producer"] == "laptop-7"
 
 

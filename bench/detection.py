@@ -335,7 +335,10 @@ async def run(disclosures: int, days: int) -> None:
         async with runtime.sessions() as session:
             rows = (
                 await session.execute(
-                    text("SELECT organisation_id, rule, payload->>'window_start' FROM alerts")
+                    text(
+                        "SELECT organisation_id, rule, payload->>'window_start', "
+                        "payload->>'summary', incident_id FROM alerts ORDER BY detected_at"
+                    )
                 )
             ).all()
     engine = create_engine(DATABASE_URL, schema, pool_size=1)
@@ -347,19 +350,28 @@ async def run(disclosures: int, days: int) -> None:
     attacked = {a.org: a for a in injected}
     found: dict[str, set[str]] = {a.name: set() for a in injected}
     false_positive: Counter[str] = Counter()
-    for org, rule, window_start in rows:
+    false_incidents: set[Any] = set()
+    examples: list[str] = []
+    for org, rule, window_start, summary, incident in rows:
         attack = attacked.get(org)
         at = datetime.fromisoformat(window_start)
         if attack and attack.start - timedelta(hours=1) <= at <= attack.end:
             found[attack.name].add(rule)
         else:
             false_positive[f"{org}:{rule}"] += 1
+            false_incidents.add(incident)
+            examples.append(f"    {summary}")
     timings.sort()
     print(
         f"disclosures {sent:,} over {days} days, {len(all_orgs)} organisations, "
         f"{elapsed:.0f} s ({sent / elapsed:,.0f}/s through the use case)"
     )
-    print(f"false positives: {sum(false_positive.values())} alerts {dict(false_positive)}")
+    print(
+        f"false positives: {len(false_incidents)} incidents, "
+        f"{sum(false_positive.values())} alerts {dict(false_positive)}"
+    )
+    print("\n".join(examples[:12]))
+    print(f"attacked: {', '.join(f'{a.name} {a.org}' for a in injected)}")
     for name, rules in found.items():
         print(f"  {name:18} {'found by ' + ', '.join(sorted(rules)) if rules else 'MISSED'}")
     rate = sum(1 for r in found.values() if r) / len(found)

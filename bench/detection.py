@@ -25,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -133,7 +134,7 @@ def read(
         grant_id=f"grant-{org}",
     )
     return DataAccessed.model_construct(
-        event_id=None,
+        event_id=uuid.uuid4(),
         event_type="data.accessed",
         schema_version=1,
         occurred_at=at,
@@ -353,10 +354,10 @@ async def run(disclosures: int, days: int) -> None:
     false_incidents: set[Any] = set()
     examples: list[str] = []
     for org, rule, window_start, summary, incident in rows:
-        attack = attacked.get(org)
+        target = attacked.get(org)
         at = datetime.fromisoformat(window_start)
-        if attack and attack.start - timedelta(hours=1) <= at <= attack.end:
-            found[attack.name].add(rule)
+        if target and target.start - timedelta(hours=1) <= at <= target.end:
+            found[target.name].add(rule)
         else:
             false_positive[f"{org}:{rule}"] += 1
             false_incidents.add(incident)

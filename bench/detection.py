@@ -337,7 +337,7 @@ async def run(disclosures: int, days: int) -> None:
             rows = (
                 await session.execute(
                     text(
-                        "SELECT organisation_id, rule, payload->>'window_start', "
+                        "SELECT organisation_id, rule, payload->>'window_start', payload->>'window_end', "
                         "payload->>'summary', incident_id FROM alerts ORDER BY detected_at"
                     )
                 )
@@ -353,10 +353,11 @@ async def run(disclosures: int, days: int) -> None:
     false_positive: Counter[str] = Counter()
     false_incidents: set[Any] = set()
     examples: list[str] = []
-    for org, rule, window_start, summary, incident in rows:
+    for org, rule, window_start, window_end, summary, incident in rows:
         target = attacked.get(org)
-        at = datetime.fromisoformat(window_start)
-        if target and target.start - timedelta(hours=1) <= at <= target.end:
+        # About the attack: its organisation, a window that overlaps the attack's.
+        start, end = datetime.fromisoformat(window_start), datetime.fromisoformat(window_end)
+        if target and start <= target.end and end >= target.start:
             found[target.name].add(rule)
         else:
             false_positive[f"{org}:{rule}"] += 1

@@ -337,8 +337,9 @@ async def run(disclosures: int, days: int) -> None:
             rows = (
                 await session.execute(
                     text(
-                        "SELECT organisation_id, rule, payload->>'window_start', payload->>'window_end', "
-                        "payload->>'summary', incident_id FROM alerts ORDER BY detected_at"
+                        "SELECT organisation_id, rule, payload->>'window_start', "
+                        "payload->>'window_end', payload->>'summary', incident_id "
+                        "FROM alerts ORDER BY detected_at"
                     )
                 )
             ).all()

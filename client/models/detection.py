@@ -89,6 +89,9 @@ class RuleSettings(BaseModel):
     rate_min_reads: Annotated[int | None, Field(ge=1, title="Rate Min Reads")] = 500
     refusal_factor: Annotated[float | None, Field(gt=1.0, title="Refusal Factor")] = 5.0
     refusal_min: Annotated[int | None, Field(ge=1, title="Refusal Min")] = 50
+    sustained_factor: Annotated[float | None, Field(gt=1.0, title="Sustained Factor")] = 3.0
+    sustained_hours: Annotated[int | None, Field(ge=1, le=48, title="Sustained Hours")] = 6
+    sustained_min_reads: Annotated[int | None, Field(ge=1, title="Sustained Min Reads")] = 300
     violations_min: Annotated[int | None, Field(ge=1, title="Violations Min")] = 10
 
 

@@ -114,14 +114,17 @@ class Watch:
         hour = hour_of(at)
         state = self.current.get(org)
         if state is not None and hour < state.hour:
-            # Late: counted in its hour's history, not judged (that hour is over).
+            # Late: counted in its hour's history, not judged (that hour is over). Its
+            # people are not kept, so a late read counts as a new person (at most as many
+            # as the hour's reads): the hour's "most people" errs high, never low.
             history = self.histories.setdefault(org, History())
             old = history.hours.get(hour, Counted())
             refused = p.decision is Decision.DENY
+            reads = old.reads + (0 if refused else 1)
             late = Counted(
-                old.reads + (0 if refused else 1),
+                reads,
                 old.refusals + (1 if refused else 0),
-                old.subjects,
+                min(old.subjects + (0 if refused else 1), reads),
             )
             history.add(hour, late)
             changes.hours[(org, hour)] = late

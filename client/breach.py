@@ -12,6 +12,11 @@ from client.models.breach import (
     BreachSummary,
     DecisionIn,
     DeclarationIn,
+    DeclaredOut,
+    DismissalIn,
+    IncidentDeclarationIn,
+    IncidentList,
+    IncidentOut,
     ObligationsOut,
     PeoplePage,
     PersonOut,
@@ -228,4 +233,51 @@ def regime_record_file(breach_id: UUID | str, regime: str, kind: str) -> Call[by
         path=f"/breaches/{breach_id}/records/{regime}.{kind}",
         returns=bytes,
         retry=True,
+    )
+
+
+def incidents(*, status: str | None = None, limit: int = 500) -> Call[IncidentList]:
+    """Suspected incidents detection raised, the open ones first."""
+    return Call(
+        service="breach",
+        method="GET",
+        path="/incidents",
+        returns=IncidentList,
+        params={"status": status, "limit": limit},
+        retry=True,
+    )
+
+
+def incident(incident_id: UUID | str) -> Call[IncidentOut]:
+    """One incident with its evidence and the decision on it."""
+    return Call(
+        service="breach",
+        method="GET",
+        path=f"/incidents/{incident_id}",
+        returns=IncidentOut,
+        retry=True,
+    )
+
+
+def declare_incident(
+    incident_id: UUID | str, declaration: IncidentDeclarationIn
+) -> Call[DeclaredOut]:
+    """Declare a breach from an incident (its scope and detection time pre-filled)."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/incidents/{incident_id}/declare",
+        returns=DeclaredOut,
+        body=declaration,
+    )
+
+
+def dismiss_incident(incident_id: UUID | str, reason: str) -> Call[IncidentOut]:
+    """Dismiss an incident as no breach, with the reason (kept)."""
+    return Call(
+        service="breach",
+        method="POST",
+        path=f"/incidents/{incident_id}/dismiss",
+        returns=IncidentOut,
+        body=DismissalIn(reason=reason),
     )

@@ -14,7 +14,7 @@ from shared.db import create_engine, migrate_service
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 
-SERVICES = ("registry", "consent", "audit", "breach", "notifier")
+SERVICES = ("registry", "consent", "audit", "breach", "notifier", "detection")
 
 
 async def migrate(service: str) -> None:

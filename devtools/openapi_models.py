@@ -18,7 +18,7 @@ from pathlib import Path
 
 from devtools.stack import ROOT
 
-SERVICES = ("registry", "consent", "audit", "breach", "notifier")
+SERVICES = ("registry", "consent", "audit", "breach", "notifier", "detection")
 MODELS = ROOT / "client" / "models"
 HEADER = (
     '"""{service}: generated from the service\'s OpenAPI document; do not edit.\n\n'

@@ -11,6 +11,7 @@ from privacyctl.commands import (
     audit,
     breach,
     breach_notices,  # noqa: F401 - adds people and resend to breach
+    incidents,
     me,
     session,
 )
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(session.root)
 app.add_typer(audit.root)
 app.add_typer(breach.app, name="breach")
+app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.trail_app, name="trail")
 app.add_typer(audit.recipients_app, name="recipients")
 app.add_typer(audit.log_app, name="log")

@@ -12,6 +12,17 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
+class AlertOut(BaseModel):
+    alert_id: Annotated[UUID, Field(title="Alert Id")]
+    detected_at: Annotated[AwareDatetime, Field(title="Detected At")]
+    payload: Annotated[
+        dict[str, Any],
+        Field(description="The alert as detection raised it.", title="Payload"),
+    ]
+    received_at: Annotated[AwareDatetime, Field(title="Received At")]
+    rule: Annotated[str, Field(title="Rule")]
+
+
 class AnnouncementIn(BaseModel):
     """
     A public announcement made for those who cannot be told one by one.
@@ -281,6 +292,21 @@ class DecisionOut(BaseModel):
     reported_at: Annotated[AwareDatetime | None, Field(title="Reported At")]
 
 
+class DismissalIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    reason: Annotated[
+        str,
+        Field(
+            description="Why this is not a breach; kept (GDPR Art. 33(5)).",
+            max_length=20000,
+            min_length=1,
+            title="Reason",
+        ),
+    ]
+
+
 class EveryoneScope(BaseModel):
     """
     Everyone on the platform.
@@ -290,6 +316,136 @@ class EveryoneScope(BaseModel):
         extra="forbid",
     )
     kind: Annotated[Literal["everyone"], Field(title="Kind")]
+
+
+class ApproximateRecords2(RootModel[int]):
+    root: Annotated[int, Field(ge=0, le=10000000000, title="Approximate Records")]
+
+
+class DataCategories(RootModel[list[DataCategory]]):
+    root: Annotated[
+        list[DataCategory],
+        Field(
+            description="Replace the incident's categories (all of them when absent).",
+            max_length=100,
+            min_length=1,
+            title="Data Categories",
+        ),
+    ]
+
+
+class IncidentDeclarationIn(BaseModel):
+    """
+    What people add to an incident to declare it a breach; the scope (organisation,
+    window, categories) and detected_at come from the incident, aware_at is now.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    approximate_records: Annotated[
+        ApproximateRecords2 | None, Field(title="Approximate Records")
+    ] = None
+    contact_point: Annotated[str, Field(max_length=300, min_length=1, title="Contact Point")]
+    data_categories: Annotated[
+        DataCategories | None,
+        Field(
+            description="Replace the incident's categories (all of them when absent).",
+            title="Data Categories",
+        ),
+    ] = None
+    kinds: Annotated[list[BreachKind], Field(max_length=3, min_length=1, title="Kinds")]
+    likely_consequences: Annotated[
+        str, Field(max_length=20000, min_length=1, title="Likely Consequences")
+    ]
+    measures_taken: Annotated[str, Field(max_length=20000, min_length=1, title="Measures Taken")]
+    title: Annotated[str, Field(max_length=300, min_length=1, title="Title")]
+    what_happened: Annotated[str, Field(max_length=20000, min_length=1, title="What Happened")]
+    what_you_can_do: Annotated[str, Field(max_length=20000, min_length=1, title="What You Can Do")]
+
+
+class Status2(StrEnum):
+    open = "open"
+    declared = "declared"
+    dismissed = "dismissed"
+
+
+class IncidentOut(BaseModel):
+    """
+    An incident with its evidence and the decision taken on it.
+    """
+
+    alerts: Annotated[int, Field(title="Alerts")]
+    breach_id: Annotated[UUID | None, Field(title="Breach Id")]
+    channel: Annotated[str | None, Field(title="Channel")]
+    data_categories: Annotated[list[str], Field(title="Data Categories")]
+    decided_at: Annotated[AwareDatetime | None, Field(title="Decided At")]
+    decided_by: Annotated[str | None, Field(title="Decided By")]
+    escalated_at: Annotated[
+        AwareDatetime | None,
+        Field(description="Escalated: untriaged for too long.", title="Escalated At"),
+    ]
+    evidence: Annotated[
+        list[AlertOut], Field(description="The alerts, oldest first.", title="Evidence")
+    ]
+    first_detected_at: Annotated[
+        AwareDatetime,
+        Field(description="The first alert's detected_at.", title="First Detected At"),
+    ]
+    incident_id: Annotated[UUID, Field(title="Incident Id")]
+    last_detected_at: Annotated[AwareDatetime, Field(title="Last Detected At")]
+    organisation_id: Annotated[str | None, Field(title="Organisation Id")]
+    producer: Annotated[str | None, Field(title="Producer")]
+    reason: Annotated[
+        str | None,
+        Field(description="Why it was dismissed (GDPR Art. 33(5)).", title="Reason"),
+    ]
+    received_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="When the breach service received the first alert.",
+            title="Received At",
+        ),
+    ]
+    rules: Annotated[list[str], Field(title="Rules")]
+    status: Annotated[Status2, Field(title="Status")]
+    summary: Annotated[str, Field(description="The latest alert's sentence.", title="Summary")]
+    window_end: Annotated[AwareDatetime, Field(title="Window End")]
+    window_start: Annotated[AwareDatetime, Field(title="Window Start")]
+
+
+class IncidentSummary(BaseModel):
+    """
+    An incident as listed: what, about whom, since when, and whether it was escalated.
+    """
+
+    alerts: Annotated[int, Field(title="Alerts")]
+    channel: Annotated[str | None, Field(title="Channel")]
+    data_categories: Annotated[list[str], Field(title="Data Categories")]
+    escalated_at: Annotated[
+        AwareDatetime | None,
+        Field(description="Escalated: untriaged for too long.", title="Escalated At"),
+    ]
+    first_detected_at: Annotated[
+        AwareDatetime,
+        Field(description="The first alert's detected_at.", title="First Detected At"),
+    ]
+    incident_id: Annotated[UUID, Field(title="Incident Id")]
+    last_detected_at: Annotated[AwareDatetime, Field(title="Last Detected At")]
+    organisation_id: Annotated[str | None, Field(title="Organisation Id")]
+    producer: Annotated[str | None, Field(title="Producer")]
+    received_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="When the breach service received the first alert.",
+            title="Received At",
+        ),
+    ]
+    rules: Annotated[list[str], Field(title="Rules")]
+    status: Annotated[Status2, Field(title="Status")]
+    summary: Annotated[str, Field(description="The latest alert's sentence.", title="Summary")]
+    window_end: Annotated[AwareDatetime, Field(title="Window End")]
+    window_start: Annotated[AwareDatetime, Field(title="Window Start")]
 
 
 class MailServerOut(BaseModel):
@@ -404,9 +560,13 @@ class ObligationOut(BaseModel):
     warnings_at: Annotated[list[AwareDatetime], Field(title="Warnings At")]
 
 
-class DataCategories(RootModel[list[DataCategory]]):
+class DataCategories1Item(RootModel[str]):
+    root: Annotated[str, Field(examples=["email_address"], pattern="^[a-z][a-z0-9_]{0,63}$")]
+
+
+class DataCategories1(RootModel[list[DataCategories1Item]]):
     root: Annotated[
-        list[DataCategory],
+        list[DataCategories1Item],
         Field(
             description="Only people whose data of these categories went there; all when absent.",
             max_length=100,
@@ -425,7 +585,7 @@ class OrganisationScope(BaseModel):
         extra="forbid",
     )
     data_categories: Annotated[
-        DataCategories | None,
+        DataCategories1 | None,
         Field(
             description="Only people whose data of these categories went there; all when absent.",
             title="Data Categories",
@@ -797,6 +957,11 @@ class DeclarationIn(BaseModel):
     what_you_can_do: Annotated[str, Field(max_length=20000, min_length=1, title="What You Can Do")]
 
 
+class DeclaredOut(BaseModel):
+    breach: BreachOut
+    incident: IncidentOut
+
+
 class ErrorDetail(BaseModel):
     """
     What went wrong.
@@ -832,6 +997,10 @@ class ErrorResponse(BaseModel):
     """
 
     detail: ErrorDetail
+
+
+class IncidentList(BaseModel):
+    incidents: Annotated[list[IncidentSummary], Field(title="Incidents")]
 
 
 class ObligationsOut(BaseModel):

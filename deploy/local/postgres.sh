@@ -116,7 +116,7 @@ roles() {
     as_super -d postgres -c "CREATE DATABASE \"$DB_NAME\"" || die "could not create database $DB_NAME."
   fi
   as_super -d "$DB_NAME" -f "$ROLES_SQL" || die "could not set up the roles ($ROLES_SQL)."
-  say "roles ready: privacy_owner (migrations), registry, consent, audit, breach, notifier"
+  say "roles ready: privacy_owner (migrations), registry, consent, audit, breach, notifier, detection"
 }
 
 stop() {

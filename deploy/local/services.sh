@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The five services and the web console as background processes, logs in .local/logs.
+# The five services, detection and the web console as background processes, logs in
+# .local/logs.
 # Usage: [REPLICAS=N] [SERVICES="a b"] [PORT_OFFSET=N] services.sh start|stop|status
 #
 # REPLICAS=2 (or more) starts that many copies of each service, sharing its schema:
 # replica 0 on the usual ports (8001-8005), replica r on those plus 100*r (8101-8105 ...).
 # The registry's replica r asks the consent service's replica r, breach's asks audit's.
+# Detection (8007) runs as one process whatever REPLICAS says: it counts each
+# organisation's reads in memory, and the stream is partitioned by person, not by
+# organisation (docs/detection.md).
 # SERVICES names some of them (the SMTP server starts with the notifier); the console
 # (8006) keeps no data and asks the others with the signed-in person's token;
 # PORT_OFFSET moves every port by that much (a second stack beside the usual one).
@@ -14,8 +18,8 @@
 # (up to 30 s) for the old process to be gone, then starts a new one.
 source "$(dirname "$0")/common.sh"
 
-declare -A PORTS=([registry]=8001 [consent]=8002 [audit]=8003 [breach]=8004 [notifier]=8005 [console]=8006)
-read -r -a SERVICES <<<"${SERVICES:-registry consent audit breach notifier console}"
+declare -A PORTS=([registry]=8001 [consent]=8002 [audit]=8003 [breach]=8004 [notifier]=8005 [console]=8006 [detection]=8007)
+read -r -a SERVICES <<<"${SERVICES:-registry consent audit breach notifier detection console}"
 for name in "${SERVICES[@]}"; do
   [ -n "${PORTS[$name]:-}" ] || die "SERVICES: '$name' is none of ${!PORTS[*]}."
 done
@@ -42,6 +46,7 @@ start() {
   local name port r id
   for r in $(seq 0 $((REPLICAS - 1))); do
     for name in "${SERVICES[@]}"; do
+      if [ "$name" = detection ] && [ "$r" -gt 0 ]; then continue; fi
       port=$(port_of "$name" "$r"); id=$(label "$name" "$r")
       if pid_alive "$RUN/$id.pid"; then continue; fi
       if ! wait_for 30 "$id to exit" pid_gone "$RUN/$id.pid"; then
@@ -66,6 +71,7 @@ start() {
   done
   for r in $(seq 0 $((REPLICAS - 1))); do
     for name in "${SERVICES[@]}"; do
+      if [ "$name" = detection ] && [ "$r" -gt 0 ]; then continue; fi
       port=$(port_of "$name" "$r"); id=$(label "$name" "$r")
       if ! wait_for 60 "$id" ready "$port"; then
         tail -n 20 "$LOGS/$id.log" >&2

@@ -6,7 +6,7 @@
 --
 --   privacy_owner  owns the services' schemas and migrates them (LOGIN, nothing more,
 --                  plus CREATE on this database to make the schemas)
---   registry, consent, audit, breach, notifier
+--   registry, consent, audit, breach, notifier, detection
 --                  one per service: LOGIN, CONNECT on this database, nothing more; each
 --                  service grants its role its own privileges after migrating
 --                  (shared/db.py, grant_service_role)
@@ -21,7 +21,7 @@ SET lock_timeout = '10s';
 DO $roles$
 DECLARE
     service text;
-    services text[] := ARRAY['registry', 'consent', 'audit', 'breach', 'notifier'];
+    services text[] := ARRAY['registry', 'consent', 'audit', 'breach', 'notifier', 'detection'];
     db text := quote_ident(current_database());
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'privacy_owner') THEN
@@ -58,7 +58,7 @@ DECLARE
 BEGIN
     FOR item IN
         SELECT n.nspname FROM pg_namespace n
-        WHERE n.nspname IN ('registry', 'consent', 'audit', 'breach', 'notifier')
+        WHERE n.nspname IN ('registry', 'consent', 'audit', 'breach', 'notifier', 'detection')
           AND n.nspowner <> 'privacy_owner'::regrole
     LOOP
         EXECUTE format('ALTER SCHEMA %I OWNER TO privacy_owner', item.nspname);
@@ -66,7 +66,7 @@ BEGIN
     FOR item IN
         SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname IN ('registry', 'consent', 'audit', 'breach', 'notifier')
+        WHERE n.nspname IN ('registry', 'consent', 'audit', 'breach', 'notifier', 'detection')
           AND c.relowner <> 'privacy_owner'::regrole
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
           -- a sequence behind an identity or serial column moves with its table
@@ -80,7 +80,7 @@ BEGIN
     FOR item IN
         SELECT p.oid::regprocedure AS name FROM pg_proc p
         JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname IN ('registry', 'consent', 'audit', 'breach', 'notifier')
+        WHERE n.nspname IN ('registry', 'consent', 'audit', 'breach', 'notifier', 'detection')
           AND p.proowner <> 'privacy_owner'::regrole
     LOOP
         EXECUTE format('ALTER ROUTINE %s OWNER TO privacy_owner', item.name);

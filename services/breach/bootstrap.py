@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from services.breach import countdown, duties, obligation_clock, regimes, resolution
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings, ClockKind
+from services.breach.triage import service as triage
 from shared.app import Infrastructure, Runtime
 from shared.clock import Clock, StoredClock, SystemClock
 from shared.logging import get_logger
@@ -26,6 +27,7 @@ class BreachRuntime(Runtime):
         """Start resolving scopes and running the 72-hour clock."""
         self.every(self.settings.resolve_seconds, "resolve", self.resolve)
         self.every(self.settings.clock_tick_seconds, "clock", self.tick)
+        self.every(self.settings.triage_tick_seconds, "triage", self.escalate)
 
     async def stop(self) -> None:
         """Stop the jobs, then close the audit client."""
@@ -46,6 +48,10 @@ class BreachRuntime(Runtime):
             size=self.settings.resolve_page_size,
             duty=self.duty,
         )
+
+    async def escalate(self) -> int:
+        """Escalate the incidents nobody triaged in time."""
+        return await triage.escalate(self.sessions, self.clock, self.settings.triage_escalate_after)
 
     async def tick(self) -> int:
         """Fire the clock's warnings and missed deadlines that are due: the breach's own

@@ -1,5 +1,6 @@
 """Settings of the breach service (environment prefix ``BREACH_``)."""
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
@@ -23,10 +24,10 @@ class BreachSettings(ServiceSettings):
     service_name: ClassVar[str] = "breach"
     default_port: ClassVar[int] = 8004
     table_privileges: ClassVar[TablePrivileges] = dict.fromkeys(
-        ("timeline", "outcomes", "assessments"), APPEND_ONLY
+        ("timeline", "outcomes", "assessments", "incident_alerts"), APPEND_ONLY
     )
-    """The breach's timeline, the notice outcomes and the assessments are evidence: append
-    only."""
+    """The breach's timeline, the notice outcomes, the assessments and the detected alerts
+    are evidence: append only."""
 
     audit_url: str = "http://127.0.0.1:8003"
     """Where the audit service answers which subjects an organisation received."""
@@ -49,6 +50,11 @@ class BreachSettings(ServiceSettings):
     """The breach-notification regimes; the file shipped with the service
     (``services/breach/regimes.toml``) when unset. Read and checked at start-up: a bad row
     stops the start, naming the row and the field."""
+    triage_escalate_after: timedelta = Field(default=timedelta(hours=4), gt=timedelta(0))
+    """An incident detection raised and nobody declared or dismissed within this long is
+    escalated, once (``breach.incident_escalated``; seconds or ISO 8601, ``PT4H``)."""
+    triage_tick_seconds: float = Field(default=5.0, gt=0)
+    """How often incidents waiting for triage are looked at."""
     resolve_page_size: int = Field(default=1000, ge=1, le=10_000)
     """People resolved, and requests staged, per transaction."""
 

@@ -9,6 +9,7 @@ from faststream.kafka import KafkaRouter
 from services.breach import evidence, topics
 from services.breach.bootstrap import BreachRuntime
 from services.breach.config import BreachSettings
+from services.breach.triage import handlers as triage
 from shared import events
 from shared.kafka import Batch, publishers, subscribe_batch, subscriber
 
@@ -87,4 +88,5 @@ def build_router(settings: BreachSettings) -> KafkaRouter:
     ) -> None:
         await evidence.on_mail_server(runtime.sessions, event, recovered)
 
+    triage.subscribe(router, settings)
     return router

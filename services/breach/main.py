@@ -9,6 +9,7 @@ from services.breach import api, handlers, topics
 from services.breach.bootstrap import bootstrap
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
+from services.breach.triage import api as triage
 from shared.app import create_app, create_broker, serve
 from shared.clock import Clock
 
@@ -30,7 +31,7 @@ def build_app(
     return create_app(
         settings=settings,
         broker=broker,
-        routers=[api.router],
+        routers=[api.router, triage.router],
         migrations=MIGRATIONS,
         description=DESCRIPTION,
         topics=[*topics.CONSUMED, *topics.PUBLISHED],

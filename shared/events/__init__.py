@@ -48,6 +48,18 @@ from shared.events.recipients import (
     RecipientNotificationRequestedPayload,
     RecipientRequestEscalated,
 )
+from shared.events.security import (
+    AUDIT_SEQS_CAP,
+    AlertCounts,
+    AlertRaised,
+    AlertRaisedPayload,
+    IncidentEscalated,
+    IncidentEscalatedPayload,
+    IncidentTriaged,
+    IncidentTriagedPayload,
+    Rule,
+    TriageDecision,
+)
 from shared.events.users import (
     ProfilePublished,
     ProfilePublishedPayload,
@@ -92,6 +104,9 @@ CATALOGUE: tuple[type[Envelope], ...] = (
     AccessGrantRevoked,
     RecipientNotificationRequested,
     RecipientRequestEscalated,
+    AlertRaised,
+    IncidentTriaged,
+    IncidentEscalated,
 )
 EVENT_BY_TOPIC: dict[str, type[Envelope]] = {event.topic(): event for event in CATALOGUE}
 
@@ -129,14 +144,20 @@ ACCESS_GRANT_CREATED = AccessGrantCreated.topic()
 ACCESS_GRANT_REVOKED = AccessGrantRevoked.topic()
 RECIPIENT_NOTIFICATION_REQUESTED = RecipientNotificationRequested.topic()
 RECIPIENT_REQUEST_ESCALATED = RecipientRequestEscalated.topic()
+SECURITY_ALERT_RAISED = AlertRaised.topic()
+BREACH_INCIDENT_TRIAGED = IncidentTriaged.topic()
+BREACH_INCIDENT_ESCALATED = IncidentEscalated.topic()
 
 __all__ = [
     "ACCESS_GRANT_CREATED",
     "ACCESS_GRANT_REVOKED",
+    "AUDIT_SEQS_CAP",
     "AUDIT_VIOLATION_DETECTED",
     "BREACH_DEADLINE_MISSED",
     "BREACH_DEADLINE_WARNING",
     "BREACH_DETECTED",
+    "BREACH_INCIDENT_ESCALATED",
+    "BREACH_INCIDENT_TRIAGED",
     "BREACH_NOTIFICATION_REQUESTED",
     "BREACH_OBLIGATION_MISSED",
     "BREACH_OBLIGATION_REQUIRED",
@@ -156,6 +177,7 @@ __all__ = [
     "RECIPIENT_NOTICE_KIND",
     "RECIPIENT_NOTIFICATION_REQUESTED",
     "RECIPIENT_REQUEST_ESCALATED",
+    "SECURITY_ALERT_RAISED",
     "SMTP_RECOVERED",
     "SMTP_UNAVAILABLE",
     "USER_ERASED",
@@ -165,6 +187,9 @@ __all__ = [
     "AccessGrantCreated",
     "AccessGrantPayload",
     "AccessGrantRevoked",
+    "AlertCounts",
+    "AlertRaised",
+    "AlertRaisedPayload",
     "BreachDeadlineMissed",
     "BreachDeadlineWarning",
     "BreachDetected",
@@ -182,6 +207,10 @@ __all__ = [
     "DeadlinePayload",
     "Decision",
     "Envelope",
+    "IncidentEscalated",
+    "IncidentEscalatedPayload",
+    "IncidentTriaged",
+    "IncidentTriagedPayload",
     "LegalBasis",
     "NotificationDelivered",
     "NotificationFailed",
@@ -202,10 +231,12 @@ __all__ = [
     "RecipientNotificationRequested",
     "RecipientNotificationRequestedPayload",
     "RecipientRequestEscalated",
+    "Rule",
     "SmtpRecovered",
     "SmtpRecoveredPayload",
     "SmtpUnavailable",
     "SmtpUnavailablePayload",
+    "TriageDecision",
     "UserErased",
     "UserErasedPayload",
     "UserRegistered",

@@ -36,6 +36,8 @@ class Target:
     """A recipient request no one made: allowed callers get past the role check to a 404."""
     grant_id: str = "00000000-0000-4000-8000-000000000000"
     """A grant no one made: allowed callers get past the role check to a 404."""
+    incident_id: str = "00000000-0000-4000-8000-000000000000"
+    """An incident nobody detected: allowed callers get past the role check to a 404."""
     tile_path: str = "0/000.p/1"
     """The log's first leaf hash as a partial tile (c2sp.org/tlog-tiles)."""
 
@@ -150,8 +152,11 @@ CALLS: dict[str, dict[tuple[str, str], Call]] = {
             body={"reference": "Membership contract M-2026-0142"}
         ),
     },
-    "breach": {},
+    "breach": {
+        ("POST", "/incidents/{incident_id}/dismiss"): Call(body={"reason": "A drill."}),
+    },
     "notifier": {},
+    "detection": {},
 }
 
 

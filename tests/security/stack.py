@@ -33,7 +33,7 @@ from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.services.registry.conftest import PROFILE, registration, serving
 from tests.support import DATABASE_URL, KAFKA, drop_topics, topic_prefix, unique
 
-SERVICES = ("registry", "consent", "audit", "breach", "notifier")
+SERVICES = ("registry", "consent", "audit", "breach", "notifier", "detection")
 PH_ORG, TH_ORG = "ph-department-of-trade-and-industry", "th-board-of-trade"
 SHARING, VISIBILITY = "member_organisation_sharing", "public_profile_visibility"
 
@@ -119,7 +119,7 @@ async def _start(stack: Stack, exits: AsyncExitStack) -> None:
         "registry": {"visibility_sweep_seconds": 5.0},
         "notifier": {"smtp_host": "127.0.0.1", "smtp_port": await _mail_server(exits)},
     }
-    for service in ("consent", "registry", "audit", "breach", "notifier"):
+    for service in ("consent", "registry", "audit", "breach", "notifier", "detection"):
         # Warnings only: a log line per consumed event costs the suites a third of their time.
         settings = {"log_level": "WARNING", "topic_prefix": stack.prefix, **extra.get(service, {})}
         if service == "registry":

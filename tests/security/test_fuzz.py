@@ -53,6 +53,7 @@ ROLES: dict[str, tuple[Role, ...]] = {
     "audit": (Role.AUDITOR, Role.MEMBER_ORG),
     "breach": (Role.ADMIN, Role.SECURITY),
     "notifier": (Role.ADMIN, Role.PLATFORM),
+    "detection": (Role.ADMIN, Role.SECURITY),
 }
 """The roles each service is fuzzed with: at least two, among them one that owns data."""
 
@@ -201,3 +202,4 @@ test_consent_fuzzed = fuzz("consent")
 test_audit_fuzzed = fuzz("audit")
 test_breach_fuzzed = fuzz("breach")
 test_notifier_fuzzed = fuzz("notifier")
+test_detection_fuzzed = fuzz("detection")

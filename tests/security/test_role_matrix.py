@@ -170,6 +170,8 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/resend",
                 "/breaches/{breach_id}/assessments",
                 "/breaches/{breach_id}/obligations/{regime}/regulator",
+                "/incidents/{incident_id}/declare",
+                "/incidents/{incident_id}/dismiss",
             )
         },
         **{
@@ -188,6 +190,8 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
                 "/breaches/{breach_id}/records/{regime}",
                 "/breaches/{breach_id}/records/{regime}.html",
                 "/breaches/{breach_id}/records/{regime}.pdf",
+                "/incidents",
+                "/incidents/{incident_id}",
             )
         },
         **OPERATIONS,
@@ -197,6 +201,12 @@ TABLE: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/breaches/{breach_id}/deliveries/summary"): only(SECURITY, AUDITOR),
         # A bounce is handed in by the platform's own mail system.
         ("POST", "/bounces"): only(PLATFORM),
+        **OPERATIONS,
+    },
+    # The security team and auditors read what detection raised; triage is the breach's.
+    "detection": {
+        ("GET", "/incidents"): only(SECURITY, AUDITOR),
+        ("GET", "/rules"): only(SECURITY, AUDITOR),
         **OPERATIONS,
     },
 }

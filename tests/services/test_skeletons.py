@@ -28,6 +28,7 @@ PRODUCES = {
         events.BREACH_OBLIGATION_MISSED,
     ],
     "notifier": [events.NOTIFICATION_DELIVERED, events.NOTIFICATION_FAILED],
+    "detection": [events.SECURITY_ALERT_RAISED],
 }
 
 

@@ -44,6 +44,7 @@ from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
 from devtools.topics import drop_topics
+from shared.producers import create_producer
 from shared import events
 from shared.db import asyncpg_dsn, create_engine
 from shared.events import (
@@ -115,7 +116,7 @@ async def produce(
     make: Callable[[int], Envelope] = event,
 ) -> None:
     """Publish ``make(0)`` to ``make(count - 1)``, at ``rate`` a second if given."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, enable_idempotence=True)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         began = time.perf_counter()

@@ -58,6 +58,7 @@ from devtools.topics import drop_topics
 from services.audit import ingestion, pgcopy, repository
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS as AUDIT_MIGRATIONS
+from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.db import connect_raw, create_engine, migrate
@@ -232,7 +233,7 @@ async def fill_audit(schema: str, entries: list[Entry]) -> None:
 
 async def register(topic: str, user_ids: list[str], domain: str) -> None:
     """The people's registrations, as the registry publishes them."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=20)
+    producer = create_producer(KAFKA, linger_ms=20)
     await producer.start()
     try:
         for user_id in user_ids:

@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from devtools.stack import KAFKA, ROOT, free_port, wait_until
+from shared.producers import create_producer
 from shared import events
 from shared.events import (
     BreachNotificationRequested,
@@ -86,7 +87,7 @@ class SmtpServer:
 
 
 async def publish(prefix: str, *evs: events.Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for event in evs:

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from services.consent.repository import NOTICE_VERSION
+from shared.producers import create_producer
 from shared.auth import Role, mint_token
 from shared.db import create_engine
 from shared.events import DATA_ACCESSED, DataAccessed, DataAccessedPayload, Decision, LegalBasis
@@ -131,7 +132,7 @@ def disclosure(subject: str) -> DataAccessed:
 
 async def publish(prefix: str, events: list[DataAccessed]) -> None:
     """Disclosures straight onto Kafka, a few at a time, while the replicas come and go."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for start in range(0, len(events), 20):

@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from devtools.notifier import SmtpServer
 from services.consent.repository import NOTICE_VERSION
+from shared.producers import create_producer
 from shared.auth import Role, mint_token
 from shared.db import create_engine
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
@@ -229,7 +230,7 @@ def disclosure(subject: str, organisation: str) -> DataAccessed:
 async def publish(prefix: str, *evs: DataAccessed) -> None:
     """Put ``evs`` on their topic (named with the stack's ``prefix``), as any platform
     service may."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for event in evs:

@@ -33,6 +33,7 @@ from services.audit.config import AuditSettings
 from services.audit.domain import tree_head_message
 from services.audit.main import build_app
 from services.audit.signing import Signer
+from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.db import create_engine, create_sessions
@@ -104,7 +105,7 @@ def prefix_of(schema: str) -> str:
 
 async def produce(schema: str, *items: tuple[str, bytes, str]) -> None:
     """Send raw values to the topics (by their contract names) of the service on ``schema``."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for topic, value, key in items:
@@ -659,7 +660,7 @@ async def test_offsets_are_committed_only_once_the_batch_is_in_the_log(
     http: httpx.AsyncClient, engine: AsyncEngine, schema: str
 ) -> None:
     group = f"{schema}.{prefix_of(schema)}{events.DATA_ACCESSED}"
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         first = disclosure(unique("s"))

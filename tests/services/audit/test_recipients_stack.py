@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.audit.config import AuditSettings
 from services.audit.main import build_app
+from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
@@ -76,7 +77,7 @@ async def running(schema: str) -> AsyncIterator[AppClient]:
 
 async def publish(prefix: str, *evs: events.Envelope) -> None:
     """Publish events to their topics (named with ``prefix``), as their producers would."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for e in evs:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
 from services.breach.main import build_app
+from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
@@ -176,7 +177,7 @@ async def service(schema: str, engine: AsyncEngine) -> AsyncIterator[Service]:
 
 async def publish(*evs: events.Envelope, prefix: str) -> None:
     """Publish events to their topics (named with ``prefix``) as their producers would."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for e in evs:

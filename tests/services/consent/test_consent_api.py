@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.consent.config import ConsentSettings
 from services.consent.main import build_app
 from services.consent.repository import NOTICE_VERSION
+from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
@@ -235,7 +236,7 @@ async def test_registration_records_the_consents_it_implies(
             user_id=user, full_name="Ana Cruz", email="ana@example.org", country="PH"
         ),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         for _ in range(2):  # delivered twice: recorded once

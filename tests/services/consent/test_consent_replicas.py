@@ -18,6 +18,7 @@ from services.consent.config import ConsentSettings
 from services.consent.main import build_app
 from services.consent.replication import Follower
 from services.consent.repository import ORIGIN_HEADER
+from shared.producers import create_producer
 from shared import events
 from shared.db import create_engine, create_sessions
 from tests.services.consent.test_consent_api import ADMIN, PH_ORG, SHARING, decide, grant
@@ -182,7 +183,7 @@ async def test_redelivered_events_change_nothing(schema: str) -> None:
         for name, r in (("a", a), ("b", b)):
             assert r.runtime.follower is not None
             r.runtime.follower.on_applied = lambda _, value, name=name: seen[name].append(value)
-        producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+        producer = create_producer(KAFKA)
         await producer.start()
         try:
             for record in sorted(again, key=lambda r: r.timestamp, reverse=True):

@@ -39,12 +39,11 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
 from devtools.topics import drop_topics
-from shared.producers import create_producer
 from shared import events
 from shared.db import asyncpg_dsn, create_engine
 from shared.events import (
@@ -57,6 +56,7 @@ from shared.events import (
     LegalBasis,
 )
 from shared.kafka import ensure_topics
+from shared.producers import create_producer
 
 SUBJECTS = 5000
 

@@ -50,7 +50,6 @@ from typing import Any
 
 import aiosmtplib
 import httpx
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
@@ -58,11 +57,11 @@ from devtools.topics import drop_topics
 from services.audit import ingestion, pgcopy, repository
 from services.audit.domain import Entry, personal_digest
 from services.audit.main import MIGRATIONS as AUDIT_MIGRATIONS
-from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.db import connect_raw, create_engine, migrate
 from shared.events import UserRegistered, UserRegisteredPayload
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
 BODY = "We are writing to tell you about a personal data breach that involved your data. " * 24

@@ -14,17 +14,16 @@ import sys
 import time
 import uuid
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.probe import ProbeEvent, make_probe, probe_event
 from devtools.stack import DATABASE_URL, KAFKA
 from devtools.topics import drop_topics
-from shared.producers import create_producer
 from shared.db import create_engine, create_sessions, transaction
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OUTBOX_DDL, stage, stage_many
+from shared.producers import create_producer
 from shared.relay import OutboxRelay, progress_topic
 
 

@@ -14,10 +14,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from devtools.stack import KAFKA, ROOT, free_port, wait_until
-from shared.producers import create_producer
 from shared import events
 from shared.events import (
     BreachNotificationRequested,
@@ -27,6 +24,7 @@ from shared.events import (
     UserRegistered,
     UserRegisteredPayload,
 )
+from shared.producers import create_producer
 
 SERVER = ROOT / "deploy" / "local" / "smtp_server.py"
 

@@ -3,12 +3,12 @@
 import asyncio
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.stack import KAFKA, unique
-from shared.producers import create_producer
 from shared.events import Envelope
+from shared.producers import create_producer
 
 
 async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:

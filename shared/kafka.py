@@ -282,7 +282,9 @@ async def ensure_topics(
     ``acks="all"`` (every producer: shared.producers) is told it is written; unset, the
     broker's default.
     """
-    configs = {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
+    configs = (
+        {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:

@@ -14,12 +14,14 @@ that does.
 """
 
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
-DELIVERY: Final = MappingProxyType({"acks": "all", "enable_idempotence": True})
+ACKS: Final[Literal["all"]] = "all"
+IDEMPOTENCE: Final = True
+DELIVERY: Final = MappingProxyType({"acks": ACKS, "enable_idempotence": IDEMPOTENCE})
 """The settings every producer gets, and may not override."""
 
 
@@ -36,10 +38,12 @@ def create_producer(bootstrap_servers: str, **options: Any) -> AIOKafkaProducer:
     """An aiokafka producer with ``acks="all"`` and idempotence, and ``options`` besides
     (``transactional_id``, ``linger_ms``, ``client_id`` ...)."""
     _refuse_overrides(options)
-    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **DELIVERY, **options)
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks=ACKS, enable_idempotence=IDEMPOTENCE, **options
+    )
 
 
 def create_kafka_broker(bootstrap_servers: str, **options: Any) -> KafkaBroker:
     """A FastStream broker whose producer has ``acks="all"`` and idempotence."""
     _refuse_overrides(options)
-    return KafkaBroker(bootstrap_servers, **DELIVERY, **options)
+    return KafkaBroker(bootstrap_servers, acks=ACKS, enable_idempotence=IDEMPOTENCE, **options)

@@ -116,7 +116,11 @@ class Load:
             "referral_source": "a trade fair",
         }
         made = await self._call(
-            client, "POST", f"{self.stack.url('registry')}/users", (201,), json=body,
+            client,
+            "POST",
+            f"{self.stack.url('registry')}/users",
+            (201,),
+            json=body,
             headers=PLATFORM,
         )
         if made is None:
@@ -300,7 +304,9 @@ async def notices(stack: Stack, breach_id: str, people: dict[str, str]) -> dict[
     async with httpx.AsyncClient(timeout=30) as client:
 
         async def counts() -> dict[str, Any]:
-            answer = await client.get(f"{stack.url('breach')}/breaches/{breach_id}", headers=SECURITY)
+            answer = await client.get(
+                f"{stack.url('breach')}/breaches/{breach_id}", headers=SECURITY
+            )
             assert answer.status_code == 200, answer.text
             return dict(answer.json()["counts"])
 
@@ -312,9 +318,7 @@ async def notices(stack: Stack, breach_id: str, people: dict[str, str]) -> dict[
     await asyncio.sleep(1)  # a late second copy would show
     addresses = set(people.values())
     copies = Counter(
-        str(m["X-Envelope-To"])
-        for m in stack.smtp.messages()
-        if m["X-Envelope-To"] in addresses
+        str(m["X-Envelope-To"]) for m in stack.smtp.messages() if m["X-Envelope-To"] in addresses
     )
     engine = create_engine(DATABASE_URL, stack.schemas["notifier"], pool_size=1)
     try:

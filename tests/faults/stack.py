@@ -115,7 +115,9 @@ async def start(cluster: Cluster) -> Stack:
                 service=service,
                 index=i,
                 port=port,
-                env=_env(service, stack.schemas[service], port, stack.prefix, cluster, extras[service]),
+                env=_env(
+                    service, stack.schemas[service], port, stack.prefix, cluster, extras[service]
+                ),
                 log=logs / f"{service}-{i}.log",
             )
             replica.spawn()

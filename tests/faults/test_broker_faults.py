@@ -22,8 +22,8 @@ from tests.faults import stack as fault_stack
 from tests.faults.load import (
     Load,
     audit_rows,
-    declare,
     decisions,
+    declare,
     disclosures_on_kafka,
     notices,
     seed_people,

@@ -4,9 +4,9 @@ Every producer waits for all in-sync replicas (shared.producers) and the cluster
 have three copies of which two must hold a write (``min.insync.replicas=2``). So a write
 acknowledged with one broker down is on both others. Here the down broker then comes back
 with an empty data directory (a replaced disk), copies its replicas back, and another
-broker is killed: everything acknowledged is still read back. Then the broker killed second comes back and the third is
-killed: the partitions the rebuilt broker now leads are read from the copy it rebuilt from
-nothing.
+broker is killed: everything acknowledged is still read back. Then the broker killed
+second comes back and the third is killed: the partitions the rebuilt broker now leads
+are read from the copy it rebuilt from nothing.
 """
 
 import asyncio
@@ -30,8 +30,10 @@ async def write(bootstrap: str, topic: str, count: int) -> set[bytes]:
     await producer.start()
     try:
         values = [f"{topic}:{n}".encode() for n in range(count)]
-        sent = [await producer.send(topic, value, key=str(n % 97).encode()) for n, value in
-                enumerate(values)]
+        sent = [
+            await producer.send(topic, value, key=str(n % 97).encode())
+            for n, value in enumerate(values)
+        ]
         results = await asyncio.gather(*sent, return_exceptions=True)
     finally:
         await producer.stop()
@@ -52,7 +54,11 @@ async def read_all(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
         values: list[bytes] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
-        while any(await consumer.position(tp) < end[tp] for tp in tps):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in tps])
+
+        while await behind():
             if loop.time() > deadline:
                 raise TimeoutError(f"{len(values)} records read; ends {end}")
             for batch in (await consumer.getmany(timeout_ms=500)).values():
@@ -67,9 +73,7 @@ async def test_a_write_acknowledged_with_a_broker_down_survives_that_brokers_dis
 ) -> None:
     topic = unique("t_fault_acked")
     everyone = set(range(1, cluster.nodes + 1))
-    await ensure_topics(
-        cluster.bootstrap, {topic: 3}, replication_factor=3, min_insync_replicas=2
-    )
+    await ensure_topics(cluster.bootstrap, {topic: 3}, replication_factor=3, min_insync_replicas=2)
     await cluster.wait_in_sync([topic], everyone)
     lost, other = 3, 1
     try:

@@ -18,14 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from services.consent.repository import NOTICE_VERSION
-from shared.producers import create_producer
 from shared.auth import Role, mint_token
 from shared.db import create_engine
 from shared.events import DATA_ACCESSED, DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.replicas import stack as replicas_stack
 from tests.replicas.stack import Replicas, read_from

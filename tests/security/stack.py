@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from devtools.notifier import SmtpServer
 from services.consent.repository import NOTICE_VERSION
-from shared.producers import create_producer
 from shared.auth import Role, mint_token
 from shared.db import create_engine
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.services.registry.conftest import PROFILE, registration, serving
 from tests.support import DATABASE_URL, KAFKA, drop_topics, topic_prefix, unique

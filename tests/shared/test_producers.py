@@ -36,10 +36,7 @@ def _constructions(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 if alias.name in CONSTRUCTORS and alias.asname not in (None, alias.name):
-                    found.append(
-                        f"{where}:{node.lineno} imports {alias.name} "
-                        f"as {alias.asname}"
-                    )
+                    found.append(f"{where}:{node.lineno} imports {alias.name} as {alias.asname}")
     return found
 
 
@@ -47,9 +44,7 @@ def test_no_module_but_shared_producers_constructs_a_producer_or_a_broker() -> N
     modules = _modules()
     assert len(modules) > 100, "the project's modules were not found"
     offenders = [hit for path in modules if path != THE_WRAPPER for hit in _constructions(path)]
-    assert offenders == [], "use shared.producers (acks=all, idempotence):\n" + "\n".join(
-        offenders
-    )
+    assert offenders == [], "use shared.producers (acks=all, idempotence):\n" + "\n".join(offenders)
 
 
 def test_the_scan_finds_a_producer_made_by_hand(tmp_path: Path) -> None:

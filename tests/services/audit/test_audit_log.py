@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
@@ -33,7 +33,6 @@ from services.audit.config import AuditSettings
 from services.audit.domain import tree_head_message
 from services.audit.main import build_app
 from services.audit.signing import Signer
-from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.db import create_engine, create_sessions
@@ -48,6 +47,7 @@ from shared.events import (
     UserErased,
     UserErasedPayload,
 )
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import (
     DATABASE_URL,

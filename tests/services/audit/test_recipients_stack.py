@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.audit.config import AuditSettings
 from services.audit.main import build_app
-from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import KAFKA, unique, wait_until
 from tests.support.apps import AppClient

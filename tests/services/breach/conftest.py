@@ -13,18 +13,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.breach.clients import AuditClient
 from services.breach.config import BreachSettings
 from services.breach.main import build_app
-from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
 from shared.db import create_engine
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import DATABASE_URL, KAFKA, unique, wait_until
 from tests.support.apps import AppClient

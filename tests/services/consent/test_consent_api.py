@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from services.consent.config import ConsentSettings
 from services.consent.main import build_app
 from services.consent.repository import NOTICE_VERSION
-from shared.producers import create_producer
 from shared import events
 from shared.auth import Role, mint_token
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import read_topic, unique, wait_until
 
@@ -224,7 +224,6 @@ async def test_projection_rebuilt_after_restart_answers_the_same(schema: str) ->
 async def test_registration_records_the_consents_it_implies(
     http: httpx.AsyncClient, schema: str
 ) -> None:
-    from aiokafka import AIOKafkaProducer
 
     from tests.support import KAFKA
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
@@ -18,9 +17,9 @@ from services.consent.config import ConsentSettings
 from services.consent.main import build_app
 from services.consent.replication import Follower
 from services.consent.repository import ORIGIN_HEADER
-from shared.producers import create_producer
 from shared import events
 from shared.db import create_engine, create_sessions
+from shared.producers import create_producer
 from tests.services.consent.test_consent_api import ADMIN, PH_ORG, SHARING, decide, grant
 from tests.support import KAFKA, read_topic, unique, wait_until
 

@@ -44,6 +44,12 @@ def create_producer(bootstrap_servers: str, **options: Any) -> AIOKafkaProducer:
 
 
 def create_kafka_broker(bootstrap_servers: str, **options: Any) -> KafkaBroker:
-    """A FastStream broker whose producer has ``acks="all"`` and idempotence."""
+    """A FastStream broker whose producer has ``acks="all"`` and idempotence.
+
+    ``bootstrap_servers`` may name several brokers, comma-separated (as
+    ``KAFKA_BOOTSTRAP_SERVERS`` does): FastStream hands a string to aiokafka as one
+    address, so it is split here.
+    """
     _refuse_overrides(options)
-    return KafkaBroker(bootstrap_servers, acks=ACKS, enable_idempotence=IDEMPOTENCE, **options)
+    servers = [server.strip() for server in bootstrap_servers.split(",") if server.strip()]
+    return KafkaBroker(servers, acks=ACKS, enable_idempotence=IDEMPOTENCE, **options)

@@ -90,3 +90,13 @@ def test_every_service_broker_publishes_with_the_guarantees() -> None:
     broker = create_broker(RegistrySettings())
     options = broker._connection_kwargs
     assert {k: options[k] for k in DELIVERY} == dict(DELIVERY)
+
+
+def test_a_broker_bootstraps_from_each_of_several_brokers() -> None:
+    # FastStream hands a plain string to aiokafka as one address: "a:1,b:2" never resolved.
+    broker = create_kafka_broker("127.0.0.1:29092, 127.0.0.1:29094,127.0.0.1:29096")
+    assert broker._connection_kwargs["bootstrap_servers"] == [
+        "127.0.0.1:29092",
+        "127.0.0.1:29094",
+        "127.0.0.1:29096",
+    ]

@@ -53,7 +53,7 @@ class Cluster:
             "KAFKA_MIN_INSYNC_REPLICAS": str(max(min(self.nodes, 3) - 1, 1)),
         }
 
-    def _run(self, *args: str, timeout: float = 180) -> str:
+    def _run(self, *args: str, timeout: float = 400) -> str:
         environment = {
             **os.environ,
             "KAFKA_NODES": str(self.nodes),

@@ -142,9 +142,12 @@ start_node() {
   echo $! > "$pid_file"
 }
 
+# A node killed -9 recovers its logs before it listens: minutes on a loaded machine.
+START_SECONDS="${KAFKA_START_SECONDS:-300}"
+
 wait_node() {
   local node=$1
-  wait_for 90 "Kafka node $node" port_open "$(broker_port "$node")" || {
+  wait_for "$START_SECONDS" "Kafka node $node" port_open "$(broker_port "$node")" || {
     tail -n 30 "$(node_home "$node")/kafka.log" >&2
     die "Kafka node $node did not start; its log is $(node_home "$node")/kafka.log."
   }

@@ -140,7 +140,9 @@ class Load:
             return
         self.consents[user_id] = True
         self.changes += 1
-        await self._read(client, user_id, (200,))
+        # The registry asks consent replica 0: a consent replica 1 took reaches it through
+        # Kafka a moment later (a broker down: longer), and until then it refuses.
+        await self._read(client, user_id, (200,) if n % 2 == 0 else (200, 403))
         if n % 3 == 0:
             consent_id = given.json()["consent_id"]
             withdrawn = await self._call(
@@ -164,7 +166,10 @@ class Load:
         counter = iter(range(10**9))
 
         async def worker() -> None:
-            async with httpx.AsyncClient(timeout=30) as client:
+            # A connection each call: a kept-alive one the server closes for idleness just
+            # as a slow load reuses it fails the call (ReadError) with nothing at fault.
+            fresh = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(timeout=30, limits=fresh) as client:
                 while not self.stopping.is_set():
                     await self._one_user(client, next(counter))
 

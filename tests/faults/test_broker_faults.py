@@ -11,6 +11,7 @@ everything the load did since the stack started, and the counts printed.
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -64,6 +65,7 @@ async def a_round(
     stack: Stack, load: Load, name: str, fault: Callable[[], Awaitable[int]]
 ) -> dict[str, Any]:
     """Load, a breach, the fault (it returns the node it killed), the node back, the checks."""
+    started = time.monotonic()
     people = await seed_people(stack, PEOPLE)
     earlier = set(load.emails)  # named by an earlier round's breach
     load.stopping.clear()
@@ -75,12 +77,23 @@ async def a_round(
             breach_id = await declare(client, stack, list(affected))
         victim = await fault()
         await asyncio.sleep(DOWN_SECONDS)
+        killed_for = time.monotonic()
         await stack.cluster.start_node(victim)
+        restart_seconds = time.monotonic() - killed_for
         await asyncio.sleep(AFTER_SECONDS)
     finally:
         load.stopping.set()
         await running
-    return {"round": name, "killed": victim, **await check(stack, load, breach_id, affected)}
+    loaded = time.monotonic()
+    counts = await check(stack, load, breach_id, affected)
+    return {
+        "round": name,
+        "killed": victim,
+        **counts,
+        "restart_seconds": round(restart_seconds, 1),
+        "load_seconds": round(loaded - started, 1),
+        "check_seconds": round(time.monotonic() - loaded, 1),
+    }
 
 
 async def check(

@@ -15,7 +15,7 @@ NO_NATIVE_WHY := $(if $(filter command line,$(origin CARGO)),CARGO= given,$(if $
 # makes the next `make venv` build it.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE)/Cargo.* $(NATIVE)/pyproject.toml $(NATIVE)/*.pyi $(NATIVE)/src/*.rs | sha1sum | cut -c1-12)-$(if $(CARGO),native,python)
 
-.PHONY: demo test test-fast up down status venv lint format services token screenshots models docs assets
+.PHONY: demo test test-fast test-faults up down status venv lint format services token screenshots models docs assets
 
 demo: venv up ## The whole stack, then a story that exercises it.
 	BREACH_CLOCK=$${BREACH_CLOCK:-stored} AUDIT_RECIPIENTS_SETTLE_SECONDS=$${AUDIT_RECIPIENTS_SETTLE_SECONDS:-2} \
@@ -27,6 +27,10 @@ demo: venv up ## The whole stack, then a story that exercises it.
 
 test: venv ## ruff, mypy and pytest against the real broker and database.
 	bash deploy/local/test.sh $(PYTEST_ARGS)
+
+test-faults: venv ## The fault suite: brokers of a three-broker cluster killed under load (docs/faults.md).
+	bash deploy/local/postgres.sh start
+	$(VENV)/bin/pytest -q -s -m fault tests/faults $(PYTEST_ARGS)
 
 test-fast: venv ## The unit and fast layers: no broker, no database, under a minute.
 	$(VENV)/bin/pytest -q -m "not integration and not slow and not fault" $(PYTEST_ARGS)

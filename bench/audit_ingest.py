@@ -39,7 +39,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
@@ -56,6 +56,7 @@ from shared.events import (
     LegalBasis,
 )
 from shared.kafka import ensure_topics
+from shared.producers import create_producer
 
 SUBJECTS = 5000
 
@@ -115,7 +116,7 @@ async def produce(
     make: Callable[[int], Envelope] = event,
 ) -> None:
     """Publish ``make(0)`` to ``make(count - 1)``, at ``rate`` a second if given."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, enable_idempotence=True)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         began = time.perf_counter()

@@ -50,7 +50,6 @@ from typing import Any
 
 import aiosmtplib
 import httpx
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from devtools.stack import DATABASE_URL, KAFKA, ROOT
@@ -62,6 +61,7 @@ from shared import events
 from shared.auth import Role, mint_token
 from shared.db import connect_raw, create_engine, migrate
 from shared.events import UserRegistered, UserRegisteredPayload
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
 BODY = "We are writing to tell you about a personal data breach that involved your data. " * 24
@@ -238,7 +238,7 @@ are derived as each page resolves, and each notice carries its regime's deadline
 async def register(topic: str, user_ids: list[str], domain: str) -> None:
     """The people's registrations, as the registry publishes them, one country after the
     other of the ten."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=20)
+    producer = create_producer(KAFKA, linger_ms=20)
     await producer.start()
     try:
         for i, user_id in enumerate(user_ids):

@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,13 +23,12 @@ from devtools.topics import drop_topics
 from shared.db import create_engine, create_sessions, transaction
 from shared.kafka import all_topics, ensure_topics
 from shared.outbox import OUTBOX_DDL, stage, stage_many
+from shared.producers import create_producer
 from shared.relay import OutboxRelay, progress_topic
 
 
 async def raw_producer(topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2
-    )
+    producer = create_producer(KAFKA, linger_ms=2)
     await producer.start()
     try:
         # The topic is new: its first sends wait for leaders (NotLeaderForPartition), which

@@ -14,8 +14,6 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from devtools.stack import KAFKA, ROOT, free_port, wait_until
 from shared import events
 from shared.events import (
@@ -26,6 +24,7 @@ from shared.events import (
     UserRegistered,
     UserRegisteredPayload,
 )
+from shared.producers import create_producer
 
 SERVER = ROOT / "deploy" / "local" / "smtp_server.py"
 
@@ -86,7 +85,7 @@ class SmtpServer:
 
 
 async def publish(prefix: str, *evs: events.Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for event in evs:

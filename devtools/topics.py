@@ -3,16 +3,17 @@
 import asyncio
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.stack import KAFKA, unique
 from shared.events import Envelope
+from shared.producers import create_producer
 
 
 async def produce(topic: str, *values: bytes, key: bytes = b"user-1") -> None:
     """Send raw ``values`` to ``topic`` one after another, each acknowledged by all replicas."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         for value in values:
@@ -27,7 +28,7 @@ async def end_offsets(topic: str) -> dict[TopicPartition, int]:
     (A bare consumer's ``partitions_for_topic`` answers None for a topic it is not
     subscribed to; a producer's ``partitions_for`` waits for the topic's metadata.)
     """
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         partitions = await producer.partitions_for(topic)
@@ -47,14 +48,14 @@ def topic_prefix(name: str) -> str:
     return f"{unique(name)}."
 
 
-async def drop_topics(*prefixes: str) -> None:
+async def drop_topics(*prefixes: str, bootstrap: str = KAFKA) -> None:
     """Delete every topic named with one of ``prefixes`` (a finished stack's), so that the
-    broker does not keep their partitions open for ever."""
+    broker (at ``bootstrap``) does not keep their partitions open for ever."""
     if not all(prefixes):
         raise ValueError("drop_topics: a prefix is required (the shared topics stay)")
     if not prefixes:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         names = [name for name in await admin.list_topics() if name.startswith(prefixes)]

@@ -31,6 +31,7 @@ from shared.kafka import DeadLetterMiddleware, all_topics, ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.operations import operations_router
 from shared.pages import STATIC_PATH, ContentSecurityPolicy, pages_router, static_files
+from shared.producers import create_kafka_broker
 from shared.relay import OutboxRelay
 from shared.runtime import (
     AdvisoryLocks,
@@ -72,13 +73,13 @@ log = get_logger(__name__)
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    """The service's Kafka broker, with tracing and dead-lettering on every subscriber."""
-    return KafkaBroker(
+    """The service's Kafka broker, with tracing and dead-lettering on every subscriber
+    (its producer, which sends the dead letters, as every producer: shared.producers)."""
+    return create_kafka_broker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(), DeadLetterMiddleware],
         logger=get_logger(f"{settings.service_name}.kafka"),
-        enable_idempotence=True,
     )
 
 
@@ -126,6 +127,7 @@ def create_app(
                     all_topics([settings.schema_name], prefix=settings.topic_prefix, names=topics),
                     partitions=settings.kafka_topic_partitions,
                     replication_factor=settings.kafka_replication_factor,
+                    min_insync_replicas=settings.kafka_min_insync_replicas,
                 )
             runtime = await bootstrap(infra)
             app.state.runtime = runtime

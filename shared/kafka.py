@@ -274,14 +274,23 @@ async def ensure_topics(
     *,
     partitions: int = 3,
     replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+    """Create the topics that do not exist yet; existing ones are left as they are.
+
+    ``min_insync_replicas``: how many replicas must hold a write before a producer with
+    ``acks="all"`` (every producer: shared.producers) is told it is written; unset, the
+    broker's default.
+    """
+    configs = (
+        {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, n or partitions, replication_factor)
+            NewTopic(name, n or partitions, replication_factor, topic_configs=configs)
             for name, n in topics.items()
             if name not in existing
         ]

@@ -67,6 +67,7 @@ from tenacity import (
 from shared.db import asyncpg_dsn
 from shared.logging import get_logger
 from shared.outbox import forget_wake, notify_channel, on_wake
+from shared.producers import create_producer
 
 log = get_logger(__name__)
 
@@ -235,11 +236,9 @@ class OutboxRelay:
         if not await self._db.fetchval(_TRY_LOCK, self.schema):
             return False
         self._settler = await self._connect()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+        producer = create_producer(
+            self._bootstrap,
             transactional_id=f"outbox-relay.{self.schema}",
-            enable_idempotence=True,
-            acks="all",
             linger_ms=2,
             max_batch_size=_MAX_BATCH_BYTES,
             client_id=f"{self.schema}-outbox-relay",

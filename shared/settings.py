@@ -74,7 +74,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = DEFAULT_KAFKA
     kafka_create_topics: bool = True
     kafka_topic_partitions: int = 3
-    kafka_replication_factor: int = 1
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    """Copies of each topic the service creates: 3 on a cluster (the fault suite's,
+    production), 1 on the local single node."""
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
+    """The ``min.insync.replicas`` of the topics the service creates (2 with three
+    copies: a write is acknowledged once two brokers hold it); unset, the broker's."""
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,100}$")
     """Put before every topic the service writes (its outbox rows), reads (its
     subscribers) and creates, dead letters included (``TOPIC_PREFIX``). Empty in
@@ -132,6 +137,17 @@ class ServiceSettings(BaseSettings):
         elif not data.get("migration_database_url"):
             data["migration_database_url"] = data["database_url"]
         return data
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> "ServiceSettings":
+        wanted = self.kafka_min_insync_replicas
+        if wanted is not None and wanted > self.kafka_replication_factor:
+            raise ValueError(
+                f"kafka_min_insync_replicas: {wanted} is more than the "
+                f"{self.kafka_replication_factor} replicas (kafka_replication_factor) a "
+                "topic has; no write could ever be acknowledged"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> "ServiceSettings":

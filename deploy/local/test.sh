@@ -46,10 +46,16 @@ say "docs (strict build of the site)"
 # Tests sharing a module- or package-scoped fixture stay on one worker, and the slow and
 # fault tests on one worker (tests/conftest.py). PYTEST_WORKERS=0 runs it in this one
 # process, as a plain `pytest` does (docs/testing.md).
+# The fault suite (tests/faults: a three-broker cluster of its own, brokers killed under
+# load) runs with `make test-faults`, or here with FAULTS=1: it is not yet steady enough
+# (two clean passes in five on a loaded machine) nor cheap enough (5-8 minutes) for every
+# run (docs/faults.md).
+faults=(--ignore=tests/faults)
+if [ "${FAULTS:-0}" = 1 ]; then faults=(); fi
 workers="${PYTEST_WORKERS:-2}"
-say "pytest ($workers workers)"
+say "pytest ($workers workers${faults:+, without the fault suite: FAULTS=1 adds it})"
 if [[ "$workers" =~ ^[01]$ ]]; then
-  .venv/bin/pytest "$@"
+  .venv/bin/pytest "${faults[@]}" "$@"
 else
-  .venv/bin/pytest -n "$workers" --dist loadgroup "$@"
+  .venv/bin/pytest -n "$workers" --dist loadgroup "${faults[@]}" "$@"
 fi

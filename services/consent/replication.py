@@ -129,6 +129,11 @@ def apply_event(projection: Projection, topic: str, value: bytes) -> None:
         projection.forget_subject(events.UserErased.model_validate_json(value).payload.user_id)
 
 
+RESTART_AFTER_SECONDS = 15.0
+"""Failing this long in a row, a replica's consumer is replaced by a new one: aiokafka
+reconnects by itself after a broker's loss, but not always (see _restart_consumer)."""
+
+
 class _SeekOnAssign(ConsumerRebalanceListener):
     def __init__(self, follower: "Follower") -> None:
         self._follower = follower
@@ -166,15 +171,8 @@ class Follower:
         self._users = tuple(f"{topic_prefix}{topic}" for topic in USER_TOPICS)
         self._bootstrap = bootstrap_servers
         self._service_group = service_group
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=group_id,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=fetch_wait_ms,
-        )
+        self._fetch_wait_ms = fetch_wait_ms
+        self.consumer = self._new_consumer()
         self.positions: dict[TopicPartition, int] = {}
         self.assigned = asyncio.Event()
         self.applied = 0
@@ -182,6 +180,31 @@ class Follower:
         self._task: asyncio.Task[None] | None = None
         self.on_applied: Callable[[str, bytes], None] | None = None
         """A seam for tests: called after each event is applied."""
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group_id,
+            client_id=self.group_id,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self._fetch_wait_ms,
+        )
+
+    async def _restart_consumer(self) -> None:
+        """A consumer of its own again, from where this replica's reading stands.
+
+        A broker killed under load left aiokafka's group coordination on a closed
+        connection, failing every call from then on ("the handler is closed"): the
+        replica stayed ready and never applied another change (the fault suite found it).
+        """
+        old, self.consumer = self.consumer, self._new_consumer()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), 10)
+        await self.consumer.start()
+        self.consumer.subscribe([*self._own, *self._users], listener=_SeekOnAssign(self))
+        log.warning("replication.consumer_restarted", positions=len(self.positions))
 
     async def mark(self) -> None:
         """Take the positions to read from; call before loading the projection."""
@@ -245,20 +268,34 @@ class Follower:
         return None if self.assigned.is_set() else "waiting for its partitions"
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        failing_since: float | None = None
         while True:
             try:
                 batches = await self.consumer.getmany(timeout_ms=1000, max_records=500)
                 for records in batches.values():
                     for record in records:
                         self._apply(record)
+                        # A new consumer (or a new assignment) goes on from here.
+                        self.positions[TopicPartition(record.topic, record.partition)] = (
+                            record.offset + 1
+                        )
                 if batches:
                     # Only for watching a replica's lag: a restart reloads the database
                     # and starts from fresh marks, not from these offsets.
                     await self.consumer.commit()
+                failing_since = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker away: aiokafka reconnects; try again
                 log.warning("replication.fetch_failed", error=repr(exc))
+                failing_since = failing_since if failing_since is not None else loop.time()
+                if loop.time() - failing_since >= RESTART_AFTER_SECONDS:
+                    try:
+                        await self._restart_consumer()
+                        failing_since = None
+                    except Exception as restart:
+                        log.warning("replication.restart_failed", error=repr(restart))
                 await asyncio.sleep(0.5)
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:

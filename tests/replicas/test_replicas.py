@@ -18,13 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.db import create_engine
 from shared.events import DATA_ACCESSED, DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.replicas import stack as replicas_stack
 from tests.replicas.stack import Replicas, read_from
@@ -131,7 +131,7 @@ def disclosure(subject: str) -> DataAccessed:
 
 async def publish(prefix: str, events: list[DataAccessed]) -> None:
     """Disclosures straight onto Kafka, a few at a time, while the replicas come and go."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for start in range(0, len(events), 20):

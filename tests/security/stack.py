@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -29,6 +28,7 @@ from services.consent.repository import NOTICE_VERSION
 from shared.auth import Role, mint_token
 from shared.db import create_engine
 from shared.events import DataAccessed, DataAccessedPayload, Decision, LegalBasis
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.services.registry.conftest import PROFILE, registration, serving
 from tests.support import DATABASE_URL, KAFKA, drop_topics, topic_prefix, unique
@@ -229,7 +229,7 @@ def disclosure(subject: str, organisation: str) -> DataAccessed:
 async def publish(prefix: str, *evs: DataAccessed) -> None:
     """Put ``evs`` on their topic (named with the stack's ``prefix``), as any platform
     service may."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for event in evs:

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
@@ -47,6 +47,7 @@ from shared.events import (
     UserErased,
     UserErasedPayload,
 )
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import (
     DATABASE_URL,
@@ -104,7 +105,7 @@ def prefix_of(schema: str) -> str:
 
 async def produce(schema: str, *items: tuple[str, bytes, str]) -> None:
     """Send raw values to the topics (by their contract names) of the service on ``schema``."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for topic, value, key in items:
@@ -666,7 +667,7 @@ async def test_offsets_are_committed_only_once_the_batch_is_in_the_log(
     http: httpx.AsyncClient, engine: AsyncEngine, schema: str
 ) -> None:
     group = f"{schema}.{prefix_of(schema)}{events.DATA_ACCESSED}"
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         first = disclosure(unique("s"))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +22,7 @@ from services.audit.main import build_app
 from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import KAFKA, unique, wait_until
 from tests.support.apps import AppClient
@@ -76,7 +76,7 @@ async def running(schema: str) -> AsyncIterator[AppClient]:
 
 async def publish(prefix: str, *evs: events.Envelope) -> None:
     """Publish events to their topics (named with ``prefix``), as their producers would."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for e in evs:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +23,7 @@ from shared import events
 from shared.auth import Role, mint_token
 from shared.clock import StoredClock
 from shared.db import create_engine
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import DATABASE_URL, KAFKA, unique, wait_until
 from tests.support.apps import AppClient
@@ -176,7 +176,7 @@ async def service(schema: str, engine: AsyncEngine) -> AsyncIterator[Service]:
 
 async def publish(*evs: events.Envelope, prefix: str) -> None:
     """Publish events to their topics (named with ``prefix``) as their producers would."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    producer = create_producer(KAFKA, linger_ms=5)
     await producer.start()
     try:
         for e in evs:

@@ -11,7 +11,6 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from services.audit.config import AuditSettings
 from services.audit.main import build_app as build_audit
@@ -20,6 +19,7 @@ from shared.auth import Role
 from shared.clock import StoredClock
 from shared.db import create_engine
 from shared.events import Rule
+from shared.producers import create_producer
 from tests.services.breach.conftest import (
     AUDITOR,
     SECURITY,
@@ -161,7 +161,7 @@ async def test_an_untriaged_incident_escalates_once_on_the_clock(schema: str, en
 
 async def test_an_unreadable_alert_is_dead_lettered_with_the_reason(service: Service) -> None:
     topic = prefix_of(service.schema) + events.SECURITY_ALERT_RAISED
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         bad = alert(str(uuid4()), Rule.VOLUME_RATE, at=T0).model_dump(mode="json")

@@ -14,6 +14,7 @@ from services.consent.main import build_app
 from services.consent.repository import NOTICE_VERSION
 from shared import events
 from shared.auth import Role, mint_token
+from shared.producers import create_producer
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from tests.support import read_topic, unique, wait_until
 
@@ -223,7 +224,6 @@ async def test_projection_rebuilt_after_restart_answers_the_same(schema: str) ->
 async def test_registration_records_the_consents_it_implies(
     http: httpx.AsyncClient, schema: str
 ) -> None:
-    from aiokafka import AIOKafkaProducer
 
     from tests.support import KAFKA
 
@@ -235,7 +235,7 @@ async def test_registration_records_the_consents_it_implies(
             user_id=user, full_name="Ana Cruz", email="ana@example.org", country="PH"
         ),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = create_producer(KAFKA)
     await producer.start()
     try:
         for _ in range(2):  # delivered twice: recorded once

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
@@ -20,6 +19,7 @@ from services.consent.replication import Follower
 from services.consent.repository import ORIGIN_HEADER
 from shared import events
 from shared.db import create_engine, create_sessions
+from shared.producers import create_producer
 from tests.services.consent.test_consent_api import ADMIN, PH_ORG, SHARING, decide, grant
 from tests.support import KAFKA, read_topic, unique, wait_until
 
@@ -182,7 +182,7 @@ async def test_redelivered_events_change_nothing(schema: str) -> None:
         for name, r in (("a", a), ("b", b)):
             assert r.runtime.follower is not None
             r.runtime.follower.on_applied = lambda _, value, name=name: seen[name].append(value)
-        producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+        producer = create_producer(KAFKA)
         await producer.start()
         try:
             for record in sorted(again, key=lambda r: r.timestamp, reverse=True):

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from shared import events
 from shared.db import create_engine
 from shared.events import Decision, Rule
+from shared.producers import create_producer
 from tests.services.detection.conftest import (
     AUDITOR,
     Detection,
@@ -245,7 +245,7 @@ async def test_an_unreadable_disclosure_is_dead_lettered_with_the_reason(
     topic = prefix_of(schema) + events.DATA_ACCESSED
     try:
         async with running(schema) as http:
-            producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+            producer = create_producer(KAFKA)
             await producer.start()
             try:
                 await producer.send_and_wait(topic, b'{"event_type": "data.accessed"}', key=b"x")

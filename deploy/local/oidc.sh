@@ -97,7 +97,8 @@ ready() { curl -sf -o /dev/null "$ISSUER/.well-known/openid-configuration"; }
 
 start() {
   # One start at a time: a second caller (another test worker, another terminal) waits for
-  # the first to finish, then finds it running.
+  # the first to finish, then finds it running. Keycloak itself must not inherit the lock
+  # (9>&- below), or every later start would wait for as long as it runs.
   exec 9>"$STATE/oidc.start.lock"
   flock 9
   if pid_alive "$PIDFILE"; then say "already running (pid $(cat "$PIDFILE")) at $ISSUER"; return; fi
@@ -131,7 +132,7 @@ start() {
       --http-management-port="$OIDC_MANAGEMENT_PORT" \
       --hostname="http://127.0.0.1:$OIDC_PORT" \
       --import-realm --log-level=warn,org.keycloak.services:info \
-      >"$LOG" 2>&1 </dev/null &
+      >"$LOG" 2>&1 </dev/null 9>&- &
   echo $! > "$PIDFILE"
   local began=$SECONDS deadline=$((SECONDS + ${OIDC_START_SECONDS:-240}))
   until ready; do

@@ -26,7 +26,10 @@ from tests.privacyctl.bridge import AppsTransport
 from tests.privacyctl.conftest import Run
 from tests.support import oidc as provider_pages
 
-pytestmark = pytest.mark.integration
+# One worker for every test of the OpenID provider: its sessions and device grants are
+# the provider's own state, and under xdist a device login beside another never got its
+# grant (seen once in two tries).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("oidc-provider")]
 
 
 class Cli:
@@ -55,7 +58,12 @@ class Cli:
         command = asyncio.create_task(
             self("login", "--issuer", self.issuer, "--role-claim", provider_pages.ROLE_CLAIM)
         )
-        grant = await asyncio.to_thread(self.grants.get, True, 60)
+        waiting = asyncio.ensure_future(asyncio.to_thread(self.grants.get, True, 60))
+        await asyncio.wait({waiting, command}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():  # the command ended without showing a code: say how
+            result = command.result()
+            raise AssertionError(f"login ended before the device code: {result}")
+        grant = waiting.result()
         assert grant.verification_uri_complete, "Keycloak gives the complete verification URI"
         page = await asyncio.to_thread(self._person_signs_in, grant, username)
         return await asyncio.wait_for(command, 60), page

@@ -26,7 +26,10 @@ from services.registry.main import build_app as build_registry
 from shared.auth import ClaimNames, Principal, Role, decode_openid_token, openid_provider
 from tests.support import oidc
 
-pytestmark = pytest.mark.integration
+# One worker for every test of the OpenID provider: its sessions and device grants are
+# the provider's own state, and under xdist a device login beside another never got its
+# grant (seen once in two tries).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("oidc-provider")]
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,12 @@ class Provider:
 
 def _script(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        start_new_session=True,  # see start_early
     )
 
 
@@ -94,8 +99,15 @@ def start_early() -> None:
         return
     if _script("status").stdout.startswith("oidc: running"):
         return
+    # A session of its own: under xdist the worker that began the start may end first, and
+    # its process group (Keycloak included, were it a member) goes with it, while another
+    # worker's tests still need the provider.
     process = subprocess.Popen(
-        ["bash", str(SCRIPT), "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["bash", str(SCRIPT), "start"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     _starting = _Starting(process, time.monotonic())
 

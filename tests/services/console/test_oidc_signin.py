@@ -20,6 +20,7 @@ from tests.services.registry.conftest import serving
 from tests.support import oidc
 
 pytestmark = [
+    pytest.mark.xdist_group("oidc-provider"),
     pytest.mark.integration,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
 ]

@@ -46,6 +46,12 @@ say "docs (strict build of the site)"
 # worker, the slow and fault tests on one worker (tests/conftest.py). Not the default yet:
 # the OpenID provider's tests fail under workers (the provider, started by one worker's
 # session, is gone before another worker's tests are done; docs/testing.md).
+# The fault suite (tests/faults: a three-broker cluster of its own, brokers killed under
+# load) runs with `make test-faults`, or here with FAULTS=1: it is not yet steady enough
+# (clean passes in three runs of six) nor cheap enough (5-8 minutes) for every run
+# (docs/faults.md).
+faults=(--ignore=tests/faults)
+if [ "${FAULTS:-0}" = 1 ]; then faults=(); fi
 workers="${PYTEST_WORKERS:-1}"
 say "pytest ($workers workers${faults:+, without the fault suite: FAULTS=1 adds it})"
 if [[ "$workers" =~ ^[01]$ ]]; then
